@@ -1,0 +1,1 @@
+"""Hardware behind small interfaces: IMU, stepper motor, buttons."""

@@ -1,0 +1,1 @@
+"""Session profiles: the pydantic models of the profile format and the built-in presets."""
