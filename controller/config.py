@@ -1,0 +1,123 @@
+"""The config file (TOML): table geometry, hard-bounded limits, motion comfort settings, loop rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from controller.errors import ConfigError
+from controller.validation import Duration, LimitNote, StrictModel, fmt_number, load_toml_model, problem
+
+# Hard limits: no config file can go past these.
+HARD_MAX_ANGLE = 90.0          # deg head-down: fully inverted, the hard ceiling
+HARD_MAX_SPEED = 10.0          # deg/s
+HARD_MAX_ACCEL = 20.0          # deg/s²
+MIN_HOME_ANGLE = -89.0         # deg: the loading position is head-up...
+MAX_HOME_ANGLE = -5.0          # ...and clearly so
+MIN_STEPS_PER_DEGREE = 1.0
+MAX_STEPS_PER_DEGREE = 20000.0
+MIN_SESSION_TIMEOUT = 10.0     # s
+MAX_SESSION_TIMEOUT = 7200.0   # s (2 h)
+MAX_REST_TIME = 300.0          # s (5 m)
+MIN_RATE = 20                  # Hz
+MAX_RATE = 200                 # Hz
+
+DEFAULT_CONFIG_TOML = """\
+# inversion-table config. Every key is optional; these are the defaults.
+# Angles are degrees from horizontal, positive head-down (90 = fully inverted).
+
+[table]
+home_angle = -60          # deg; loading position; must be -89 <= x <= -5 (negative: head-up)
+steps_per_degree = 200.0  # motor (micro)steps per degree of table tilt; 1 <= x <= 20000
+
+[limits]
+max_angle = 60            # deg head-down; 0 < x <= 90 (the hard ceiling)
+max_speed = 4.0           # deg/s; 0 < x <= 10
+max_accel = 4.0           # deg/s²; 0 < x <= 20
+session_timeout = "20m"   # time spent head-down (angle > 0) in one session before the table
+                          # brings the user home; 10s <= x <= 2h
+
+[motion]
+return_speed = 3.0        # deg/s comfort speed going home; must be <= [limits] max_speed
+jog_speed = 2.0           # deg/s for the up/down buttons; must be <= [limits] max_speed
+rest_angle = 0.0          # where a return pauses before going upright;
+                          # must be within [table] home_angle .. [limits] max_angle
+rest_time = "15s"         # how long that pause lasts; 0 <= x <= 5m
+
+[control]
+rate = 50                 # control loop rate in Hz; 20 <= x <= 200
+"""
+
+_Speed = Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
+
+
+class TableConfig(StrictModel):
+    """[table]: the machine itself."""
+
+    home_angle: Annotated[float, Field(ge=MIN_HOME_ANGLE, le=MAX_HOME_ANGLE),
+                          LimitNote(le="home must be head-up, so negative")] = -60.0
+    steps_per_degree: Annotated[float, Field(ge=MIN_STEPS_PER_DEGREE, le=MAX_STEPS_PER_DEGREE)] = 200.0
+
+
+class LimitsConfig(StrictModel):
+    """[limits]: the envelope every motion stays inside; profiles can only lower these."""
+
+    max_angle: Annotated[float, Field(gt=0, le=HARD_MAX_ANGLE), LimitNote(le="the hard ceiling")] = 60.0
+    max_speed: _Speed = 4.0
+    max_accel: Annotated[float, Field(gt=0, le=HARD_MAX_ACCEL), LimitNote(le="the hard acceleration limit")] = 4.0
+    session_timeout: Annotated[Duration, Field(ge=MIN_SESSION_TIMEOUT, le=MAX_SESSION_TIMEOUT)] = 1200.0
+
+
+class MotionConfig(StrictModel):
+    """[motion]: comfort settings for returning home and jogging."""
+
+    return_speed: _Speed = 3.0
+    jog_speed: _Speed = 2.0
+    rest_angle: Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=HARD_MAX_ANGLE)] = 0.0
+    rest_time: Annotated[Duration, Field(ge=0, le=MAX_REST_TIME)] = 15.0
+
+
+class ControlConfig(StrictModel):
+    """[control]: the control loop."""
+
+    rate: Annotated[int, Field(ge=MIN_RATE, le=MAX_RATE)] = 50
+
+
+class Config(StrictModel):
+    """The whole config file; ``Config()`` is the shipped defaults (``DEFAULT_CONFIG_TOML``)."""
+
+    table: TableConfig = Field(default_factory=TableConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
+
+    @property
+    def period(self) -> float:
+        """The control period in seconds: 1 / [control] rate."""
+        return 1.0 / self.control.rate
+
+    @model_validator(mode="after")
+    def _check_across_sections(self) -> Config:
+        lim, mot, tab = self.limits, self.motion, self.table
+        n = fmt_number
+        lines = [
+            f"[motion] {key} = {n(value)} is above [limits] max_speed = {n(lim.max_speed)}"
+            for key, value in (("return_speed", mot.return_speed), ("jog_speed", mot.jog_speed))
+            if value > lim.max_speed
+        ]
+        if mot.rest_angle > lim.max_angle:
+            lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is above [limits] max_angle = {n(lim.max_angle)}")
+        if mot.rest_angle < tab.home_angle:
+            lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is below [table] home_angle = {n(tab.home_angle)}")
+        if lines:
+            raise problem("\n".join(lines))
+        return self
+
+
+def load_config(path: str | Path | None) -> Config:
+    """The config in ``path``, or the defaults when ``path`` is None; bad input raises ConfigError."""
+    if path is None:
+        return Config()
+    return load_toml_model(path, Config, error_cls=ConfigError, what="config")

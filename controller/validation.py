@@ -1,0 +1,297 @@
+"""Shared input validation: durations, strict TOML models, and one-line-per-problem error messages.
+
+How a message names a field (chosen for someone editing the TOML file): a key in a table as the
+file writes it, ``[limits] max_angle``; a top-level key by its name, ``max_speed``; an entry of an
+array of tables counted from 1, as a person counts the ``[[steps]]`` blocks, with its kind when
+known: ``steps #2 (oscillate) high`` is the key ``high`` in the second ``[[steps]]`` block.
+
+Every line of a message starts with the file (or source label) it is about, so the first line
+stands alone; when there are several problems it ends with ``(and N more problems)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+DURATION_ERROR = 'not a duration: use seconds (90) or a text like "90s", "2m", "1m30s"'
+
+_NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_PLAIN_RE = re.compile(rf"\s*({_NUM})\s*")
+_DURATION_RE = re.compile(
+    rf"\s*(?:(?P<h>{_NUM})\s*h)?\s*(?:(?P<m>{_NUM})\s*m)?\s*(?:(?P<s>{_NUM})\s*s)?\s*", re.IGNORECASE
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every file model: frozen, unknown keys rejected, no silent type coercion, no NaN."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class LimitNote:
+    """Annotated metadata saying why a bound exists, shown after it: ``LimitNote(le="the hard ceiling")``."""
+
+    ge: str | None = None
+    gt: str | None = None
+    le: str | None = None
+    lt: str | None = None
+
+
+_DURATION_MARK = object()  # in a Duration field's metadata, so messages show bounds as "2h", not 7200
+
+
+def problem(message: str) -> PydanticCustomError:
+    """An error for a model validator to raise; one problem per line of ``message``."""
+    return PydanticCustomError("problem", message)  # no context given, so braces are kept as written
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 90, 90.5, "90", "90s", "2m", "1m30s", "1h 5m", "1.5m"; else a ValueError (DURATION_ERROR)."""
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        if plain := _PLAIN_RE.fullmatch(value):
+            seconds = float(plain.group(1))
+        elif (m := _DURATION_RE.fullmatch(value)) and any(m.group(k) for k in "hms"):
+            seconds = sum(float(m.group(k) or 0) * f for k, f in (("h", 3600), ("m", 60), ("s", 1)))
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise PydanticCustomError("duration", DURATION_ERROR)
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), _DURATION_MARK]
+"""A time span in seconds, written as a number of seconds or as a text like "1m30s"."""
+
+
+def format_duration(seconds: float) -> str:
+    """"1m30s", "20m", "45s", "1h2m", "2.5s": the inverse of Duration, to the millisecond."""
+    if not math.isfinite(seconds):
+        return f"{seconds}s"
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    h, ms = divmod(round(seconds * 1000), 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    parts = [f"{h}h"] * bool(h) + [f"{m}m"] * bool(m)
+    if ms or not parts:
+        parts.append(f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s")
+    return "".join(parts)
+
+
+def fmt_number(value: float) -> str:
+    """A number as a person writes it: 60 rather than 60.0, 3.5 stays 3.5."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def item_label(key: str, index: int, kind: str | None = None) -> str:
+    """The name of the ``index``-th (0-based) entry of an array of tables: ``steps #2 (oscillate)``."""
+    return f"{key} #{index + 1}" + (f" ({kind})" if kind else "")
+
+
+def join_problems(lines: list[str]) -> str:
+    """One message from problem lines: the first stands alone and says how many more follow."""
+    if len(lines) <= 1:
+        return "".join(lines)
+    more = len(lines) - 1
+    return f"{lines[0]} (and {more} more problem{'s' * (more != 1)})\n" + "\n".join(lines[1:])
+
+
+def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exception], what: str) -> M:
+    """Read a TOML file and validate it as ``model_cls``; every failure is ``error_cls`` with a clear message."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise error_cls(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise error_cls(f"{path}: is a directory, not a {what} file") from None
+    except (OSError, ValueError) as e:
+        raise error_cls(f"{path}: cannot read the {what} file: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error_cls(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    return validate_toml_text(text, model_cls, error_cls=error_cls, source=str(path))
+
+
+def validate_toml_text(text: str, model_cls: type[M], *, error_cls: type[Exception], source: str) -> M:
+    """Parse TOML text and validate it as ``model_cls``; ``source`` starts every line of an error."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise error_cls(f"{source}: not valid TOML: {e}") from None
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as e:
+        errors = _drop_typo_echoes(e.errors(), data, model_cls)
+        errors.sort(key=lambda err: err["type"] != "extra_forbidden")  # a typo first: it explains the rest
+        lines = [line for err in errors for line in _problem_lines(err, data, model_cls, source)]
+        raise error_cls(join_problems(lines)) from None
+
+
+# --- turning pydantic errors into lines ------------------------------------------------------
+
+_MISSING = object()
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation can hold, through list/Optional/Union/Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _tags(model: type[BaseModel]) -> set[Any]:
+    """The single-valued Literal fields of a model: its possible discriminator tags."""
+    return {get_args(f.annotation)[0] for f in model.model_fields.values()
+            if get_origin(f.annotation) is Literal and len(get_args(f.annotation)) == 1}
+
+
+def _metadata(field: FieldInfo) -> list[Any]:
+    """Every constraint and marker of a field, including those nested in Optional[Annotated[...]]."""
+    found = list(field.metadata)
+    todo = [field.annotation]
+    while todo:
+        ann = todo.pop()
+        for meta in getattr(ann, "__metadata__", ()):
+            found.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
+        todo.extend(get_args(ann))
+    return found
+
+
+def _walk(loc: tuple, data: Any, model_cls: type[BaseModel]):
+    """Follow ``loc`` through the raw data and the models: (label, raw value, models there, field)."""
+    pieces: list[str] = []
+    node, models, field = data, [model_cls], None
+    for i, part in enumerate(loc):
+        field = None
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else _MISSING
+            pieces[-1] = item_label(pieces[-1], part)
+            continue
+        owners = [m for m in models if part in m.model_fields]
+        if not owners and i > 0 and isinstance(loc[i - 1], int):
+            # a discriminator tag, e.g. the 'oscillate' in ('steps', 1, 'oscillate', 'high')
+            models = [m for m in models if part in _tags(m)] or models
+            pieces[-1] += f" ({part})"
+            continue
+        field = owners[0].model_fields[part] if owners else None
+        ann = field.annotation if field is not None else None
+        is_table = i == 0 and get_origin(ann) is not list and bool(_models_in(ann))
+        pieces.append(f"[{part}]" if is_table else part)
+        models = _models_in(ann)
+        node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+    return " ".join(pieces), node, models, field
+
+
+def _close(word: str, choices: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _drop_typo_echoes(errors: list, data: Any, model_cls: type[BaseModel]) -> list:
+    """Without the "missing 'angle'" errors that an unknown key 'anlge' next to them already explains."""
+    typos = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            models = _walk(err["loc"][:-1], data, model_cls)[2]
+            fix = _close(str(err["loc"][-1]), sorted({k for m in models for k in m.model_fields}))
+            typos.add((tuple(err["loc"][:-1]), fix))
+    return [err for err in errors
+            if not (err["type"] == "missing" and (tuple(err["loc"][:-1]), err["loc"][-1]) in typos)]
+
+
+def _suggest(word: str, choices: list[str], quote: str = "'") -> str:
+    close = _close(word, choices)
+    return f" (did you mean {quote}{close}{quote}?)" if close else ""
+
+
+def _bound(err: dict, field: FieldInfo | None) -> str | None:
+    """"must be ≤ 90 (the hard ceiling)" for a broken bound; None if ``err`` is not one."""
+    ops = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
+           "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
+    if err["type"] not in ops:
+        return None
+    key, sign = ops[err["type"]]
+    limit = err["ctx"][key]
+    meta = _metadata(field) if field is not None else []
+    shown = format_duration(limit) if _DURATION_MARK in meta else fmt_number(limit)
+    notes = [getattr(m, key) for m in meta if isinstance(m, LimitNote) and getattr(m, key)]
+    return f"must be {sign} {shown}" + (f" ({notes[0]})" if notes else "")
+
+
+_SHORT = {
+    **dict.fromkeys(("float_type", "float_parsing"), "must be a number"),
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be a whole number"),
+    **dict.fromkeys(("model_type", "dict_type", "model_attributes_type"), "must be a table"),
+    "string_type": "must be text in quotes",
+    "finite_number": "must be a finite number",
+    "list_type": "must be a list",
+    "missing": "missing (this key is required)",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_short": "must have at least {min_length} entries",
+    "too_long": "must have at most {max_length} entries",
+}
+
+
+def _short(err: dict) -> str:
+    """A short message for common pydantic errors; otherwise pydantic's own, lightly trimmed."""
+    ctx = err.get("ctx") or {}
+    if err["type"] in ("too_short", "string_too_short") and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if err["type"] in _SHORT:
+        return _SHORT[err["type"]].format(**ctx)
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return "must be " + msg.removeprefix("Input should be ") if msg.startswith("Input should be ") else msg
+
+
+def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str) -> list[str]:
+    """The message lines for one pydantic error: ``{source}: {field}: {what is wrong} (got {value!r})``."""
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    show_got = True
+    if kind == "extra_forbidden":
+        label, parent, models, _ = _walk(loc[:-1], data, model_cls)
+        key = str(loc[-1])
+        value = parent.get(key, _MISSING) if isinstance(parent, dict) else _MISSING
+        known = sorted({name for m in models for name in m.model_fields})
+        if isinstance(value, dict) and not label:
+            tables = [f"[{k}]" for k in known]
+            msgs = [f"unknown table [{key}]" + _suggest(f"[{key}]", tables, quote="")]
+        else:
+            msgs = [f"unknown key '{key}'" + _suggest(key, known)]
+        show_got = False
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        label, value, models, _ = _walk(loc, data, model_cls)
+        disc = str(ctx.get("discriminator", "kind")).strip("'")
+        tags = sorted(str(t) for m in models for t in _tags(m))
+        valid = ", ".join(f"'{t}'" for t in tags)
+        if kind == "union_tag_invalid":
+            tag = str(ctx.get("tag"))
+            msgs = [f"unknown {disc} '{tag}'" + _suggest(tag, tags) + f"; valid {disc}s: {valid}"]
+        else:
+            msgs = [f"missing key '{disc}' (one of {valid})"]
+        show_got = False
+    else:
+        label, value, _, field = _walk(loc, data, model_cls)
+        msgs = [_bound(err, field) or _short(err)]
+        if kind == "problem":  # from a model validator: already names the fields and values
+            msgs, show_got = str(err["msg"]).splitlines() or [""], False
+    if value is _MISSING:
+        value = err.get("input")
+    got = f" (got {value!r})" if show_got and kind != "missing" and not isinstance(value, (dict, list)) else ""
+    prefix = f"{source}: {label}: " if label else f"{source}: "
+    return [f"{prefix}{msg}{got}" for msg in msgs]

@@ -1,0 +1,133 @@
+"""Profile files (TOML): the step models, loading, the built-in presets, and the check against a config."""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from controller.config import HARD_MAX_ANGLE, HARD_MAX_SPEED, Config
+from controller.errors import ProfileError
+from controller.validation import (
+    Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem,
+    validate_toml_text,
+)
+
+MAX_NAME_LENGTH = 60
+PRESET_PACKAGE = "profiles"
+PRESET_DIR = "presets"
+
+Angle = Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=HARD_MAX_ANGLE),
+                  LimitNote(le="the hard ceiling", ge="the hard floor")]
+"""Degrees from horizontal, positive head-down."""
+
+_PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+
+class HoldStep(StrictModel):
+    """Go to ``angle`` and stay there for ``duration`` (counted from arrival)."""
+
+    kind: Literal["hold"]
+    angle: Angle
+    duration: _PositiveDuration
+
+    def angles(self) -> dict[str, float]:
+        """The step's angle fields by name, for checks against the limits."""
+        return {"angle": self.angle}
+
+
+class OscillateStep(StrictModel):
+    """Go between ``high`` and ``low``, dwelling at each, for a ``duration`` or a number of ``cycles``."""
+
+    kind: Literal["oscillate"]
+    high: Angle
+    low: Angle
+    dwell_high: Duration
+    dwell_low: Duration
+    duration: _PositiveDuration | None = None
+    cycles: Annotated[int, Field(ge=1)] | None = None
+
+    def angles(self) -> dict[str, float]:
+        """The step's angle fields by name, for checks against the limits."""
+        return {"high": self.high, "low": self.low}
+
+    @model_validator(mode="after")
+    def _check(self) -> OscillateStep:
+        lines = []
+        if self.high <= self.low:
+            lines.append(f"high = {fmt_number(self.high)} must be above low = {fmt_number(self.low)}")
+        if self.duration is not None and self.cycles is not None:
+            lines.append("give either duration or cycles, not both")
+        if self.duration is None and self.cycles is None:
+            lines.append('needs either duration (e.g. "20m") or cycles (e.g. 20)')
+        if lines:
+            raise problem("\n".join(lines))
+        return self
+
+
+Step = Annotated[Union[HoldStep, OscillateStep], Field(discriminator="kind")]
+
+
+class Profile(StrictModel):
+    """A session: steps run in order, and after the last one the table returns home."""
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+    description: str = ""
+    max_speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")] | None = None
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+
+def load_profile(path: str | Path) -> Profile:
+    """The profile in the TOML file ``path``; bad input raises ProfileError naming file, field and limit."""
+    return load_toml_model(path, Profile, error_cls=ProfileError, what="profile")
+
+
+def _preset_dir():
+    return resources.files(PRESET_PACKAGE).joinpath(PRESET_DIR)
+
+
+def preset_names() -> list[str]:
+    """The names of the built-in presets, sorted."""
+    return sorted(p.name.removesuffix(".toml") for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
+    """A profile from a path (ends in .toml or names a file) or a preset name, and a label for messages."""
+    if name_or_path.endswith(".toml") or _is_file(name_or_path):
+        return load_profile(name_or_path), name_or_path
+    names = preset_names()
+    if name_or_path in names:
+        label = f"preset '{name_or_path}'"
+        text = _preset_dir().joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
+        return validate_toml_text(text, Profile, error_cls=ProfileError, source=label), label
+    close = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise ProfileError(f"no preset or profile file named '{name_or_path}' ({hint}presets: {', '.join(names)})")
+
+
+def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config") -> None:
+    """Reject a profile that goes past the config's limits: ProfileError with one line per problem."""
+    n, lim, home = fmt_number, config.limits, config.table.home_angle
+    lines = []
+    for i, step in enumerate(profile.steps):
+        for key, angle in step.angles().items():
+            field = f"{item_label('steps', i, step.kind)} {key} = {n(angle)}"
+            if angle > lim.max_angle:
+                lines.append(f"{source}: {field} is above [limits] max_angle = {n(lim.max_angle)} ({config_source})")
+            if angle < home:
+                lines.append(f"{source}: {field} is below [table] home_angle = {n(home)} ({config_source})")
+    if profile.max_speed is not None and profile.max_speed > lim.max_speed:
+        lines.append(f"{source}: max_speed = {n(profile.max_speed)} is above [limits] max_speed = "
+                     f"{n(lim.max_speed)} ({config_source}); a profile can only lower it")
+    if lines:
+        raise ProfileError(join_problems(lines))

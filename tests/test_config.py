@@ -1,0 +1,199 @@
+"""Tests of the config file: defaults, hard bounds, cross-section checks, and the error messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.config import DEFAULT_CONFIG_TOML, Config, LimitsConfig, load_config
+from controller.errors import ConfigError, InputError
+from controller.validation import validate_toml_text
+
+
+def write(tmp_path, text: str, name: str = "config.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def error_of(path: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no chained traceback
+    msg = str(info.value)
+    check_lines(msg, path)
+    return msg
+
+
+def check_lines(msg: str, source: str) -> None:
+    """The first line stands alone (names the file, counts the rest); every line names the file."""
+    lines = msg.splitlines()
+    assert lines and all(line.startswith(f"{source}: ") for line in lines), msg
+    more = len(lines) - 1
+    if more:
+        assert lines[0].endswith(f"(and {more} more problem{'s' * (more != 1)})"), msg
+    else:
+        assert "more problem" not in lines[0]
+
+
+def test_defaults_are_the_documented_ones():
+    c = Config()
+    assert (c.table.home_angle, c.table.steps_per_degree) == (-60, 200)
+    assert (c.limits.max_angle, c.limits.max_speed, c.limits.max_accel) == (60, 4, 4)
+    assert c.limits.session_timeout == 20 * 60
+    assert (c.motion.return_speed, c.motion.jog_speed, c.motion.rest_angle) == (3, 2, 0)
+    assert c.motion.rest_time == 15
+    assert c.control.rate == 50
+    assert c.period == pytest.approx(0.02)
+
+
+def test_default_config_text_parses_to_the_defaults():
+    assert validate_toml_text(DEFAULT_CONFIG_TOML, Config, error_cls=ConfigError, source="x") == Config()
+
+
+def test_default_config_text_written_to_a_file_loads(tmp_path):
+    assert load_config(write(tmp_path, DEFAULT_CONFIG_TOML)) == Config()
+
+
+def test_no_path_gives_defaults_and_an_empty_file_too(tmp_path):
+    assert load_config(None) == Config()
+    assert load_config(write(tmp_path, "")) == Config()
+
+
+def test_partial_file_keeps_other_defaults(tmp_path):
+    c = load_config(write(tmp_path, '[limits]\nmax_angle = 45\nsession_timeout = "1m30s"\n[control]\nrate = 100\n'))
+    assert c.limits.max_angle == 45 and c.limits.session_timeout == 90
+    assert c.limits.max_speed == 4 and c.period == pytest.approx(0.01)
+
+
+def test_config_is_frozen():
+    c = Config()
+    with pytest.raises(Exception):
+        c.limits.max_angle = 80  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "section, key, value, limit",
+    [
+        ("table", "home_angle", "0", "must be ≤ -5"),
+        ("table", "home_angle", "-90", "must be ≥ -89"),
+        ("table", "steps_per_degree", "0.5", "must be ≥ 1"),
+        ("table", "steps_per_degree", "30000", "must be ≤ 20000"),
+        ("limits", "max_angle", "95", "must be ≤ 90 (the hard ceiling)"),
+        ("limits", "max_angle", "0", "must be > 0"),
+        ("limits", "max_speed", "11", "must be ≤ 10"),
+        ("limits", "max_speed", "-1", "must be > 0"),
+        ("limits", "max_accel", "25", "must be ≤ 20"),
+        ("limits", "session_timeout", '"3h"', "must be ≤ 2h"),
+        ("limits", "session_timeout", "5", "must be ≥ 10s"),
+        ("motion", "return_speed", "0", "must be > 0"),
+        ("motion", "jog_speed", "12", "must be ≤ 10"),
+        ("motion", "rest_time", '"6m"', "must be ≤ 5m"),
+        ("control", "rate", "10", "must be ≥ 20"),
+        ("control", "rate", "500", "must be ≤ 200"),
+    ],
+)
+def test_each_bound_names_file_key_and_limit(tmp_path, section, key, value, limit):
+    path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: [{section}] {key}: {limit}")
+    got = repr(value[1:-1]) if value.startswith('"') else value
+    assert msg.splitlines()[0].endswith(f"(got {got})")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[limits]\nmax_angle = nan\n", "[limits] max_angle: must be a finite number"),
+        ("[limits]\nmax_angle = inf\n", "[limits] max_angle: must be a finite number"),
+        ("[limits]\nmax_angle = true\n", "[limits] max_angle: must be a number (got True)"),
+        ('[limits]\nmax_angle = "60"\n', "[limits] max_angle: must be a number (got '60')"),
+        ("[control]\nrate = 50.5\n", "[control] rate: must be a whole number (got 50.5)"),
+        ('[limits]\nsession_timeout = "20 minutes"\n', '[limits] session_timeout: not a duration: use seconds (90)'),
+        ("limits = 3\n", "[limits]: must be a table (got 3)"),
+    ],
+)
+def test_wrong_types_are_rejected_not_coerced(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    assert error_of(path).startswith(f"{path}: {expected}")
+
+
+def test_return_speed_above_max_speed_names_both_keys(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_speed = 4\n[motion]\nreturn_speed = 5\n")
+    assert error_of(path) == f"{path}: [motion] return_speed = 5 is above [limits] max_speed = 4"
+
+
+def test_lowering_max_speed_below_default_comfort_speeds_is_caught(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_speed = 2.5\n")
+    assert error_of(path) == f"{path}: [motion] return_speed = 3 is above [limits] max_speed = 2.5"
+
+
+def test_several_cross_problems_one_line_each(tmp_path):
+    path = write(tmp_path, "[motion]\nreturn_speed = 5\njog_speed = 4.5\nrest_angle = -70\n")
+    lines = error_of(path).splitlines()
+    assert lines == [
+        f"{path}: [motion] return_speed = 5 is above [limits] max_speed = 4 (and 2 more problems)",
+        f"{path}: [motion] jog_speed = 4.5 is above [limits] max_speed = 4",
+        f"{path}: [motion] rest_angle = -70 is below [table] home_angle = -60",
+    ]
+
+
+def test_rest_angle_above_max_angle(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = 30\n[motion]\nrest_angle = 35\n")
+    assert error_of(path) == f"{path}: [motion] rest_angle = 35 is above [limits] max_angle = 30"
+
+
+def test_many_problems_first_line_counts_the_rest(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = 95\nmax_speed = 0\n[control]\nrate = 1\n")
+    msg = error_of(path)
+    assert msg.splitlines()[0] == f"{path}: [limits] max_angle: must be ≤ 90 (the hard ceiling) (got 95) (and 2 more problems)"
+    assert f"{path}: [control] rate: must be ≥ 20 (got 1)" in msg.splitlines()
+
+
+def test_unknown_section_suggests_the_right_one(tmp_path):
+    path = write(tmp_path, "[limts]\nmax_angle = 50\n")
+    assert error_of(path) == f"{path}: unknown table [limts] (did you mean [limits]?)"
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angel = 50\n")
+    assert error_of(path) == f"{path}: [limits]: unknown key 'max_angel' (did you mean 'max_angle'?)"
+
+
+def test_unknown_key_without_a_close_match(tmp_path):
+    path = write(tmp_path, "[limits]\ncolour = 'red'\n")
+    assert error_of(path) == f"{path}: [limits]: unknown key 'colour'"
+
+
+def test_invalid_toml(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = = 3\n")
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: not valid TOML: ") and "line 2" in msg
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[limits]\nmax_angle = 60 # \xff\n")
+    assert error_of(str(path)) == f"{path}: not valid TOML: the file is not UTF-8 text"
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / "nope.toml")
+    assert error_of(path) == f"{path}: no such config file"
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert error_of(str(tmp_path)) == f"{tmp_path}: is a directory, not a config file"
+
+
+def test_config_error_is_an_input_error_and_a_value_error(tmp_path):
+    with pytest.raises(InputError):
+        load_config(str(tmp_path / "nope.toml"))
+    with pytest.raises(ValueError):
+        load_config(str(tmp_path / "nope.toml"))
+
+
+def test_models_also_validate_when_built_in_code():
+    with pytest.raises(ValueError):
+        LimitsConfig(max_angle=120)
+    with pytest.raises(ValueError, match="return_speed = 3 is above"):
+        Config(limits=LimitsConfig(max_speed=2.0))
