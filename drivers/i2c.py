@@ -1,0 +1,92 @@
+"""busio.I2C-style adapter over smbus2, so adafruit drivers run without Blinka's board detection."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import Any
+
+import smbus2
+from smbus2 import i2c_msg
+
+
+class BusioI2C:
+    """The busio.I2C methods adafruit_bus_device uses, on an smbus2.SMBus-like object.
+
+    ``bus`` needs ``i2c_rdwr(*msgs)`` taking ``smbus2.i2c_msg`` and ``close()``: a real
+    ``smbus2.SMBus`` on the Pi, or the register-level emulator in the simulator.
+    Bus OSErrors propagate unchanged so callers can tell a NACK (121) from an I/O error (5).
+    """
+
+    def __init__(self, bus: Any) -> None:
+        self._bus = bus
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, bus_number: int) -> BusioI2C:
+        """Open /dev/i2c-<bus_number> (1 on a Raspberry Pi's header pins)."""
+        return cls(smbus2.SMBus(bus_number))
+
+    def try_lock(self) -> bool:
+        """Take the bus without blocking; adafruit's I2CDevice spins on this."""
+        return self._lock.acquire(blocking=False)
+
+    def unlock(self) -> None:
+        self._lock.release()
+
+    def writeto(self, address: int, buffer: Any, *, start: int = 0, end: int | None = None) -> None:
+        """Write buffer[start:end] then stop. A zero-length write is adafruit's presence probe."""
+        self._transfer(i2c_msg.write(address, bytes(memoryview(buffer)[start:end])))
+
+    def readfrom_into(self, address: int, buffer: Any, *, start: int = 0, end: int | None = None) -> None:
+        """Read len(buffer[start:end]) bytes into that slice, then stop."""
+        view = memoryview(buffer)[start:end]
+        msg = i2c_msg.read(address, len(view))
+        self._transfer(msg)
+        view[:] = bytes(msg)
+
+    def writeto_then_readfrom(
+        self,
+        address: int,
+        buffer_out: Any,
+        buffer_in: Any,
+        *,
+        out_start: int = 0,
+        out_end: int | None = None,
+        in_start: int = 0,
+        in_end: int | None = None,
+    ) -> None:
+        """Write, repeated start, read: ONE i2c_rdwr, so no other master can get in between.
+
+        adafruit_register passes the same buffer as out and in; the out bytes are copied into
+        the write message before anything is read, so that is safe.
+        """
+        out = i2c_msg.write(address, bytes(memoryview(buffer_out)[out_start:out_end]))
+        view = memoryview(buffer_in)[in_start:in_end]
+        msg_in = i2c_msg.read(address, len(view))
+        self._transfer(out, msg_in)
+        view[:] = bytes(msg_in)
+
+    def _transfer(self, *msgs: i2c_msg) -> None:
+        if self._closed:
+            # What a closed file descriptor would give; an OSError so IMU code maps it like any bus fault.
+            raise OSError(errno.EBADF, "I2C bus is closed")
+        self._bus.i2c_rdwr(*msgs)
+
+    def close(self) -> None:
+        """Close the underlying bus; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._bus.close()
+
+    def deinit(self) -> None:
+        """busio's name for close()."""
+        self.close()
+
+    def __enter__(self) -> BusioI2C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,211 @@
+"""Register-level MPU-6050 emulator presented as an smbus2.SMBus, with physics, noise and faults."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import math
+import random
+import struct
+from typing import Callable, NamedTuple
+
+from smbus2 import i2c_msg
+from smbus2.smbus2 import I2C_M_RD
+
+from drivers.imu import Mount
+
+REG_SMPLRT_DIV = 0x19
+REG_CONFIG = 0x1A
+REG_GYRO_CONFIG = 0x1B
+REG_ACCEL_CONFIG = 0x1C
+REG_DATA = 0x3B  # 14 read-only bytes: accel xyz, temperature, gyro xyz (big-endian int16)
+DATA_LEN = 14
+REG_SIGNAL_PATH_RESET = 0x68
+REG_PWR_MGMT_1 = 0x6B
+REG_WHO_AM_I = 0x75
+N_REGISTERS = 0x80
+
+PWR_MGMT_1_RESET = 0x40  # the chip powers up asleep
+DEVICE_RESET = 0x80
+SLEEP = 0x40
+
+# DLPF_CFG -> accelerometer bandwidth (Hz) from the datasheet; the gyro's is close enough
+# (256/188/98/42/20/10/5) to reuse for noise. 7 is reserved; treat it as filter off.
+DLPF_BANDWIDTH_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0, 260.0)
+NOISE_BANDWIDTH_FACTOR = 1.57  # brick-wall equivalent of a first-order low-pass
+
+ACCEL_LSB_PER_G = (16384.0, 8192.0, 4096.0, 2048.0)
+GYRO_LSB_PER_DPS = (131.0, 65.5, 32.8, 16.4)
+TEMPERATURE_C = 25.0
+SPIKE_G = 3.0  # magnitude of the "spike" fault per axis: far outside anything a table does
+
+ERROR_STORM_PROBABILITY = 0.5
+FAULT_KINDS = ("disconnect", "error", "freeze", "spike")
+
+_DATA = struct.Struct(">7h")
+
+
+class Motion(NamedTuple):
+    """The table's true state at one instant."""
+
+    angle_deg: float  # head-down positive
+    rate_dps: float  # d(angle)/dt
+    stepping: bool  # the motor is stepping now: adds vibration to the accelerometer
+
+
+def _int16(x: float) -> int:
+    return max(-32768, min(32767, round(x)))
+
+
+class Mpu6050Emulator:
+    """An MPU-6050 behind ``i2c_rdwr``: registers, auto-increment, reset, sleep, coherent bursts.
+
+    Data is sampled once per read transaction (the instant the burst starts), so a 14-byte
+    burst at 0x3B is coherent while per-axis reads each see a new instant, as on the chip.
+    """
+
+    def __init__(
+        self,
+        *,
+        motion: Callable[[], Motion],
+        seed: int = 0,
+        address: int = 0x68,
+        who_am_i: int = 0x68,
+        gyro_bias_dps: tuple[float, float, float] = (0.4, -0.3, 0.2),
+        accel_bias_g: tuple[float, float, float] = (0.005, -0.004, 0.01),
+        accel_noise_density_g: float = 400e-6,
+        gyro_noise_density_dps: float = 0.005,
+        vibration_g: float = 0.02,
+        mount: Mount = Mount(),
+    ) -> None:
+        self._motion = motion
+        self.address = address
+        self.who_am_i = who_am_i
+        self._gyro_bias = gyro_bias_dps
+        self._accel_bias = accel_bias_g
+        self._accel_density = accel_noise_density_g
+        self._gyro_density = gyro_noise_density_dps
+        self._vibration = vibration_g
+        self.mount = mount
+        self._rng = random.Random(seed)
+        # Faults draw from their own stream so turning one on doesn't reshuffle the noise.
+        self._fault_rng = random.Random(f"{seed}:faults")
+        self._faults: set[str] = set()
+        self.transactions = 0  # i2c_rdwr calls, including ones that failed
+        self._regs = bytearray(N_REGISTERS)
+        self._pointer = 0
+        self._reset()
+
+    # --- the SMBus face -------------------------------------------------------------
+
+    def i2c_rdwr(self, *msgs: i2c_msg) -> None:
+        """Run one combined transaction (repeated starts, one stop), like SMBus.i2c_rdwr."""
+        self.transactions += 1
+        if "disconnect" in self._faults:
+            raise OSError(errno.EREMOTEIO, "Remote I/O error")
+        if "error" in self._faults and self._fault_rng.random() < ERROR_STORM_PROBABILITY:
+            raise OSError(errno.EIO, "Input/output error")
+        for msg in msgs:
+            if msg.addr != self.address:
+                # Nobody ACKs the address byte; the kernel reports that as EREMOTEIO.
+                raise OSError(errno.EREMOTEIO, f"Remote I/O error (no ACK at 0x{msg.addr:02X})")
+        sampled = False
+        for msg in msgs:
+            n = msg.len
+            if msg.flags & I2C_M_RD:
+                if not sampled:
+                    self._sample()  # once per transaction: one instant for the whole burst
+                    sampled = True
+                out = self._read(n)
+                ctypes.memmove(msg.buf, out, n)
+            elif n:
+                data = ctypes.string_at(msg.buf, n)
+                self._pointer = data[0] & 0x7F
+                for value in data[1:]:
+                    self._write(self._pointer, value)
+                    self._pointer = (self._pointer + 1) % N_REGISTERS
+            # A zero-length write is a presence probe: ACK and change nothing.
+
+    def close(self) -> None:
+        """Nothing to release; present so it can stand in for smbus2.SMBus."""
+
+    # --- faults and test back doors ---------------------------------------------------
+
+    def set_fault(self, kind: str, active: bool) -> None:
+        """Turn an injected fault on or off: disconnect, error (storm), freeze, spike."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if active:
+            self._faults.add(kind)
+        else:
+            self._faults.discard(kind)
+
+    def peek(self, register: int) -> int:
+        """Register value without a bus transaction (tests only)."""
+        return self._regs[register]
+
+    def poke(self, register: int, value: int) -> None:
+        """Set a register without a bus transaction or side effects (tests only)."""
+        self._regs[register] = value & 0xFF
+
+    # --- registers ------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._regs[:] = bytes(N_REGISTERS)  # data registers read zero until the chip wakes
+        self._regs[REG_PWR_MGMT_1] = PWR_MGMT_1_RESET
+        self._regs[REG_WHO_AM_I] = self.who_am_i
+
+    def _write(self, register: int, value: int) -> None:
+        if register == REG_PWR_MGMT_1 and value & DEVICE_RESET:
+            self._reset()  # DEVICE_RESET self-clears at once; adafruit polls for that
+        elif register == REG_SIGNAL_PATH_RESET:
+            pass  # self-clearing strobe bits: nothing to store
+        elif register == REG_WHO_AM_I or REG_DATA <= register < REG_DATA + DATA_LEN:
+            pass  # read-only
+        else:
+            self._regs[register] = value
+
+    def _read(self, n: int) -> bytes:
+        start = self._pointer
+        self._pointer = (start + n) % N_REGISTERS
+        if start + n <= N_REGISTERS:
+            return bytes(self._regs[start : start + n])
+        return bytes(self._regs[(start + i) % N_REGISTERS] for i in range(n))
+
+    # --- physics --------------------------------------------------------------------
+
+    def _sample(self) -> None:
+        """Latch the data registers for this instant, unless asleep or frozen."""
+        if self._regs[REG_PWR_MGMT_1] & SLEEP or "freeze" in self._faults:
+            return
+        state = self._motion()
+        bandwidth = DLPF_BANDWIDTH_HZ[self._regs[REG_CONFIG] & 0b111]
+        root_bw = math.sqrt(NOISE_BANDWIDTH_FACTOR * bandwidth)
+        accel_sigma = self._accel_density * root_bw
+        if state.stepping:
+            accel_sigma = math.hypot(accel_sigma, self._vibration)  # independent noises add in power
+        gyro_sigma = self._gyro_density * root_bw
+
+        theta = math.radians(state.angle_deg)
+        # Specific force is g·up, in g: up·forward = -sinθ, up·normal = cosθ (head-down positive).
+        a_forward, a_normal = -math.sin(theta), math.cos(theta)
+        fwd, nrm, pivot = self.mount.forward_vec, self.mount.normal_vec, self.mount.pivot_vec
+        gauss = self._rng.gauss
+        accel = [
+            a_forward * fwd[i] + a_normal * nrm[i] + self._accel_bias[i] + gauss(0.0, accel_sigma)
+            for i in range(3)
+        ]
+        if "spike" in self._faults:
+            accel = [a + self._fault_rng.choice((-SPIKE_G, SPIKE_G)) for a in accel]
+        gyro = [state.rate_dps * pivot[i] + self._gyro_bias[i] + gauss(0.0, gyro_sigma) for i in range(3)]
+
+        a_lsb = ACCEL_LSB_PER_G[(self._regs[REG_ACCEL_CONFIG] >> 3) & 0b11]
+        g_lsb = GYRO_LSB_PER_DPS[(self._regs[REG_GYRO_CONFIG] >> 3) & 0b11]
+        temp_raw = (TEMPERATURE_C - 36.53) * 340.0
+        _DATA.pack_into(
+            self._regs,
+            REG_DATA,
+            *(_int16(a * a_lsb) for a in accel),
+            _int16(temp_raw),
+            *(_int16(w * g_lsb) for w in gyro),
+        )
