@@ -1,0 +1,80 @@
+"""What the motor is asked to do this period, and the session's head-down clock (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.planner import move_time
+from controller.state import Activity, Machine
+from controller.supervisor import Limits
+
+# While a trip is latched, hold-to-run return goes no faster than this share of max_speed (I3).
+RECOVERY_SPEED_SHARE = 0.5
+# Time counts as head-down while the angle is above this (BRIEF: positive is head-down).
+HEAD_DOWN_ABOVE = 0.0  # deg
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Pursue ``goal`` at up to ``speed``; a None goal means hold still right where the motor is."""
+
+    goal: float | None
+    speed: float = 0.0
+
+
+HOLD = Command(None)
+
+
+def choose(
+    m: Machine,
+    *,
+    limits: Limits,
+    program_goal: float | None,
+    program_speed: float,
+    jog_speed: float,
+    return_speed: float,
+) -> Command:
+    """The goal for this period. ``program_goal`` and ``program_speed`` are the running profile's
+    or the return's; every speed is capped by ``limits.max_speed`` whatever asked for it."""
+    if m.stop_latched:
+        return HOLD  # I3: nothing moves at all while a stop is latched
+    if m.trip is not None:
+        if m.recovering:  # hold-to-run, toward home only, at reduced speed
+            return Command(limits.home_angle, min(return_speed, limits.max_speed * RECOVERY_SPEED_SHARE))
+        return HOLD
+    if not m.motion_requested:
+        return HOLD  # I7: nothing moves before a person asks
+    if m.activity is Activity.JOGGING:
+        goal = limits.max_angle if m.jog_direction > 0 else limits.home_angle
+        return Command(goal, min(jog_speed, limits.max_speed))
+    if m.activity is Activity.RUNNING and program_goal is not None:
+        return Command(program_goal, min(program_speed, limits.max_speed))
+    if m.activity is Activity.RETURNING and program_goal is not None:
+        return Command(program_goal, min(program_speed, return_speed, limits.max_speed))
+    return HOLD
+
+
+def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float, home: bool) -> float:
+    """Seconds spent head-down in this session; the clock restarts once the table is home.
+
+    It counts a period as head-down if either the estimate or the commanded position is
+    head-down, so neither sensor noise nor a lagging sensor can hide time from the timeout.
+    """
+    if home:
+        return 0.0
+    if angle > HEAD_DOWN_ABOVE or setpoint > HEAD_DOWN_ABOVE:
+        return previous + dt
+    return previous
+
+
+def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:
+    """Whether the session-timeout return must begin now.
+
+    The BRIEF bounds head-down time by session_timeout plus a return at max_speed (I5), but the
+    table comes home at the gentler return_speed. So the return begins early by the difference,
+    and a sleeping user is still out in time.
+    """
+    above = max(0.0, angle - HEAD_DOWN_ABOVE)
+    slow = move_time(above, max_speed=min(return_speed, limits.max_speed), max_accel=limits.max_accel)
+    fast = move_time(above, max_speed=limits.max_speed, max_accel=limits.max_accel)
+    return head_down + (slow - fast) >= limits.session_timeout

@@ -1,0 +1,165 @@
+"""The table's state machine: button meanings, latches and activities, as pure transitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+BUTTONS = ("stop", "reset", "start", "return", "up", "down")
+MOTION_BUTTONS = frozenset({"start", "return", "up", "down"})  # the only ways motion may begin (I7)
+
+
+class Activity(str, Enum):
+    """What the table is doing when nothing is latched."""
+
+    IDLE = "idle"
+    RUNNING = "running"  # a profile session
+    RETURNING = "returning"  # on its way home (button, profile finished, or timeout)
+    JOGGING = "jogging"  # up or down held
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent:
+    name: str
+    pressed: bool  # False: released
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """The whole decision state. Latches (stop, trip) take precedence over the activity."""
+
+    activity: Activity = Activity.IDLE
+    stop_latched: bool = False
+    trip: str | None = None
+    held: frozenset[str] = frozenset()
+    jog_direction: int = 0  # +1 head-down (`down`), -1 head-up (`up`)
+    return_reason: str | None = None  # why RETURNING: button, profile-done, session-timeout
+    motion_requested: bool = False  # a person has pressed start/return/up/down since power-on
+
+    @property
+    def state(self) -> str:
+        """The name shown to people and written to the trace."""
+        if self.stop_latched:
+            return "stopped"
+        if self.trip is not None:
+            return "tripped"
+        return self.activity.value
+
+    @property
+    def latched(self) -> bool:
+        return self.stop_latched or self.trip is not None
+
+    @property
+    def recovering(self) -> bool:
+        """A trip is latched and `return` is held: hold-to-run toward home at reduced speed."""
+        return not self.stop_latched and self.trip is not None and "return" in self.held
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the machine needs to know about the world to decide a button's meaning."""
+
+    profile_selected: bool = True
+    at_home: bool = False
+    trip_cause_active: bool = False  # the supervisor still sees the trip's cause
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    machine: Machine
+    notices: tuple[str, ...] = field(default_factory=tuple)  # one line each, for the log and status
+    session_started: bool = False  # a profile must be (re)started from the current position
+    returning_started: bool = False  # a return plan must be built from the current position
+
+
+def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
+    """Apply one button press or release."""
+    if ev.name not in BUTTONS:
+        raise ValueError(f"unknown button {ev.name!r}")
+    held = m.held | {ev.name} if ev.pressed else m.held - {ev.name}
+    m = replace(m, held=held)
+    if not ev.pressed:
+        return _on_release(m, ev.name)
+    if ev.name in MOTION_BUTTONS:
+        m = replace(m, motion_requested=True)
+    name = ev.name
+    if name == "stop":
+        return Outcome(_halted(replace(m, stop_latched=True)))
+    if name == "reset":
+        return _on_reset(m, ctx)
+    if m.stop_latched:
+        return Outcome(m, (f"{name} ignored: stop is latched; release stop and press reset first",))
+    if m.trip is not None:
+        if name == "return":
+            return Outcome(m, ("return held: moving toward home at reduced speed while held",))
+        return Outcome(m, (f"{name} ignored: tripped ({m.trip}); hold return to come home, or reset",))
+    if name == "start":
+        if m.activity is not Activity.IDLE:
+            return Outcome(m, (f"start ignored while {m.activity.value}",))
+        if not ctx.profile_selected:
+            return Outcome(m, ("start ignored: no preset selected",))
+        return Outcome(replace(m, activity=Activity.RUNNING), session_started=True)
+    if name == "return":
+        if ctx.at_home and m.activity in (Activity.IDLE, Activity.JOGGING):
+            return Outcome(_halted(m), ("already home",))
+        if m.activity is Activity.RETURNING:
+            return Outcome(m)
+        return begin_return(m, "button")
+    # up / down
+    if m.activity in (Activity.RUNNING, Activity.RETURNING):
+        return Outcome(m, (f"{name} ignored while {m.activity.value}: press return or stop",))
+    direction = 1 if name == "down" else -1
+    return Outcome(replace(m, activity=Activity.JOGGING, jog_direction=direction))
+
+
+def _on_release(m: Machine, name: str) -> Outcome:
+    if name in ("up", "down") and m.activity is Activity.JOGGING:
+        other = "down" if name == "up" else "up"
+        if other in m.held:  # the other jog button is still held: follow it
+            return Outcome(replace(m, jog_direction=1 if other == "down" else -1))
+        return Outcome(_halted(m))
+    return Outcome(m)
+
+
+def _on_reset(m: Machine, ctx: Context) -> Outcome:
+    """Reset clears latches whose cause is gone. It never starts motion (ISO 13850)."""
+    notices = []
+    if m.stop_latched:
+        if "stop" in m.held:
+            notices.append("reset refused: the stop button is still pressed")
+        else:
+            m = replace(m, stop_latched=False)
+            notices.append("stop cleared")
+    if m.trip is not None and not m.stop_latched:
+        if ctx.trip_cause_active:
+            notices.append(f"reset refused: the cause of the trip ({m.trip}) is still present")
+        else:
+            notices.append(f"trip cleared ({m.trip})")
+            m = replace(m, trip=None)
+    return Outcome(_halted(m), tuple(notices))
+
+
+def on_trip(m: Machine, reason: str) -> Machine:
+    """Latch a trip. An already latched trip is kept: the first reason is the one that matters."""
+    if m.trip is not None:
+        return m
+    return _halted(replace(m, trip=reason))
+
+
+def begin_return(m: Machine, reason: str) -> Outcome:
+    """Go home at comfort speed (button, end of profile, or session timeout)."""
+    if m.latched:
+        return Outcome(m, (f"return ({reason}) not possible while {m.state}",))
+    m = replace(m, activity=Activity.RETURNING, jog_direction=0, return_reason=reason)
+    return Outcome(m, returning_started=True)
+
+
+def arrived_home(m: Machine) -> Machine:
+    if m.activity is Activity.RETURNING:
+        return replace(m, activity=Activity.IDLE, return_reason=None)
+    return m
+
+
+def _halted(m: Machine) -> Machine:
+    return replace(m, activity=Activity.IDLE, jog_direction=0, return_reason=None)

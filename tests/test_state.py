@@ -1,0 +1,122 @@
+"""The state machine and the motion command, driven through every button sequence (pure)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller import command
+from controller.state import (
+    BUTTONS, Activity, ButtonEvent, Context, Machine, arrived_home, begin_return, on_button, on_trip,
+)
+from controller.supervisor import Limits
+
+LIMITS = Limits(home_angle=-60, max_angle=60, max_speed=4, max_accel=4, session_timeout=1200)
+
+
+def press(m, name, **ctx):
+    return on_button(m, ButtonEvent(name, True, 0.0), Context(**ctx)).machine
+
+
+def release(m, name):
+    return on_button(m, ButtonEvent(name, False, 0.0), Context()).machine
+
+
+def cmd(m, goal=10.0):
+    return command.choose(m, limits=LIMITS, program_goal=goal, program_speed=3.0, jog_speed=2.0, return_speed=3.0)
+
+
+def test_power_on_is_idle_and_holds():
+    m = Machine()
+    assert m.state == "idle" and cmd(m) == command.HOLD
+
+
+def test_start_runs_the_profile_and_stop_latches_from_anywhere():
+    m = press(Machine(), "start")
+    assert m.state == "running" and cmd(m).goal == 10.0
+    m = press(m, "stop")
+    assert m.state == "stopped" and cmd(m) == command.HOLD
+    for name in ("start", "return", "up", "down"):
+        assert cmd(press(m, name)) == command.HOLD
+
+
+def test_reset_clears_a_released_stop_and_leaves_the_table_idle():
+    m = release(press(press(Machine(), "start"), "stop"), "stop")
+    m = press(m, "reset")
+    assert m.state == "idle" and cmd(m) == command.HOLD
+
+
+def test_reset_refused_while_stop_is_held_or_trip_cause_persists():
+    m = press(Machine(), "stop")
+    assert press(m, "reset").state == "stopped"
+    t = on_trip(Machine(), "imu-lost")
+    assert press(t, "reset", trip_cause_active=True).state == "tripped"
+    assert press(t, "reset", trip_cause_active=False).state == "idle"
+
+
+def test_trip_latches_once_and_keeps_the_first_reason():
+    m = on_trip(press(Machine(), "start"), "over-angle")
+    assert m.state == "tripped" and m.trip == "over-angle"
+    assert on_trip(m, "imu-lost").trip == "over-angle"
+
+
+def test_tripped_return_is_hold_to_run_toward_home_at_half_speed():
+    m = on_trip(press(Machine(), "start"), "imu-lost")
+    held = press(m, "return")
+    c = cmd(held)
+    assert c.goal == LIMITS.home_angle and c.speed <= LIMITS.max_speed / 2
+    assert cmd(release(held, "return")) == command.HOLD
+
+
+def test_jog_is_hold_to_run_and_goes_to_the_limits():
+    m = press(Machine(), "down")
+    assert cmd(m).goal == LIMITS.max_angle and cmd(m).speed == 2.0
+    m = press(m, "up")
+    m = release(m, "down")
+    assert cmd(m).goal == LIMITS.home_angle
+    assert release(m, "up").activity is Activity.IDLE
+
+
+def test_return_then_arrival_ends_idle():
+    m = press(press(Machine(), "start"), "return")
+    assert m.activity is Activity.RETURNING
+    assert arrived_home(m).state == "idle"
+
+
+def test_start_needs_a_selected_profile():
+    assert press(Machine(), "start", profile_selected=False).state == "idle"
+
+
+def test_automatic_return_is_refused_while_latched():
+    out = begin_return(press(Machine(), "stop"), "session-timeout")
+    assert out.machine.state == "stopped" and not out.returning_started
+
+
+events = st.lists(st.tuples(st.sampled_from(BUTTONS), st.booleans(), st.sampled_from([None, "imu-lost"])), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(events)
+def test_invariants_hold_for_every_button_sequence(seq):
+    m = Machine()
+    for name, pressed, trip in seq:
+        if trip and pressed and name == "reset":
+            m = on_trip(m, trip)
+            continue
+        before = m
+        m = on_button(m, ButtonEvent(name, pressed, 0.0), Context(trip_cause_active=bool(seq) and name == "up")).machine
+        c = cmd(m)
+        if not m.motion_requested:
+            assert c == command.HOLD  # I7
+        if m.stop_latched:
+            assert c == command.HOLD  # I3, stop
+        elif m.trip is not None:
+            assert c == command.HOLD or (c.goal == LIMITS.home_angle and "return" in m.held
+                                         and c.speed <= LIMITS.max_speed / 2)  # I3, trip
+        if pressed and name == "reset":
+            assert m.activity is Activity.IDLE and (c == command.HOLD or m.recovering)  # I4
+        if pressed and name == "stop":
+            assert m.stop_latched
+        if before.stop_latched and not (pressed and name == "reset"):
+            assert m.stop_latched  # only reset clears a stop
+        assert c.speed <= LIMITS.max_speed
