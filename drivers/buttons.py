@@ -1,0 +1,68 @@
+"""The table's buttons through gpiozero: callbacks post events; stop also halts the motor itself."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from gpiozero import Button
+
+from controller.state import BUTTONS, ButtonEvent
+
+
+class ButtonPanel:
+    """gpiozero ``Button``s for stop, reset, start, return, up and down.
+
+    Callbacks run on gpiozero's threads, so they never decide anything: they post a
+    ``ButtonEvent`` to the control loop. The one exception is stop, which also calls ``on_stop``
+    (the motor's ``halt``) directly, after posting, so the loop cannot clear a halt it has not
+    yet seen the cause of. Buttons are wired to ground with the Pi's pull-ups (active low).
+    """
+
+    def __init__(
+        self,
+        pins: Mapping[str, int | str],
+        *,
+        post: Callable[[ButtonEvent], None],
+        on_stop: Callable[[], None],
+        now: Callable[[], float],
+        pin_factory=None,
+    ) -> None:
+        unknown = set(pins) - set(BUTTONS)
+        if unknown:
+            raise ValueError(f"unknown button(s): {', '.join(sorted(unknown))}")
+        if "stop" not in pins:
+            raise ValueError("the stop button is required")
+        self._post, self._on_stop, self._now = post, on_stop, now
+        self._buttons: dict[str, Button] = {}
+        try:
+            for name, pin in pins.items():
+                # bounce_time is left to our own code: MockPin ignores it, and a latching stop
+                # must act on the first edge anyway.
+                button = Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
+                button.when_pressed = lambda _=None, n=name: self._edge(n, True)
+                button.when_released = lambda _=None, n=name: self._edge(n, False)
+                self._buttons[name] = button
+        except Exception:
+            self.close()
+            raise
+
+    def _edge(self, name: str, pressed: bool) -> None:
+        self._post(ButtonEvent(name, pressed, self._now()))
+        if name == "stop" and pressed:
+            self._on_stop()
+
+    def pressed(self) -> frozenset[str]:
+        """The buttons held right now, read from the pins (levels, not edges)."""
+        return frozenset(name for name, b in self._buttons.items() if b.is_pressed)
+
+    def close(self) -> None:
+        """Release the pins. Safe to call twice."""
+        for button in self._buttons.values():
+            button.close()
+        self._buttons.clear()
+
+    def __enter__(self) -> ButtonPanel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,35 @@
+"""Buttons through gpiozero mock pins: events are posted; stop halts the motor itself, after posting."""
+
+from __future__ import annotations
+
+from gpiozero.pins.mock import MockFactory
+
+from drivers.buttons import ButtonPanel
+
+PINS = {"stop": 17, "reset": 27, "start": 22, "return": 23, "up": 24, "down": 25}
+
+
+def test_presses_and_releases_are_posted_and_stop_halts_after_posting():
+    factory = MockFactory()
+    calls = []
+    panel = ButtonPanel(PINS, post=lambda ev: calls.append(("post", ev.name, ev.pressed)),
+                        on_stop=lambda: calls.append(("halt",)), now=lambda: 1.5, pin_factory=factory)
+    factory.pin(22).drive_low()
+    factory.pin(22).drive_high()
+    factory.pin(17).drive_low()
+    assert calls == [("post", "start", True), ("post", "start", False), ("post", "stop", True), ("halt",)]
+    assert panel.pressed() == frozenset({"stop"})
+    panel.close()
+    panel.close()
+    factory.close()
+
+
+def test_unknown_or_missing_buttons_are_refused():
+    import pytest
+
+    factory = MockFactory()
+    with pytest.raises(ValueError, match="unknown"):
+        ButtonPanel({"stop": 17, "launch": 5}, post=print, on_stop=print, now=lambda: 0, pin_factory=factory)
+    with pytest.raises(ValueError, match="stop"):
+        ButtonPanel({"start": 22}, post=print, on_stop=print, now=lambda: 0, pin_factory=factory)
+    factory.close()
