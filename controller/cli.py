@@ -1,0 +1,131 @@
+"""The `inversion-table` command: simulate, and list or check profiles."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from controller import simulate as sim
+from controller.config import load_config
+from controller.errors import InputError
+from controller.preflight import prepare_profile
+from controller.status import Console
+from controller.trace import TraceWriter
+from controller.validation import format_duration
+
+PROG = "inversion-table"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, like every other rejected input."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised through main()
+        raise InputError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Controller for a motorized inversion table, and its simulator.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("simulate", help="run the controller on a simulated table", description=(
+        "Run the real controller on simulated hardware. The table starts home and idle; a PROFILE "
+        "is started at t = 0 as if start were pressed. Exit: 0 home, 3 stop or trip latched, "
+        "2 input rejected, 4 not home when the run ended, 1 internal error."))
+    s.add_argument("profile", nargs="?", metavar="PROFILE", help="a preset name or a .toml file")
+    s.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
+    s.add_argument("--fast", action="store_true", help="run on virtual time as fast as possible")
+    s.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sensor noise (default 0)")
+    s.add_argument("--log", metavar="FILE", help="write a JSON Lines trace to FILE")
+    s.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
+                   help="press a button at T (held for HOLD), e.g. stop@35.5 or return@60:20")
+    s.add_argument("--fault", action="append", default=[], metavar="KIND@T[:DURATION]",
+                   help="inject a fault at T, e.g. imu-disconnect@40 or stall@12:2")
+    s.add_argument("--until", metavar="T", help="end the run at T seconds")
+
+    pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
+    pr_sub = pr.add_subparsers(dest="action", parser_class=_Parser)
+    pr_sub.add_parser("list", help="list the presets (the default)")
+    chk = pr_sub.add_parser("check", help="validate a profile file against the config")
+    chk.add_argument("file", metavar="FILE")
+    chk.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "simulate":
+            return _simulate(args)
+        return _profiles(args)
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return sim.EXIT_REJECTED
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: say so plainly, with the details a report needs
+        print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
+        return sim.EXIT_INTERNAL
+
+
+def _config(path: str | None):
+    return load_config(path), (path or "the default config")
+
+
+def _profiles(args) -> int:
+    from profiles import preset_names, resolve_profile
+
+    config, config_source = _config(getattr(args, "config", None))
+    if args.action == "check":
+        prepared = prepare_profile(args.file, config, config_source=config_source)
+        print(
+            f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
+            f"{format_duration(prepared.duration)} of steps, head-down at most "
+            f"{format_duration(prepared.head_down)} (session timeout {format_duration(config.limits.session_timeout)})"
+        )
+        return 0
+    for name in preset_names():
+        profile, _ = resolve_profile(name)
+        print(f"{name:12} {profile.description}")
+    return 0
+
+
+def _simulate(args) -> int:
+    config, config_source = _config(args.config)
+    presses = [sim.parse_press(p) for p in args.press]
+    faults = [sim.parse_fault(f) for f in args.fault]
+    until = sim.parse_time(args.until, "--until") if args.until is not None else None
+    prepared = prepare_profile(args.profile, config, config_source=config_source) if args.profile else None
+    if prepared is not None:
+        presses.append(sim.Press(0.0, "start"))
+    trace = TraceWriter(args.log) if args.log else None
+    console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
+    try:
+        run = sim.Simulation(
+            config,
+            program=prepared.program if prepared else None,
+            presses=presses,
+            faults=faults,
+            seed=args.seed,
+            until=until,
+            trace=trace,
+            on_tick=console.tick,
+            on_event=console.event,
+        )
+        with console:
+            result = run.run(pace=None if args.fast else sim.real_time_pacer())
+    finally:
+        if trace is not None:
+            trace.close()
+    print(
+        f"ended at t={result.t:.2f} s: {result.why}; state {result.state}, angle {result.angle:.1f}° "
+        f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
+    )
+    return result.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The control loop: one period of sense, estimate, supervise, decide, plan, actuate (the shell)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from controller import command, estimator, session, state, supervisor
+from controller.errors import ImuError
+from controller.planner import Setpoint, halted, step_toward
+from controller.reasons import describe
+from controller.state import Activity, ButtonEvent, Context, Machine
+
+# Sensor trust: an I2C read is retried within the period to ride through a noise blip, and the
+# IMU counts as lost when no good sample has come for this long (BRIEF: trip within 0.1 s).
+IMU_READ_ATTEMPTS = 3
+IMU_LOST_AFTER = 0.06  # s
+# Buttons whose release must stop motion even if the release edge was lost: re-read every period.
+HOLD_TO_RUN = ("up", "down", "return")
+
+log = logging.getLogger("inversion_table")
+
+
+class Imu(Protocol):
+    def read(self): ...
+
+
+class Motor(Protocol):
+    position: float
+    halt_count: int
+
+    def move_to(self, degrees: float, duration: float) -> int: ...
+    def halt(self) -> None: ...
+    def clear_halt(self, token: int) -> bool: ...
+    def set_position(self, degrees: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the loop needs from the config, as plain numbers."""
+
+    limits: supervisor.Limits
+    period: float
+    jog_speed: float
+    return_speed: float
+    rest_angle: float
+    rest_time: float
+
+
+class Controller:
+    """Runs one control period per ``tick()``; other threads only ``post`` events to it."""
+
+    def __init__(
+        self,
+        *,
+        imu: Imu,
+        motor: Motor,
+        mount,
+        clock,
+        settings: Settings,
+        profile_program: session.Program | None = None,
+        report: Callable[[dict], None] = lambda record: None,
+        buttons_pressed: Callable[[], frozenset[str]] | None = None,
+    ) -> None:
+        self.imu, self.motor, self.mount, self.clock = imu, motor, mount, clock
+        self.settings = settings
+        self.limits = settings.limits
+        self._profile_program = profile_program
+        self._report = report
+        self._buttons_pressed = buttons_pressed
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self.machine = Machine()
+        self.estimate: estimator.Estimate | None = None
+        self.setpoint = Setpoint(motor.position)
+        self.program: session.Program | None = None
+        self.progress = session.Progress()
+        self.goal: float | None = None
+        self.head_down = 0.0
+        self._last_good = clock.now()
+        self._started = clock.now()
+
+    # -- other threads -------------------------------------------------------------------------
+    def post(self, event: ButtonEvent) -> None:
+        """Thread-safe: queue a button event for the next period."""
+        self._events.put(event)
+
+    def post_trip(self, reason: str) -> None:
+        """Thread-safe: ask the loop to trip (threads other than the loop never act themselves)."""
+        self._events.put(reason)
+
+    # -- the one trip path ---------------------------------------------------------------------
+    def trip(self, reason: str) -> None:
+        """Halt the motor first, then latch, log and announce. Runs once per latched trip."""
+        if self.machine.trip is not None:
+            return
+        self.motor.halt()
+        self.machine = state.on_trip(self.machine, reason)
+        self.setpoint = halted(self.motor.position)
+        self.program = None
+        log.warning("TRIP %s", describe(reason))
+        self._report({"t": self.clock.now(), "event": "trip", "reason": reason})
+
+    # -- one period ----------------------------------------------------------------------------
+    def tick(self) -> dict:
+        now = self.clock.now()
+        try:
+            self._tick(now)
+        except Exception as exc:  # any bug in a period ends in the one trip path
+            log.error("internal error in the control loop: %s\n%s", exc, traceback.format_exc())
+            self.trip("internal-error")
+        return {
+            "t": now,
+            "angle": None if self.estimate is None else self.estimate.angle,
+            "target": self.setpoint.position,
+            "goal": self.goal,
+            "state": self.machine.state,
+        }
+
+    def _tick(self, now: float) -> None:
+        dt = self.settings.period
+        token = self.motor.halt_count  # read before the events, see Stepper.clear_halt
+        self._sense(now)
+        if self.estimate is None:
+            return
+        self._handle_events(now, token)
+        reason = supervisor.check_angle(self.estimate.angle, self.limits)
+        if reason is not None:
+            self.trip(reason)
+        self._session_clock(now, dt)
+        program_goal = self._program_goal(now)
+        cmd = command.choose(
+            self.machine,
+            limits=self.limits,
+            program_goal=program_goal,
+            program_speed=self.program.speed if self.program is not None else 0.0,
+            jog_speed=self.settings.jog_speed,
+            return_speed=self.settings.return_speed,
+        )
+        if cmd.goal is None:
+            self.goal = None
+            self.setpoint = halted(self.motor.position)
+            return
+        self.goal = supervisor.admit_goal(cmd.goal, self.limits)
+        self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
+        self.motor.move_to(self.setpoint.position, dt)
+
+    def _sense(self, now: float) -> None:
+        sample = None
+        for _ in range(IMU_READ_ATTEMPTS):
+            try:
+                sample = self.imu.read()
+                break
+            except ImuError as exc:
+                log.debug("IMU read failed: %s", exc)
+        if sample is None:
+            if now - self._last_good >= IMU_LOST_AFTER:
+                self.trip("imu-lost")
+            return
+        self._last_good = now
+        first = self.estimate is None
+        self.estimate = estimator.update(
+            self.estimate,
+            tilt=self.mount.tilt_deg(sample.accel),
+            gyro_rate=self.mount.rate_dps(sample.gyro),
+            t=sample.t,
+            still=self.setpoint.still,
+        )
+        if first:  # power-on: the step count starts from the sensor's angle; nothing moves
+            self.motor.set_position(self.estimate.angle)
+            self.setpoint = Setpoint(self.estimate.angle)
+
+    def _handle_events(self, now: float, token: int) -> None:
+        was_latched = self.machine.latched
+        events = []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        if self._buttons_pressed is not None:  # a lost release edge must not keep a hold-to-run going
+            levels = self._buttons_pressed()
+            for name in HOLD_TO_RUN:
+                if name in self.machine.held and name not in levels:
+                    events.append(ButtonEvent(name, False, now))
+        for ev in events:
+            if isinstance(ev, str):
+                self.trip(ev)
+                continue
+            self._report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
+            ctx = Context(
+                profile_selected=self._profile_program is not None,
+                at_home=supervisor.at_home(self.setpoint.position, self.limits),
+                trip_cause_active=self._trip_cause_active(),
+            )
+            outcome = state.on_button(self.machine, ev, ctx)
+            self._apply(outcome, now)
+        if was_latched and not self.machine.latched:
+            self.motor.clear_halt(token)
+            self.motor.set_position(self.estimate.angle)  # trusted again: re-anchor the step count
+            self.setpoint = Setpoint(self.estimate.angle)
+
+    def _apply(self, outcome: state.Outcome, now: float) -> None:
+        for notice in outcome.notices:
+            log.info("%s", notice)
+            self._report({"t": now, "event": "notice", "message": notice})
+        previous = self.machine
+        self.machine = outcome.machine
+        if self.machine.activity is Activity.IDLE and previous.activity is not Activity.IDLE:
+            self.program = None
+        if outcome.session_started and self._profile_program is not None:
+            self.program = self._profile_program
+            self.progress = session.start(now)
+            self._report({"t": now, "event": "session", "action": "start"})
+        if outcome.returning_started:
+            self.program = self._return_program()
+            self.progress = session.start(now)
+            self._report({"t": now, "event": "return", "reason": self.machine.return_reason})
+
+    def _return_program(self) -> session.Program:
+        s = self.settings
+        home = self.limits.home_angle
+        legs = (session.Leg(home, 0.0),)
+        if self.setpoint.position > s.rest_angle + supervisor.HOME_TOLERANCE:
+            # Rest near horizontal before going upright: coming up too fast makes people dizzy.
+            legs = (session.Leg(s.rest_angle, s.rest_time),) + legs
+        speed = min(s.return_speed, self.limits.max_speed)
+        return session.Program((session.Block(legs),), speed=speed, accel=self.limits.max_accel)
+
+    def _program_goal(self, now: float) -> float | None:
+        m = self.machine
+        if m.latched or m.activity not in (Activity.RUNNING, Activity.RETURNING) or self.program is None:
+            return None
+        self.progress, goal = session.advance(self.program, self.progress, self.setpoint, now)
+        if goal is not None:
+            return goal
+        if m.activity is Activity.RUNNING:
+            self._report({"t": now, "event": "session", "action": "complete"})
+            self._apply(state.begin_return(m, "profile-done"), now)
+        else:
+            self.machine = state.arrived_home(m)
+            self.program = None
+            self._report({"t": now, "event": "home"})
+            return None
+        return self._program_goal(now)
+
+    def _session_clock(self, now: float, dt: float) -> None:
+        home = supervisor.at_home(self.setpoint.position, self.limits)
+        idle_home = home and self.machine.activity is Activity.IDLE
+        self.head_down = command.head_down_time(
+            self.head_down, angle=self.estimate.angle, setpoint=self.setpoint.position, dt=dt, home=idle_home
+        )
+        m = self.machine
+        due = command.timeout_due(
+            self.head_down,
+            angle=max(self.estimate.angle, self.setpoint.position),
+            limits=self.limits,
+            return_speed=self.settings.return_speed,
+        )
+        if (
+            due
+            and not m.latched
+            and m.activity is not Activity.RETURNING
+            and not home
+        ):
+            log.warning("session timeout: head-down for %.0f s, bringing the table home", self.head_down)
+            self._apply(state.begin_return(m, "session-timeout"), now)
+
+    def _trip_cause_active(self) -> bool:
+        if self.machine.trip is None or self.estimate is None:
+            return False
+        if self.machine.trip == "imu-lost":
+            return self.clock.now() - self._last_good >= IMU_LOST_AFTER
+        if self.machine.trip in ("over-angle", "under-angle"):
+            return supervisor.check_angle(self.estimate.angle, self.limits) is not None
+        return False

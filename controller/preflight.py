@@ -1,0 +1,48 @@
+"""Everything checked before anything moves: the profile against the config and the session timeout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller import session
+from controller.errors import ProfileError
+from controller.validation import format_duration
+
+
+@dataclass(frozen=True)
+class Prepared:
+    profile: object  # profiles.Profile
+    source: str
+    program: session.Program
+    head_down: float  # s, an upper bound
+    duration: float  # s, from the first move to the end of the last step (the return not counted)
+
+
+def prepare_profile(name_or_path: str, config, *, config_source: str = "the config") -> Prepared:
+    """Load, check and compile a profile; raises ProfileError naming the file, the field and the limit.
+
+    A profile that would keep the user head-down longer than ``limits.session_timeout`` is rejected
+    here, at load, rather than cut short by the timeout mid-session: the user learns it before
+    lying on the table, and a session that starts is one that can finish.
+    """
+    from profiles import check_profile_limits, resolve_profile
+
+    profile, source = resolve_profile(name_or_path)
+    check_profile_limits(profile, config, source=source, config_source=config_source)
+    program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
+    head_down, total = session.time_above(program, config.table.home_angle)
+    timeout = config.limits.session_timeout
+    if head_down > timeout:
+        raise ProfileError(
+            f"{source}: keeps the user head-down for up to {format_duration(head_down)}, longer than "
+            f"[limits] session_timeout = {format_duration(timeout)} ({config_source}); shorten the steps "
+            f"or raise the timeout"
+        )
+    for i, block in enumerate(program.blocks, start=1):
+        if block.within is not None and session.cycle_time(block, block.legs[-1].goal, program) > block.within:
+            raise ProfileError(
+                f"{source}: steps #{i} (oscillate) duration = {format_duration(block.within)} is shorter "
+                f"than one cycle ({format_duration(session.cycle_time(block, block.legs[-1].goal, program))} "
+                f"at {program.speed:g} deg/s): no cycle would run"
+            )
+    return Prepared(profile, source, program, head_down, total)

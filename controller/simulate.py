@@ -1,0 +1,245 @@
+"""`inversion-table simulate`: the real controller on simulated hardware, on a virtual clock."""
+
+from __future__ import annotations
+
+import heapq
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from controller import session, supervisor
+from controller.errors import InputError
+from controller.loop import Controller, Settings
+from controller.state import BUTTONS
+from controller.trace import TraceWriter
+from controller.validation import parse_duration
+from drivers.buttons import ButtonPanel
+from drivers.sim import hardware
+
+EXIT_HOME = 0
+EXIT_INTERNAL = 1
+EXIT_REJECTED = 2
+EXIT_LATCHED = 3
+EXIT_NOT_HOME = 4
+# A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
+MAX_SIMULATED_TIME = 24 * 3600.0  # s
+
+_SCHEDULE = re.compile(r"^(?P<name>[a-z0-9-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
+
+
+@dataclass(frozen=True, order=True)
+class Press:
+    t: float
+    name: str
+    hold: float = 0.0
+
+
+@dataclass(frozen=True, order=True)
+class Fault:
+    t: float
+    kind: str
+    duration: float | None = None
+
+
+def parse_time(text: str, option: str, what: str = "") -> float:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise InputError(f"{option} {what or text!r}: {text!r} is not a time (use seconds, or 90s, 2m, 1m30s)") from None
+
+
+def parse_press(text: str) -> Press:
+    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``."""
+    m = _SCHEDULE.match(text.strip())
+    if not m:
+        raise InputError(f"--press {text!r}: expected NAME@T[:HOLD], e.g. stop@35.5 or return@60:20")
+    name = m["name"]
+    if name not in BUTTONS:
+        raise InputError(f"--press {text!r}: no button named {name!r} (buttons: {', '.join(BUTTONS)})")
+    hold = parse_time(m["hold"], "--press", text) if m["hold"] else 0.0
+    return Press(parse_time(m["t"], "--press", text), name, hold)
+
+
+def parse_fault(text: str) -> Fault:
+    """``KIND@T[:DURATION]``, e.g. ``imu-disconnect@40`` or ``stall@12:2``."""
+    m = _SCHEDULE.match(text.strip())
+    if not m:
+        raise InputError(f"--fault {text!r}: expected KIND@T[:DURATION], e.g. imu-disconnect@40 or stall@12:2")
+    kind = m["name"]
+    if kind not in hardware.FAULT_KINDS:
+        raise InputError(f"--fault {text!r}: no fault kind {kind!r} (kinds: {', '.join(hardware.FAULT_KINDS)})")
+    duration = parse_time(m["hold"], "--fault", text) if m["hold"] else None
+    if duration is not None and duration <= 0:
+        raise InputError(f"--fault {text!r}: the duration must be positive")
+    return Fault(parse_time(m["t"], "--fault", text), kind, duration)
+
+
+def settings_from(config) -> Settings:
+    c = config
+    limits = supervisor.Limits(
+        home_angle=c.table.home_angle,
+        max_angle=c.limits.max_angle,
+        max_speed=c.limits.max_speed,
+        max_accel=c.limits.max_accel,
+        session_timeout=c.limits.session_timeout,
+    )
+    return Settings(
+        limits=limits,
+        period=c.period,
+        jog_speed=c.motion.jog_speed,
+        return_speed=c.motion.return_speed,
+        rest_angle=c.motion.rest_angle,
+        rest_time=c.motion.rest_time,
+    )
+
+
+@dataclass
+class Result:
+    exit_code: int
+    t: float
+    state: str
+    angle: float
+    true_angle: float
+    why: str
+
+
+class Simulation:
+    """One simulated run: scheduled presses and faults, a tick every control period."""
+
+    def __init__(
+        self,
+        config,
+        *,
+        program: session.Program | None = None,
+        presses: list[Press] = (),
+        faults: list[Fault] = (),
+        seed: int = 0,
+        until: float | None = None,
+        trace: TraceWriter | None = None,
+        on_tick: Callable[[dict], None] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings_from(config)
+        self.hw = hardware.build(config, seed=seed)
+        self.t0 = self.hw.clock.now()  # the IMU's set-up took virtual time; the run starts after it
+        self.until = until
+        self.trace = trace
+        self.on_tick = on_tick
+        self.on_event = on_event
+        self.controller = Controller(
+            imu=self.hw.imu,
+            motor=self.hw.motor,
+            mount=self.hw.mount,
+            clock=self.hw.clock,
+            settings=self.settings,
+            profile_program=program,
+            report=self._event,
+            buttons_pressed=lambda: self.panel.pressed(),
+        )
+        self.panel = ButtonPanel(
+            self.hw.button_pins,
+            post=self.controller.post,
+            on_stop=self.hw.motor.halt,
+            now=self.hw.clock.now,
+            pin_factory=self.hw.pin_factory,
+        )
+        self._actions: list[tuple[float, int, str, Callable[[], None]]] = []
+        self._seq = 0
+        for p in presses:
+            self._schedule(p.t, f"press {p.name}", lambda n=p.name: self.hw.press(n))
+            self._schedule(p.t + p.hold, f"release {p.name}", lambda n=p.name: self.hw.release(n))
+        for f in faults:
+            self._schedule(f.t, f"fault {f.kind}", lambda k=f.kind: self._fault(k, True))
+            if f.duration is not None:
+                self._schedule(f.t + f.duration, f"fault {f.kind} ends", lambda k=f.kind: self._fault(k, False))
+        self.ticks = 0
+
+    def _schedule(self, t: float, label: str, action: Callable[[], None]) -> None:
+        heapq.heappush(self._actions, (t, self._seq, label, action))
+        self._seq += 1
+
+    def _fault(self, kind: str, active: bool) -> None:
+        self.hw.set_fault(kind, active)
+        self._event({"t": self.hw.clock.now(), "event": "fault", "kind": kind, "active": active})
+
+    def _event(self, record: dict) -> None:
+        record = dict(record, t=record["t"] - self.t0)
+        if self.trace is not None:
+            self.trace.write(record)
+        if self.on_event is not None:
+            self.on_event(record)
+
+    def now(self) -> float:
+        return self.hw.clock.now() - self.t0
+
+    def run(self, *, pace: Callable[[float], None] | None = None) -> Result:
+        """Run to the end; ``pace(t)`` is called before each period (real-time mode sleeps there)."""
+        period = self.settings.period
+        try:
+            while True:
+                next_tick = self.ticks * period
+                if self._actions and self._actions[0][0] <= next_tick:
+                    t, _, _, action = heapq.heappop(self._actions)
+                    self.hw.clock.advance_to(self.t0 + max(t, self.now()))
+                    action()
+                    continue
+                if self.until is not None and next_tick > self.until:
+                    return self._result(EXIT_NOT_HOME, "reached --until")
+                if pace is not None:
+                    pace(next_tick)
+                self.hw.clock.advance_to(self.t0 + next_tick)
+                record = self.controller.tick()
+                self.ticks += 1
+                record["t"] = next_tick
+                record["true_angle"] = self.hw.table.angle()
+                if self.trace is not None:
+                    self.trace.write(record)
+                if self.on_tick is not None:
+                    self.on_tick(record)
+                ended = self._ended()
+                if ended is not None:
+                    return ended
+                if next_tick > MAX_SIMULATED_TIME:
+                    raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending")
+        finally:
+            self.panel.close()
+            self.hw.close()
+
+    def _ended(self) -> Result | None:
+        if self._actions:
+            return None
+        c = self.controller
+        m = c.machine
+        if m.latched:
+            return self._result(EXIT_LATCHED, f"{m.state} ({m.trip or 'stop button'}) with the table held")
+        home = supervisor.at_home(c.setpoint.position, c.limits)
+        if m.state == "idle" and home:
+            return self._result(EXIT_HOME, "home and idle")
+        if m.state == "idle" and c.head_down == 0.0 and c.estimate is not None and c.estimate.angle <= 0:
+            # Not home, not head-down, nothing scheduled: nothing will ever move the table again.
+            return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
+        return None
+
+    def _result(self, code: int, why: str) -> Result:
+        c = self.controller
+        angle = c.estimate.angle if c.estimate is not None else float("nan")
+        m = c.machine
+        if code == EXIT_NOT_HOME and m.latched:
+            code = EXIT_LATCHED
+        elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(c.setpoint.position, c.limits):
+            code = EXIT_HOME
+        return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why)
+
+
+def real_time_pacer() -> Callable[[float], None]:
+    """Sleeps so that simulated time keeps step with the wall clock."""
+    start = time.monotonic()
+
+    def pace(t: float) -> None:
+        delay = start + t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    return pace

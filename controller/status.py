@@ -1,0 +1,77 @@
+"""What a person watching a simulated run sees: a live status line, or a progress bar with --fast."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console as RichConsole
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+# Events worth a line of their own while watching a run.
+SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice")
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+
+
+def describe_event(record: dict) -> str:
+    kind = record["event"]
+    detail = {k: v for k, v in record.items() if k not in ("t", "event")}
+    text = " ".join(f"{v}" if k in ("name", "reason", "kind", "action", "message") else f"{k}={v}" for k, v in detail.items())
+    return f"{_clock(record['t'])}  {kind:8} {text}"
+
+
+class Console:
+    """Shows a run on a terminal; on a pipe or file it prints events only, and never redraws."""
+
+    def __init__(self, *, live: bool, expected: float | None, until: float | None) -> None:
+        self.live = live
+        self.expected = expected  # seconds of steps in the profile, for "time left"
+        self.until = until
+        self.tty = sys.stdout.isatty()
+        self._console = RichConsole(highlight=False)
+        self._display = None
+        self._task = None
+        self._session_start: float | None = None
+
+    def __enter__(self) -> Console:
+        if not self.tty:
+            return self
+        if self.live:
+            self._display = Live(Text(""), console=self._console, refresh_per_second=8, transient=True)
+        else:
+            total = self.until or ((self.expected or 0) + 120.0)  # steps plus a generous way home
+            self._display = Progress(
+                TextColumn("[bold]simulating"), BarColumn(), TextColumn("{task.description}"),
+                TimeElapsedColumn(), console=self._console, transient=True,
+            )
+            self._task = self._display.add_task("", total=total)
+        self._display.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._display is not None:
+            self._display.__exit__(*exc)
+
+    def tick(self, record: dict) -> None:
+        t = record["t"]
+        line = (
+            f"t {_clock(t)}  {record['state']:9}  angle {record['angle'] if record['angle'] is not None else float('nan'):6.1f}°  "
+            f"target {record['target']:6.1f}°"
+        )
+        if self._session_start is not None and self.expected is not None and record["state"] == "running":
+            line += f"  left {_clock(self._session_start + self.expected - t)}"
+        if isinstance(self._display, Live):
+            self._display.update(Text(line))
+        elif self._display is not None and self._task is not None:
+            self._display.update(self._task, completed=t, description=f"t={t:7.1f} s {record['state']}")
+
+    def event(self, record: dict) -> None:
+        if record.get("event") == "session" and record.get("action") == "start":
+            self._session_start = record["t"]
+        if self.live and record.get("event") in SHOWN_EVENTS:
+            self._console.print(describe_event(record))

@@ -1,0 +1,82 @@
+"""Builds the simulated table once: emulated IMU on a fake I2C bus, mock pins, step-counting table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gpiozero.pins.mock import MockFactory
+
+from controller.clock import VirtualClock
+from drivers.i2c import BusioI2C
+from drivers.imu import Mount, Mpu6050Imu
+from drivers.sim.mpu6050 import Mpu6050Emulator
+from drivers.sim.table import SimPulseTrain, SimTable
+from drivers.stepper import Stepper
+
+# BCM pin numbers of the simulated wiring (the real table's come from its config file).
+BUTTON_PINS = {"stop": 17, "reset": 27, "start": 22, "return": 23, "up": 24, "down": 25}
+STEP_PIN, DIR_PIN, ENABLE_PIN = 20, 21, 16
+
+IMU_FAULTS = {"imu-disconnect": "disconnect", "imu-error": "error", "imu-freeze": "freeze", "imu-spike": "spike"}
+TABLE_FAULTS = {"stall": "stall", "slip": "slip"}
+FAULT_KINDS = tuple(IMU_FAULTS) + tuple(TABLE_FAULTS)
+
+
+@dataclass
+class SimulatedHardware:
+    """Everything below the seams, simulated; the IMU and motor objects are the real driver classes."""
+
+    clock: VirtualClock
+    pin_factory: MockFactory
+    table: SimTable
+    emulator: Mpu6050Emulator
+    imu: Mpu6050Imu
+    motor: Stepper
+    mount: Mount
+    button_pins: dict[str, int] = field(default_factory=lambda: dict(BUTTON_PINS))
+
+    def press(self, name: str) -> None:
+        self.pin_factory.pin(self.button_pins[name]).drive_low()  # buttons pull to ground
+
+    def release(self, name: str) -> None:
+        self.pin_factory.pin(self.button_pins[name]).drive_high()
+
+    def set_fault(self, kind: str, active: bool) -> None:
+        if kind in IMU_FAULTS:
+            self.emulator.set_fault(IMU_FAULTS[kind], active)
+        elif kind in TABLE_FAULTS:
+            self.table.set_fault(TABLE_FAULTS[kind], active)
+        else:
+            raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
+
+    def close(self) -> None:
+        self.motor.close()
+        self.imu.close()
+        self.pin_factory.close()
+
+
+def build(config, *, seed: int = 0, clock: VirtualClock | None = None) -> SimulatedHardware:
+    """The simulated table at home, idle, with the IMU set up by the real adafruit driver."""
+    clock = clock or VirtualClock()
+    factory = MockFactory()
+    spd = config.table.steps_per_degree
+    enable_pin = factory.pin(ENABLE_PIN)
+    table = SimTable(
+        clock=clock,
+        steps_per_degree=spd,
+        angle=config.table.home_angle,
+        enabled=lambda: enable_pin.state == 0,  # ENABLE is active low
+    )
+    mount = Mount()
+    emulator = Mpu6050Emulator(motion=table.motion, seed=seed, mount=mount)
+    imu = Mpu6050Imu(BusioI2C(emulator), clock=clock)
+    motor = Stepper(
+        step_pin=STEP_PIN,
+        dir_pin=DIR_PIN,
+        enable_pin=ENABLE_PIN,
+        steps_per_degree=spd,
+        max_speed=config.limits.max_speed,
+        pulses=lambda step, direction: SimPulseTrain(step, direction, table=table),
+        pin_factory=factory,
+    )
+    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount)

@@ -1,0 +1,139 @@
+"""The simulated table: true angle from the step pulses the motor driver receives, with faults."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gpiozero import DigitalOutputDevice
+
+from controller.clock import Clock
+from drivers.sim.mpu6050 import Motion
+
+# The frame's mechanical ends: a real table cannot turn past these.
+FRAME_MIN = -90.0
+FRAME_MAX = 90.0
+SLIP_RATE = 1.5  # deg/s the table slides head-down while the drive slips (gravity wins)
+# Trains follow each other back to back; a sample this close after one ends still feels its motion
+# (float rounding of tick times must not make a moving table look still for an instant).
+TRAIN_JOIN = 1e-6  # s
+
+
+@dataclass
+class _Train:
+    start: float
+    duration: float
+    steps: float  # signed; fractional once a train is split at a commit
+
+
+class SimTable:
+    """Integrates step pulse trains through the gear ratio into the table's true angle.
+
+    It only moves while the driver's ENABLE line is active, and takes the direction from the DIR
+    pin's level. Faults: ``stall`` (pulses arrive but the
+    table does not move) and ``slip`` (the table slides head-down whatever the motor does).
+    """
+
+    def __init__(self, *, clock: Clock, steps_per_degree: float, angle: float, enabled=lambda: True) -> None:
+        self._clock = clock
+        self.steps_per_degree = steps_per_degree
+        self._base = angle  # angle at the start of the current train
+        self._base_t = clock.now()
+        self._train: _Train | None = None
+        self._enabled = enabled  # reads the driver's ENABLE line, as the real driver chip does
+        self.stalled = False
+        self.slipping = False
+
+    # -- ground truth --------------------------------------------------------------------------
+    def angle(self, t: float | None = None) -> float:
+        t = self._clock.now() if t is None else t
+        angle = self._base + self._train_progress(t) / self.steps_per_degree
+        if self.slipping:
+            angle += SLIP_RATE * (t - self._base_t)
+        return min(FRAME_MAX, max(FRAME_MIN, angle))
+
+    def rate(self, t: float | None = None) -> float:
+        t = self._clock.now() if t is None else t
+        rate = SLIP_RATE if self.slipping else 0.0
+        tr = self._train
+        if tr is not None and tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN and self._moves():
+            rate += tr.steps / tr.duration / self.steps_per_degree
+        return rate
+
+    def stepping(self, t: float | None = None) -> bool:
+        t = self._clock.now() if t is None else t
+        tr = self._train
+        return tr is not None and tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN
+
+    def motion(self) -> Motion:
+        """What the IMU emulator feels right now."""
+        t = self._clock.now()
+        return Motion(self.angle(t), self.rate(t), self.stepping(t))
+
+    # -- the driver's side ---------------------------------------------------------------------
+    def pulses(self, steps: int, duration: float) -> None:
+        """A new train of pulses starts now (the previous one has ended or is replaced)."""
+        self._commit(self._clock.now())
+        self._train = _Train(self._clock.now(), duration, steps)
+
+    def cancel(self) -> int:
+        """Pulses stop now; returns how many of the current train were not sent."""
+        now = self._clock.now()
+        tr = self._train
+        unsent = 0
+        if tr is not None:
+            sent = math.floor(abs(tr.steps) * min(1.0, (now - tr.start) / tr.duration))
+            unsent = abs(tr.steps) - sent
+            self._train = _Train(tr.start, tr.duration, sent if tr.steps > 0 else -sent)
+            self._train.duration = max(now - tr.start, 1e-12)
+        self._commit(now)
+        return unsent
+
+    def set_fault(self, kind: str, active: bool) -> None:
+        if kind == "stall":
+            self._commit(self._clock.now())
+            self.stalled = active
+        elif kind == "slip":
+            self._commit(self._clock.now())
+            self.slipping = active
+        else:
+            raise ValueError(f"unknown table fault {kind!r}")
+
+    def _moves(self) -> bool:
+        return not self.stalled and self._enabled()
+
+    def _train_progress(self, t: float) -> float:
+        tr = self._train
+        if tr is None or not self._moves() or t <= tr.start:
+            return 0.0
+        return tr.steps * min(1.0, (t - tr.start) / tr.duration)
+
+    def _commit(self, t: float) -> None:
+        """Fold the elapsed part of the current train (and any slip) into the base angle."""
+        new_base = self.angle(t)
+        tr = self._train
+        if tr is not None:
+            done = tr.steps * min(1.0, max(0.0, t - tr.start) / tr.duration)
+            remaining = tr.steps - done
+            rest = tr.start + tr.duration - t
+            self._train = _Train(t, rest, remaining) if rest > 1e-12 and abs(remaining) > 1e-9 else None
+        self._base, self._base_t = new_base, t
+
+
+class SimPulseTrain:
+    """The simulator's pulse train: counts pulses into the table instead of toggling STEP."""
+
+    def __init__(self, step: DigitalOutputDevice, direction: DigitalOutputDevice, *, table: SimTable) -> None:
+        self._dir = direction
+        self._table = table
+
+    def emit(self, steps: int, duration: float) -> None:
+        self._dir.value = steps > 0  # set the real (mock) DIR pin, then read it back as the driver would
+        sign = 1 if self._dir.value else -1
+        self._table.pulses(sign * abs(steps), duration)
+
+    def cancel(self) -> int:
+        return self._table.cancel()
+
+    def close(self) -> None:
+        pass

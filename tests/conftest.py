@@ -1,0 +1,52 @@
+"""Shared fixtures: run the whole simulated table and keep its trace in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from controller import simulate as sim
+from controller.config import Config
+from controller.preflight import prepare_profile
+
+
+@dataclass
+class Run:
+    result: sim.Result
+    samples: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    simulation: sim.Simulation | None = None
+
+    def at(self, t: float) -> dict:
+        """The sample at (or just after) time t."""
+        return next(s for s in self.samples if s["t"] >= t - 1e-9)
+
+    def between(self, t0: float, t1: float) -> list[dict]:
+        return [s for s in self.samples if t0 - 1e-9 <= s["t"] <= t1 + 1e-9]
+
+    def named(self, event: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == event]
+
+
+def simulate(profile: str | None = None, *, config: Config | None = None, presses=(), faults=(), until=None, seed=0, program=None) -> Run:
+    config = config or Config()
+    presses = [sim.parse_press(p) if isinstance(p, str) else p for p in presses]
+    faults = [sim.parse_fault(f) if isinstance(f, str) else f for f in faults]
+    if profile is not None:
+        program = prepare_profile(profile, config).program
+    if program is not None:
+        presses.append(sim.Press(0.0, "start"))
+    samples: list[dict] = []
+    events: list[dict] = []
+    s = sim.Simulation(
+        config, program=program, presses=presses, faults=faults, seed=seed, until=until,
+        on_tick=samples.append, on_event=events.append,
+    )
+    result = s.run()
+    return Run(result, samples, events, s)
+
+
+@pytest.fixture
+def run_sim():
+    return simulate
