@@ -42,8 +42,8 @@ session_timeout = "20m"   # time spent head-down (angle > 0) in one session befo
 [motion]
 return_speed = 3.0        # deg/s comfort speed going home; must be <= [limits] max_speed
 jog_speed = 2.0           # deg/s for the up/down buttons; must be <= [limits] max_speed
-rest_angle = 0.0          # where a return pauses before going upright;
-                          # must be within [table] home_angle .. [limits] max_angle
+rest_angle = 0.0          # where a return pauses before going upright; near horizontal,
+                          # never head-down: must be within [table] home_angle .. 0
 rest_time = "15s"         # how long that pause lasts; 0 <= x <= 5m
 
 [control]
@@ -75,7 +75,8 @@ class MotionConfig(StrictModel):
 
     return_speed: _Speed = 3.0
     jog_speed: _Speed = 2.0
-    rest_angle: Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=HARD_MAX_ANGLE)] = 0.0
+    # The rest is not head-down, so it never adds to the time the session timeout bounds (I5).
+    rest_angle: Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=0.0), LimitNote(le="a rest is never head-down")] = 0.0
     rest_time: Annotated[Duration, Field(ge=0, le=MAX_REST_TIME)] = 15.0
 
 
@@ -107,8 +108,6 @@ class Config(StrictModel):
             for key, value in (("return_speed", mot.return_speed), ("jog_speed", mot.jog_speed))
             if value > lim.max_speed
         ]
-        if mot.rest_angle > lim.max_angle:
-            lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is above [limits] max_angle = {n(lim.max_angle)}")
         if mot.rest_angle < tab.home_angle:
             lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is below [table] home_angle = {n(tab.home_angle)}")
         if lines:

@@ -137,9 +137,9 @@ def test_several_cross_problems_one_line_each(tmp_path):
     ]
 
 
-def test_rest_angle_above_max_angle(tmp_path):
-    path = write(tmp_path, "[limits]\nmax_angle = 30\n[motion]\nrest_angle = 35\n")
-    assert error_of(path) == f"{path}: [motion] rest_angle = 35 is above [limits] max_angle = 30"
+def test_rest_angle_may_not_be_head_down(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = 30\n[motion]\nrest_angle = 5\n")
+    assert error_of(path).startswith(f"{path}: [motion] rest_angle: must be ≤ 0 (a rest is never head-down)")
 
 
 def test_many_problems_first_line_counts_the_rest(tmp_path):

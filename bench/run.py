@@ -1,0 +1,81 @@
+"""Benchmarks of the controller on the simulated table; prints one `name: value unit` per line.
+
+    python bench/run.py
+
+Figures: simulated seconds per wall second for the `oscillate` preset; the controller's CPU time
+per control tick with the I2C transfer excluded (median); the RMS error of the angle estimate
+against the simulator's ground truth, while moving and while holding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from controller import simulate as sim  # noqa: E402
+from controller.config import Config  # noqa: E402
+from controller.preflight import prepare_profile  # noqa: E402
+
+
+def _oscillate_run(*, instrument: bool):
+    config = Config()
+    program = prepare_profile("oscillate", config).program
+    samples: list[dict] = []
+    run = sim.Simulation(config, program=program, presses=[sim.Press(0.0, "start")], on_tick=samples.append)
+    tick_cpu: list[int] = []
+    if instrument:
+        imu, controller = run.hw.imu, run.controller
+        read, tick = imu.read, controller.tick
+        in_read = [0]
+
+        def timed_read():
+            t0 = time.thread_time_ns()
+            try:
+                return read()
+            finally:
+                in_read[0] += time.thread_time_ns() - t0
+
+        def timed_tick():
+            in_read[0] = 0
+            t0 = time.thread_time_ns()
+            record = tick()
+            tick_cpu.append(time.thread_time_ns() - t0 - in_read[0])
+            return record
+
+        imu.read = timed_read
+        controller.tick = timed_tick
+    wall = time.perf_counter()
+    result = run.run()
+    wall = time.perf_counter() - wall
+    return result, samples, wall, tick_cpu
+
+
+def _rms(values) -> float:
+    values = list(values)
+    return math.sqrt(sum(v * v for v in values) / len(values)) if values else float("nan")
+
+
+def main() -> None:
+    result, samples, wall, _ = _oscillate_run(instrument=False)
+    assert result.exit_code == 0, result
+    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, Python {platform.python_version()}".replace("  ", " "))
+    print(f"oscillate_simulated_per_wall: {result.t / wall:.0f} s/s")
+    print(f"oscillate_wall_time: {wall:.2f} s")
+    _, _, _, tick_cpu = _oscillate_run(instrument=True)
+    print(f"tick_cpu_median_excluding_i2c: {statistics.median(tick_cpu) / 1000:.1f} us")
+    moving, holding = [], []
+    for a, b in zip(samples, samples[1:]):
+        error = b["angle"] - b["true_angle"]
+        (moving if b["true_angle"] != a["true_angle"] else holding).append(error)
+    print(f"estimate_rms_error_moving: {_rms(moving):.3f} deg")
+    print(f"estimate_rms_error_holding: {_rms(holding):.3f} deg")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The command line as a user meets it: exit codes, one-line errors, the trace contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from controller.cli import main
+from controller.trace import read_trace
+
+
+def _err_lines(capsys):
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def test_oscillate_runs_to_home_and_the_trace_follows_the_contract(tmp_path, capsys):
+    log = tmp_path / "out.jsonl"
+    assert main(["simulate", "oscillate", "--fast", "--log", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "home and idle" in out and "exit 0" in out
+    records = read_trace(log)
+    samples = [r for r in records if "event" not in r]
+    events = [r for r in records if "event" in r]
+    assert len(samples) > 19 * 60 * 50  # a sample every control period of a ~20-minute session
+    for s in samples[:: len(samples) // 50]:
+        assert {"t", "angle", "true_angle", "target", "state"} <= set(s)
+        assert all(isinstance(s[k], (int, float)) for k in ("t", "angle", "true_angle", "target"))
+    periods = {round(b["t"] - a["t"], 6) for a, b in zip(samples, samples[1:])}
+    assert periods == {0.02}
+    assert events[0] == {"t": 0.0, "event": "button", "name": "start", "action": "press"}
+    assert any(e["event"] == "home" for e in events)
+    assert samples[-1]["state"] == "idle" and abs(samples[-1]["true_angle"] - (-60)) <= 1
+
+
+def test_stop_ends_with_exit_3_and_a_button_event(tmp_path):
+    log = tmp_path / "t.jsonl"
+    assert main(["simulate", "hold-40", "--fast", "--press", "stop@35.5", "--log", str(log)]) == 3
+    assert {"t": 35.5, "event": "button", "name": "stop", "action": "press"} in read_trace(log)
+
+
+def test_until_ends_with_exit_4():
+    assert main(["simulate", "hold-40", "--fast", "--until", "30"]) == 4
+
+
+def test_no_profile_and_nothing_scheduled_is_home_at_once():
+    assert main(["simulate", "--fast"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["simulate", "gentel", "--fast"], "did you mean 'gentle'"),
+        (["simulate", "gentle", "--press", "stp@3"], "no button named 'stp'"),
+        (["simulate", "gentle", "--press", "stop"], "expected NAME@T[:HOLD]"),
+        (["simulate", "gentle", "--fault", "meteor@3"], "no fault kind 'meteor'"),
+        (["simulate", "gentle", "--until", "soon"], "is not a time"),
+        (["simulate", "--config", "/no/such/config.toml"], "no such config file"),
+        (["simulate", "--seed", "x"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+        (["profiles", "check", "/no/such/profile.toml"], "no such"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_with_exit_2(argv, expected, capsys):
+    assert main(argv) == 2
+    lines = _err_lines(capsys)
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert "Traceback" not in lines[0]
+
+
+def test_a_profile_with_a_typo_names_the_file_field_and_fix(tmp_path, capsys):
+    bad = tmp_path / "mine.toml"
+    bad.write_text('name = "mine"\n[[steps]]\nkind = "hold"\nanlge = 20\nduration = "2m"\n')
+    assert main(["simulate", str(bad), "--fast"]) == 2
+    (line,) = _err_lines(capsys)
+    assert str(bad) in line and "anlge" in line and "did you mean 'angle'" in line
+
+
+def test_a_profile_above_max_angle_is_rejected_before_anything_runs(tmp_path, capsys):
+    steep = tmp_path / "steep.toml"
+    steep.write_text('name = "steep"\n[[steps]]\nkind = "hold"\nangle = 70\nduration = "1m"\n')
+    log = tmp_path / "never.jsonl"
+    assert main(["simulate", str(steep), "--fast", "--log", str(log)]) == 2
+    (line,) = _err_lines(capsys)
+    assert "angle = 70 is above [limits] max_angle = 60" in line
+    assert not log.exists()
+
+
+def test_a_profile_longer_than_the_session_timeout_is_rejected_naming_both(tmp_path, capsys):
+    long = tmp_path / "long.toml"
+    long.write_text('name = "long"\n[[steps]]\nkind = "hold"\nangle = 30\nduration = "25m"\n')
+    assert main(["profiles", "check", str(long)]) == 2
+    (line,) = _err_lines(capsys)
+    assert str(long) in line and "session_timeout = 20m" in line
+
+
+def test_profiles_lists_and_checks(capsys):
+    assert main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("gentle", "hold-40", "oscillate"))
+    from profiles import preset_names  # noqa: F401 - the shipped presets are files
+
+    assert main(["profiles", "check", "oscillate"]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_python_dash_m_controller_runs_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "controller", "profiles"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "oscillate" in done.stdout
