@@ -9,7 +9,7 @@ import traceback
 
 from controller import simulate as sim
 from controller.config import load_config
-from controller.errors import InputError
+from controller.errors import InputError, StartupRefused
 from controller.preflight import prepare_profile
 from controller.status import Console
 from controller.trace import TraceWriter
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return sim.EXIT_REJECTED
+    except StartupRefused as exc:
+        print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
+        return sim.EXIT_LATCHED
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -103,6 +106,11 @@ def _simulate(args) -> int:
         presses.append(sim.Press(0.0, "start"))
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
+    root = logging.getLogger()
+    if console.tty:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(console.log_handler())
     try:
         run = sim.Simulation(
             config,

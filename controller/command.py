@@ -25,6 +25,11 @@ class Command:
 HOLD = Command(None)
 
 
+def motion_permitted(m: Machine) -> bool:
+    """Whether the motor may step at all in this state (the stepper's halt latch may be cleared)."""
+    return not m.stop_latched and (m.trip is None or m.recovering)
+
+
 def choose(
     m: Machine,
     *,

@@ -48,6 +48,12 @@ rest_time = "15s"         # how long that pause lasts; 0 <= x <= 5m
 
 [control]
 rate = 50                 # control loop rate in Hz; 20 <= x <= 200
+
+[tracking]                # the measured motion must follow the commanded one (stall, slip)
+position_tolerance = 2.0  # deg between the sensor's angle and the step count; 0.5 <= x <= 5
+rate_tolerance = 0.3      # deg/s between the gyro and the commanded speed ...; 0.1 <= x <= 2
+rate_share = 0.25         # ... plus this share of the commanded speed; 0 <= x <= 1
+time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.8s
 """
 
 _Speed = Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
@@ -86,6 +92,18 @@ class ControlConfig(StrictModel):
     rate: Annotated[int, Field(ge=MIN_RATE, le=MAX_RATE)] = 50
 
 
+class TrackingConfig(StrictModel):
+    """[tracking]: how closely the table must follow the motor, bounded like Klipper's verify_heater.
+
+    The time is capped so that a stall or a slip always trips within 1 s (BRIEF invariant I8).
+    """
+
+    position_tolerance: Annotated[float, Field(ge=0.5, le=5.0)] = 2.0
+    rate_tolerance: Annotated[float, Field(ge=0.1, le=2.0)] = 0.3
+    rate_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    time: Annotated[Duration, Field(ge=0.05, le=0.8), LimitNote(le="so a stall trips within 1 s")] = 0.3
+
+
 class Config(StrictModel):
     """The whole config file; ``Config()`` is the shipped defaults (``DEFAULT_CONFIG_TOML``)."""
 
@@ -93,6 +111,7 @@ class Config(StrictModel):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @property
     def period(self) -> float:

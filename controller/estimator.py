@@ -10,6 +10,11 @@ from dataclasses import dataclass
 TIME_CONSTANT = 1.0  # s
 # Gyro bias is learned only while the motor is commanded still, over this time scale.
 BIAS_TIME_CONSTANT = 5.0  # s
+# Only a small, slow difference is gyro bias: a jump bigger than this is a fault, not learned.
+BIAS_MAX_STEP = 1.0  # deg/s
+# The accelerometer's disagreement with the gyro-propagated angle, averaged over this time scale:
+# the supervisor trips when it grows (one sensor is lying).
+RESIDUAL_TIME_CONSTANT = 0.5  # s
 # A gap longer than this between samples (the IMU was lost) restarts the filter from the tilt.
 MAX_GAP = 0.5  # s
 
@@ -20,6 +25,7 @@ class Estimate:
     rate: float  # deg/s, bias-corrected gyro
     gyro_bias: float  # deg/s
     t: float  # time of the sample it came from
+    residual: float = 0.0  # deg, accelerometer tilt minus the gyro-propagated angle, low-passed
 
 
 def update(previous: Estimate | None, *, tilt: float, gyro_rate: float, t: float, still: bool) -> Estimate:
@@ -33,9 +39,12 @@ def update(previous: Estimate | None, *, tilt: float, gyro_rate: float, t: float
         return Estimate(angle=tilt, rate=gyro_rate - bias, gyro_bias=bias, t=t)
     dt = t - previous.t
     bias = previous.gyro_bias
-    if still:
+    if still and abs(gyro_rate - bias) < BIAS_MAX_STEP:
         bias += (gyro_rate - bias) * min(1.0, dt / BIAS_TIME_CONSTANT)
     rate = gyro_rate - bias
+    predicted = previous.angle + rate * dt
     alpha = TIME_CONSTANT / (TIME_CONSTANT + dt)
-    angle = alpha * (previous.angle + rate * dt) + (1.0 - alpha) * tilt
-    return Estimate(angle=angle, rate=rate, gyro_bias=bias, t=t)
+    angle = alpha * predicted + (1.0 - alpha) * tilt
+    beta = dt / (RESIDUAL_TIME_CONSTANT + dt)
+    residual = (1.0 - beta) * previous.residual + beta * (tilt - predicted)
+    return Estimate(angle=angle, rate=rate, gyro_bias=bias, t=t, residual=residual)

@@ -8,16 +8,18 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+import math
+
 from controller import command, estimator, session, state, supervisor
 from controller.errors import ImuError
 from controller.planner import Setpoint, halted, step_toward
-from controller.reasons import describe
+from controller.reasons import REASONS, Trip, describe
 from controller.state import Activity, ButtonEvent, Context, Machine
 
-# Sensor trust: an I2C read is retried within the period to ride through a noise blip, and the
-# IMU counts as lost when no good sample has come for this long (BRIEF: trip within 0.1 s).
+# Sensor trust: an I2C read is retried within the period to ride through a noise blip; the
+# supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).
 IMU_READ_ATTEMPTS = 3
-IMU_LOST_AFTER = 0.06  # s
+STANDARD_GRAVITY = 9.80665  # m/s²
 # Buttons whose release must stop motion even if the release edge was lost: re-read every period.
 HOLD_TO_RUN = ("up", "down", "return")
 
@@ -48,6 +50,7 @@ class Settings:
     return_speed: float
     rest_angle: float
     rest_time: float
+    tracking: supervisor.Tracking = supervisor.Tracking()
 
 
 class Controller:
@@ -79,21 +82,23 @@ class Controller:
         self.progress = session.Progress()
         self.goal: float | None = None
         self.head_down = 0.0
-        self._last_good = clock.now()
-        self._started = clock.now()
+        self.watch = supervisor.watch_start(clock.now())
+        self.reading: supervisor.Reading | None = None
+        self.heartbeat = clock.now()  # the dead-man reads this: the time of the last full period
 
     # -- other threads -------------------------------------------------------------------------
     def post(self, event: ButtonEvent) -> None:
         """Thread-safe: queue a button event for the next period."""
         self._events.put(event)
 
-    def post_trip(self, reason: str) -> None:
+    def post_trip(self, reason: Trip) -> None:
         """Thread-safe: ask the loop to trip (threads other than the loop never act themselves)."""
         self._events.put(reason)
 
     # -- the one trip path ---------------------------------------------------------------------
-    def trip(self, reason: str) -> None:
+    def trip(self, reason: Trip) -> None:
         """Halt the motor first, then latch, log and announce. Runs once per latched trip."""
+        reason = Trip(reason)
         if self.machine.trip is not None:
             return
         self.motor.halt()
@@ -110,7 +115,9 @@ class Controller:
             self._tick(now)
         except Exception as exc:  # any bug in a period ends in the one trip path
             log.error("internal error in the control loop: %s\n%s", exc, traceback.format_exc())
-            self.trip("internal-error")
+            self.trip(Trip.INTERNAL_ERROR)
+        else:
+            self.heartbeat = now
         return {
             "t": now,
             "angle": None if self.estimate is None else self.estimate.angle,
@@ -123,12 +130,16 @@ class Controller:
         dt = self.settings.period
         token = self.motor.halt_count  # read before the events, see Stepper.clear_halt
         self._sense(now)
-        if self.estimate is None:
+        if self.estimate is None:  # no sample since power-on: nothing is known, nothing moves
+            if self.reading is not None and not self.reading.sample_ok:
+                self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
+                if reason is not None:
+                    self.trip(reason)
             return
-        self._handle_events(now, token)
-        reason = supervisor.check_angle(self.estimate.angle, self.limits)
+        self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
+        self._handle_events(now, token)
         self._session_clock(now, dt)
         program_goal = self._program_goal(now)
         cmd = command.choose(
@@ -148,59 +159,78 @@ class Controller:
         self.motor.move_to(self.setpoint.position, dt)
 
     def _sense(self, now: float) -> None:
-        sample = None
+        """Read the IMU (retrying a failed transfer), update the estimate, and build the reading."""
+        sample, attempts, failures = None, 0, 0
         for _ in range(IMU_READ_ATTEMPTS):
+            attempts += 1
             try:
                 sample = self.imu.read()
                 break
             except ImuError as exc:
+                failures += 1
                 log.debug("IMU read failed: %s", exc)
+        commanded_rate = self.setpoint.velocity  # what the motor stepped at over the last period
         if sample is None:
-            if now - self._last_good >= IMU_LOST_AFTER:
-                self.trip("imu-lost")
+            self.reading = supervisor.Reading(t=now, sample_ok=False, attempts=attempts, failures=failures)
             return
-        self._last_good = now
+        gravity = math.sqrt(sum(a * a for a in sample.accel)) / STANDARD_GRAVITY
+        previous_raw = self.watch.last_raw
+        trustworthy = supervisor.GRAVITY_MIN <= gravity <= supervisor.GRAVITY_MAX and sample.raw != previous_raw
         first = self.estimate is None
-        self.estimate = estimator.update(
-            self.estimate,
-            tilt=self.mount.tilt_deg(sample.accel),
-            gyro_rate=self.mount.rate_dps(sample.gyro),
-            t=sample.t,
-            still=self.setpoint.still,
-        )
+        if trustworthy or first:
+            self.estimate = estimator.update(
+                self.estimate,
+                tilt=self.mount.tilt_deg(sample.accel),
+                gyro_rate=self.mount.rate_dps(sample.gyro),
+                t=sample.t,
+                still=self.setpoint.still,
+            )
         if first:  # power-on: the step count starts from the sensor's angle; nothing moves
             self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
+        e = self.estimate
+        self.reading = supervisor.Reading(
+            t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
+            angle=e.angle, rate=e.rate, residual=e.residual, position=self.motor.position,
+            commanded_rate=commanded_rate,
+        )
 
     def _handle_events(self, now: float, token: int) -> None:
-        was_latched = self.machine.latched
+        was_tripped = self.machine.trip
         events = []
         while True:
             try:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
+        for ev in events:
+            if isinstance(ev, Trip):
+                self.trip(ev)
+            else:
+                self._button(ev, now)
         if self._buttons_pressed is not None:  # a lost release edge must not keep a hold-to-run going
             levels = self._buttons_pressed()
             for name in HOLD_TO_RUN:
                 if name in self.machine.held and name not in levels:
-                    events.append(ButtonEvent(name, False, now))
-        for ev in events:
-            if isinstance(ev, str):
-                self.trip(ev)
-                continue
-            self._report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
-            ctx = Context(
-                profile_selected=self._profile_program is not None,
-                at_home=supervisor.at_home(self.setpoint.position, self.limits),
-                trip_cause_active=self._trip_cause_active(),
-            )
-            outcome = state.on_button(self.machine, ev, ctx)
-            self._apply(outcome, now)
-        if was_latched and not self.machine.latched:
-            self.motor.clear_halt(token)
-            self.motor.set_position(self.estimate.angle)  # trusted again: re-anchor the step count
+                    self._button(ButtonEvent(name, False, now), now)
+        if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor:
+            # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth.
+            self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
+        if self.motor.halted and command.motion_permitted(self.machine):
+            # Every event up to the token has been seen, and none forbids motion. A halt that came
+            # later (a stop pressed just now) keeps the latch: its token no longer matches.
+            if self.motor.clear_halt(token):
+                self.watch = supervisor.watch_start(now)  # judge the motion afresh
+
+    def _button(self, ev: ButtonEvent, now: float) -> None:
+        self._report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
+        ctx = Context(
+            profile_selected=self._profile_program is not None,
+            at_home=supervisor.at_home(self.setpoint.position, self.limits),
+            trip_cause_active=self._trip_cause_active(),
+        )
+        self._apply(state.on_button(self.machine, ev, ctx), now)
 
     def _apply(self, outcome: state.Outcome, now: float) -> None:
         for notice in outcome.notices:
@@ -269,10 +299,11 @@ class Controller:
             self._apply(state.begin_return(m, "session-timeout"), now)
 
     def _trip_cause_active(self) -> bool:
-        if self.machine.trip is None or self.estimate is None:
+        if self.machine.trip is None or self.reading is None:
             return False
-        if self.machine.trip == "imu-lost":
-            return self.clock.now() - self._last_good >= IMU_LOST_AFTER
-        if self.machine.trip in ("over-angle", "under-angle"):
-            return supervisor.check_angle(self.estimate.angle, self.limits) is not None
-        return False
+        return supervisor.cause_active(self.machine.trip, self.watch, self.reading, self.limits)
+
+    @property
+    def sensor_trusted(self) -> bool:
+        """Whether the angle estimate may be used: not while a sensor fault is latched."""
+        return self.machine.trip is None or REASONS[self.machine.trip].sensor_trusted

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller import session, supervisor
+from controller.deadman import DeadMan
 from controller.errors import InputError
 from controller.loop import Controller, Settings
 from controller.state import BUTTONS
@@ -23,7 +24,7 @@ EXIT_REJECTED = 2
 EXIT_LATCHED = 3
 EXIT_NOT_HOME = 4
 # A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
-MAX_SIMULATED_TIME = 24 * 3600.0  # s
+MAX_SIMULATED_TIME = 4 * 3600.0  # s
 
 _SCHEDULE = re.compile(r"^(?P<name>[a-z0-9-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
 
@@ -91,6 +92,12 @@ def settings_from(config) -> Settings:
         return_speed=c.motion.return_speed,
         rest_angle=c.motion.rest_angle,
         rest_time=c.motion.rest_time,
+        tracking=supervisor.Tracking(
+            position_tolerance=c.tracking.position_tolerance,
+            rate_tolerance=c.tracking.rate_tolerance,
+            rate_share=c.tracking.rate_share,
+            time=c.tracking.time,
+        ),
     )
 
 
@@ -124,12 +131,18 @@ class Simulation:
         self.settings = settings_from(config)
         self.hw = hardware.build(config, seed=seed)
         self.t0 = self.hw.clock.now()  # the IMU's set-up took virtual time; the run starts after it
+        self.loop_stalled = False
+        self._imu = _LoopFaults(self.hw.imu)
+        # Faults present from t = 0 are there before start-up (a stop stuck at boot, say).
+        for f in faults:
+            if f.t <= 0 and f.kind not in hardware.LOOP_FAULTS:
+                self.hw.set_fault(f.kind, True)
         self.until = until
         self.trace = trace
         self.on_tick = on_tick
         self.on_event = on_event
         self.controller = Controller(
-            imu=self.hw.imu,
+            imu=self._imu,
             motor=self.hw.motor,
             mount=self.hw.mount,
             clock=self.hw.clock,
@@ -138,12 +151,23 @@ class Simulation:
             report=self._event,
             buttons_pressed=lambda: self.panel.pressed(),
         )
-        self.panel = ButtonPanel(
-            self.hw.button_pins,
-            post=self.controller.post,
-            on_stop=self.hw.motor.halt,
+        try:
+            self.panel = ButtonPanel(
+                self.hw.button_pins,
+                post=self.controller.post,
+                on_stop=self.hw.motor.halt,
+                now=self.hw.clock.now,
+                pin_factory=self.hw.pin_factory,
+            )
+        except Exception:
+            self.hw.close()
+            raise
+        self.deadman = DeadMan(
+            heartbeat=lambda: self.controller.heartbeat,
+            halt=self.hw.motor.halt,
+            post_trip=self.controller.post_trip,
             now=self.hw.clock.now,
-            pin_factory=self.hw.pin_factory,
+            period=self.settings.period,
         )
         self._actions: list[tuple[float, int, str, Callable[[], None]]] = []
         self._seq = 0
@@ -151,7 +175,10 @@ class Simulation:
             self._schedule(p.t, f"press {p.name}", lambda n=p.name: self.hw.press(n))
             self._schedule(p.t + p.hold, f"release {p.name}", lambda n=p.name: self.hw.release(n))
         for f in faults:
-            self._schedule(f.t, f"fault {f.kind}", lambda k=f.kind: self._fault(k, True))
+            if f.t > 0 or f.kind in hardware.LOOP_FAULTS:
+                self._schedule(f.t, f"fault {f.kind}", lambda k=f.kind: self._fault(k, True))
+            else:
+                self._event({"t": self.t0, "event": "fault", "kind": f.kind, "active": True})
             if f.duration is not None:
                 self._schedule(f.t + f.duration, f"fault {f.kind} ends", lambda k=f.kind: self._fault(k, False))
         self.ticks = 0
@@ -161,7 +188,12 @@ class Simulation:
         self._seq += 1
 
     def _fault(self, kind: str, active: bool) -> None:
-        self.hw.set_fault(kind, active)
+        if kind == "loop-stall":
+            self.loop_stalled = active
+        elif kind == "crash":
+            self._imu.crash_next = active
+        else:
+            self.hw.set_fault(kind, active)
         self._event({"t": self.hw.clock.now(), "event": "fault", "kind": kind, "active": active})
 
     def _event(self, record: dict) -> None:
@@ -190,8 +222,14 @@ class Simulation:
                 if pace is not None:
                     pace(next_tick)
                 self.hw.clock.advance_to(self.t0 + next_tick)
-                record = self.controller.tick()
                 self.ticks += 1
+                if self.loop_stalled:  # the loop does not run; the dead-man still watches
+                    self.deadman.check()
+                    if self.deadman.fired and not self._actions:
+                        return self._result(EXIT_LATCHED, "the control loop stalled; the dead-man halted the motor")
+                    continue
+                record = self.controller.tick()
+                self.deadman.check()
                 record["t"] = next_tick
                 record["true_angle"] = self.hw.table.angle()
                 if self.trace is not None:
@@ -216,6 +254,8 @@ class Simulation:
             return self._result(EXIT_LATCHED, f"{m.state} ({m.trip or 'stop button'}) with the table held")
         home = supervisor.at_home(c.setpoint.position, c.limits)
         if m.state == "idle" and home:
+            if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth
+                return self._result(EXIT_NOT_HOME, f"the controller believes it is home, but the table is at {self.hw.table.angle():.1f}°")
             return self._result(EXIT_HOME, "home and idle")
         if m.state == "idle" and c.head_down == 0.0 and c.estimate is not None and c.estimate.angle <= 0:
             # Not home, not head-down, nothing scheduled: nothing will ever move the table again.
@@ -228,9 +268,23 @@ class Simulation:
         m = c.machine
         if code == EXIT_NOT_HOME and m.latched:
             code = EXIT_LATCHED
-        elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(c.setpoint.position, c.limits):
+        elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(self.hw.table.angle(), c.limits):
             code = EXIT_HOME
         return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why)
+
+
+class _LoopFaults:
+    """The control loop's view of the IMU, through which a `crash` fault raises inside a period."""
+
+    def __init__(self, imu) -> None:
+        self._imu = imu
+        self.crash_next = False
+
+    def read(self):
+        if self.crash_next:
+            self.crash_next = False
+            raise RuntimeError("injected crash inside the control loop")
+        return self._imu.read()
 
 
 def real_time_pacer() -> Callable[[float], None]:

@@ -38,6 +38,12 @@ class Console:
         self._task = None
         self._session_start: float | None = None
 
+    def log_handler(self):
+        """A logging handler that prints above the live line instead of through it."""
+        from rich.logging import RichHandler
+
+        return RichHandler(console=self._console, show_time=False, show_path=False, show_level=False)
+
     def __enter__(self) -> Console:
         if not self.tty:
             return self

@@ -1,14 +1,33 @@
-"""Interlocks: angle limits and goal admission, as pure checks that name a trip reason."""
+"""Interlocks and sensor trust: pure checks of each period's reading that name a trip reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-# The estimate may pass a limit by this much before it trips: above sensor noise, and well inside
-# the BRIEF's invariant I1 (the true angle never beyond a limit by more than 1 deg).
+from controller.reasons import Trip
+
+# -- safety timings and margins (BRIEF rules 3-5, invariants I1 and I8) ----------------------------
+# The estimate may pass a travel limit by this much before it trips: above sensor noise, and well
+# inside I1 (the true angle never beyond a limit by more than 1 deg).
 ANGLE_LIMIT_MARGIN = 0.5  # deg
 # Within this of home the table counts as home (the session ends, its head-down timer resets).
 HOME_TOLERANCE = 1.0  # deg
+# No good sample for this long and the IMU is lost (BRIEF: trip within 0.1 s of losing it).
+IMU_LOST_AFTER = 0.06  # s
+# Share of I2C transfers failing, averaged over I2C_ERROR_TIME: a bus this bad is not trusted even
+# if retries still get samples through (a 20 ms blip stays well below it).
+I2C_ERROR_SHARE = 0.25
+I2C_ERROR_TIME = 0.2  # s
+# A live MPU-6050 never returns the same 14 bytes twice: its noise alone moves ~50 LSB. This many
+# seconds of identical bytes is a frozen sensor (I8: trip within 1 s).
+FROZEN_AFTER = 0.25  # s
+# The table only turns slowly, so the accelerometer measures gravity: 1 g. Outside this band for
+# IMPLAUSIBLE_AFTER the reading is not gravity and the angle cannot be trusted.
+GRAVITY_MIN, GRAVITY_MAX = 0.85, 1.15  # g
+IMPLAUSIBLE_AFTER = 0.06  # s
+# The accelerometer's tilt and the gyro-propagated angle disagreeing by this much (low-passed).
+DISAGREE_LIMIT = 2.0  # deg
+DISAGREE_AFTER = 0.1  # s
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,17 +47,146 @@ class Limits:
             raise ValueError("speed, acceleration and session timeout limits must be positive")
 
 
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """How closely the measured motion must follow the commanded one (config [tracking])."""
+
+    position_tolerance: float = 2.0  # deg between the estimate and the step count
+    rate_tolerance: float = 0.3  # deg/s between the gyro and the commanded speed ...
+    rate_share: float = 0.25  # ... plus this share of the commanded speed
+    time: float = 0.3  # s a mismatch must last before it trips
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One period's facts, as plain values."""
+
+    t: float
+    sample_ok: bool  # a good sample arrived this period
+    attempts: int  # I2C transfers tried this period
+    failures: int  # of which failed
+    raw: bytes | None = None  # the sample's 14 bytes
+    gravity: float = 1.0  # |accel| in g
+    angle: float = 0.0  # estimate, deg
+    rate: float = 0.0  # bias-corrected gyro, deg/s
+    residual: float = 0.0  # accelerometer minus gyro-propagated angle, deg
+    position: float = 0.0  # the step count, deg
+    commanded_rate: float = 0.0  # the speed the motor was stepping at over the last period
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What the supervisor remembers between periods: when each condition began."""
+
+    last_good: float = 0.0
+    error_share: float = 0.0
+    last_raw: bytes | None = None
+    frozen_since: float | None = None
+    implausible_since: float | None = None
+    disagree_since: float | None = None
+    rate_mismatch_since: float | None = None
+    position_error_since: float | None = None
+    last_t: float | None = None
+
+
+def _since(start: float | None, active: bool, now: float) -> float | None:
+    if not active:
+        return None
+    return now if start is None else start
+
+
+def _lasted(start: float | None, now: float, limit: float) -> bool:
+    return start is not None and now - start >= limit - 1e-9
+
+
+def watch_start(now: float) -> Watch:
+    return Watch(last_good=now, last_t=now)
+
+
+def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple[Watch, Trip | None]:
+    """Fold one period's reading into the watch; return the first trip reason that applies."""
+    dt = 0.0 if w.last_t is None else max(0.0, r.t - w.last_t)
+    share = r.failures / r.attempts if r.attempts else 0.0
+    beta = dt / (I2C_ERROR_TIME + dt) if dt else 0.0
+    w = replace(w, last_t=r.t, error_share=(1 - beta) * w.error_share + beta * share)
+    if not r.sample_ok:
+        if r.t - w.last_good >= IMU_LOST_AFTER - 1e-9:
+            return w, Trip.IMU_LOST
+        return w, Trip.I2C_ERRORS if w.error_share >= I2C_ERROR_SHARE else None
+    same = r.raw is not None and r.raw == w.last_raw
+    w = replace(
+        w,
+        last_good=r.t,
+        last_raw=r.raw,
+        frozen_since=_since(w.frozen_since, same, r.t),
+        implausible_since=_since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t),
+        disagree_since=_since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t),
+    )
+    if w.error_share >= I2C_ERROR_SHARE:
+        return w, Trip.I2C_ERRORS
+    if same and _lasted(w.frozen_since, r.t, FROZEN_AFTER):
+        return w, Trip.IMU_FROZEN
+    if _lasted(w.implausible_since, r.t, IMPLAUSIBLE_AFTER):
+        return w, Trip.IMU_IMPLAUSIBLE
+    if w.implausible_since is not None or w.frozen_since is not None:
+        return w, None  # a doubtful sample: judge nothing else on it
+    if _lasted(w.disagree_since, r.t, DISAGREE_AFTER):
+        return w, Trip.IMU_DISAGREE
+    limit = check_angle(r.angle, limits)
+    if limit is not None:
+        return w, limit
+    return _track(w, r, tracking)
+
+
+def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None]:
+    """Does the table follow the motor? In the spirit of Klipper's verify_heater."""
+    allowed = tracking.rate_tolerance + tracking.rate_share * abs(r.commanded_rate)
+    mismatch = abs(r.rate - r.commanded_rate) > allowed
+    off = abs(r.angle - r.position) > tracking.position_tolerance
+    w = replace(
+        w,
+        rate_mismatch_since=_since(w.rate_mismatch_since, mismatch, r.t),
+        position_error_since=_since(w.position_error_since, off, r.t),
+    )
+    if _lasted(w.rate_mismatch_since, r.t, tracking.time):
+        if abs(r.commanded_rate) <= tracking.rate_tolerance:
+            return w, Trip.UNEXPECTED_MOTION
+        return w, Trip.STALL
+    if _lasted(w.position_error_since, r.t, tracking.time):
+        return w, Trip.TRACKING
+    return w, None
+
+
+def cause_active(reason: Trip, w: Watch, r: Reading, limits: Limits) -> bool:
+    """Whether a latched trip's cause is still present, so reset must not clear it."""
+    if reason is Trip.IMU_LOST:
+        return not r.sample_ok
+    if reason is Trip.I2C_ERRORS:
+        return w.error_share >= I2C_ERROR_SHARE / 4 or not r.sample_ok
+    if reason is Trip.IMU_FROZEN:
+        return w.frozen_since is not None or not r.sample_ok
+    if reason is Trip.IMU_IMPLAUSIBLE:
+        return w.implausible_since is not None or not r.sample_ok
+    if reason is Trip.IMU_DISAGREE:
+        return abs(r.residual) > DISAGREE_LIMIT / 2 or not r.sample_ok
+    if reason in (Trip.OVER_ANGLE, Trip.UNDER_ANGLE):
+        return check_angle(r.angle, limits) is not None
+    if reason is Trip.UNEXPECTED_MOTION:
+        return w.rate_mismatch_since is not None or not r.sample_ok
+    return False
+
+
 def admit_goal(goal: float, limits: Limits) -> float:
     """A goal as the planner may pursue it: never beyond max_angle or home."""
     return min(limits.max_angle, max(limits.home_angle, goal))
 
 
-def check_angle(angle: float, limits: Limits) -> str | None:
+def check_angle(angle: float, limits: Limits) -> Trip | None:
     """The trip reason for an estimated angle outside the travel, or None."""
     if angle > limits.max_angle + ANGLE_LIMIT_MARGIN:
-        return "over-angle"
+        return Trip.OVER_ANGLE
     if angle < limits.home_angle - ANGLE_LIMIT_MARGIN:
-        return "under-angle"
+        return Trip.UNDER_ANGLE
     return None
 
 

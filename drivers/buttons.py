@@ -6,6 +6,7 @@ from typing import Callable, Mapping
 
 from gpiozero import Button
 
+from controller.errors import StartupRefused
 from controller.state import BUTTONS, ButtonEvent
 
 
@@ -45,6 +46,14 @@ class ButtonPanel:
         except Exception:
             self.close()
             raise
+        if self._buttons["stop"].is_pressed:
+            # A stop held or stuck at boot: refuse, rather than run with the one button that
+            # must always work already pressed (BRIEF rule 6).
+            self.close()
+            raise StartupRefused(
+                "the stop button is pressed at start-up (held, stuck or miswired): release it or "
+                f"check its wiring on pin {pins['stop']}; nothing will move until it reads released"
+            )
 
     def _edge(self, name: str, pressed: bool) -> None:
         self._post(ButtonEvent(name, pressed, self._now()))

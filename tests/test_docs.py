@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from controller.config import DEFAULT_CONFIG_TOML
-from controller.reasons import REASONS
+from controller.reasons import REASONS, markdown_table
 from drivers.sim.hardware import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,14 +25,32 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_every_trip_reason_is_in_the_readme_table():
+SAFETY = (ROOT / "docs" / "SAFETY.md").read_text(encoding="utf-8")
+
+
+def test_the_response_table_in_the_docs_is_the_one_in_the_code():
+    assert markdown_table() in SAFETY
     for code in REASONS:
-        assert f"| `{code}` |" in README, code
+        assert f"| `{code.value}` |" in SAFETY, code
+    assert "docs/SAFETY.md" in README
+
+
+def test_every_trip_the_code_can_raise_is_in_the_table():
+    """No trip is raised with a bare string: every reason is a Trip member with a row."""
+    import re
+
+    for path in list((ROOT / "controller").glob("*.py")) + list((ROOT / "drivers").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\btrip\(\s*[\"']", text), f"{path.name} trips with a bare string"
+        for name in re.findall(r"Trip\.([A-Z0-9_]+)", text):
+            from controller.reasons import Trip
+
+            assert Trip[name] in REASONS, (path.name, name)
 
 
 def test_every_fault_kind_is_documented():
     for kind in FAULT_KINDS:
-        assert f"`{kind}`" in README, kind
+        assert f"`{kind}`" in README and f"| `{kind}` |" in SAFETY, kind
 
 
 def test_the_readme_shows_the_real_config_defaults():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from controller.clock import VirtualClock
 from drivers.i2c import BusioI2C
@@ -17,9 +17,27 @@ from drivers.stepper import Stepper
 BUTTON_PINS = {"stop": 17, "reset": 27, "start": 22, "return": 23, "up": 24, "down": 25}
 STEP_PIN, DIR_PIN, ENABLE_PIN = 20, 21, 16
 
-IMU_FAULTS = {"imu-disconnect": "disconnect", "imu-error": "error", "imu-freeze": "freeze", "imu-spike": "spike"}
+IMU_FAULTS = {
+    "imu-disconnect": "disconnect",
+    "imu-error": "error",
+    "imu-freeze": "freeze",
+    "imu-spike": "spike",
+    "imu-disagree": "disagree",
+}
 TABLE_FAULTS = {"stall": "stall", "slip": "slip"}
-FAULT_KINDS = tuple(IMU_FAULTS) + tuple(TABLE_FAULTS)
+PANEL_FAULTS = ("stop-stuck",)  # the stop button's contact stuck closed (held pressed)
+LOOP_FAULTS = ("loop-stall", "crash")  # the control loop stops running / raises (see simulate.py)
+FAULT_KINDS = tuple(IMU_FAULTS) + tuple(TABLE_FAULTS) + PANEL_FAULTS + LOOP_FAULTS
+
+
+class SimPin(MockPin):
+    """A mock pin whose switch contact can stick closed (held to ground), as a worn button does."""
+
+    stuck_low = False
+
+    def drive_high(self) -> None:
+        if not self.stuck_low:  # a stuck contact wins over the pull-up and over a release
+            super().drive_high()
 
 
 @dataclass
@@ -46,6 +64,10 @@ class SimulatedHardware:
             self.emulator.set_fault(IMU_FAULTS[kind], active)
         elif kind in TABLE_FAULTS:
             self.table.set_fault(TABLE_FAULTS[kind], active)
+        elif kind == "stop-stuck":
+            pin = self.pin_factory.pin(self.button_pins["stop"])
+            pin.stuck_low = active
+            (pin.drive_low if active else pin.drive_high)()
         else:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
 
@@ -58,7 +80,7 @@ class SimulatedHardware:
 def build(config, *, seed: int = 0, clock: VirtualClock | None = None) -> SimulatedHardware:
     """The simulated table at home, idle, with the IMU set up by the real adafruit driver."""
     clock = clock or VirtualClock()
-    factory = MockFactory()
+    factory = MockFactory(pin_class=SimPin)
     spd = config.table.steps_per_degree
     enable_pin = factory.pin(ENABLE_PIN)
     table = SimTable(

@@ -38,9 +38,12 @@ ACCEL_LSB_PER_G = (16384.0, 8192.0, 4096.0, 2048.0)
 GYRO_LSB_PER_DPS = (131.0, 65.5, 32.8, 16.4)
 TEMPERATURE_C = 25.0
 SPIKE_G = 3.0  # magnitude of the "spike" fault per axis: far outside anything a table does
+# The "disagree" fault: the gyro reads this rate on top of the truth (a failing gyro), while the
+# accelerometer keeps telling the truth.
+DISAGREE_DPS = 5.0
 
 ERROR_STORM_PROBABILITY = 0.5
-FAULT_KINDS = ("disconnect", "error", "freeze", "spike")
+FAULT_KINDS = ("disconnect", "error", "freeze", "spike", "disagree")
 
 _DATA = struct.Struct(">7h")
 
@@ -132,7 +135,7 @@ class Mpu6050Emulator:
     # --- faults and test back doors ---------------------------------------------------
 
     def set_fault(self, kind: str, active: bool) -> None:
-        """Turn an injected fault on or off: disconnect, error (storm), freeze, spike."""
+        """Turn an injected fault on or off: disconnect, error (storm), freeze, spike, disagree."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if active:
@@ -197,7 +200,8 @@ class Mpu6050Emulator:
         ]
         if "spike" in self._faults:
             accel = [a + self._fault_rng.choice((-SPIKE_G, SPIKE_G)) for a in accel]
-        gyro = [state.rate_dps * pivot[i] + self._gyro_bias[i] + gauss(0.0, gyro_sigma) for i in range(3)]
+        rate = state.rate_dps + (DISAGREE_DPS if "disagree" in self._faults else 0.0)
+        gyro = [rate * pivot[i] + self._gyro_bias[i] + gauss(0.0, gyro_sigma) for i in range(3)]
 
         a_lsb = ACCEL_LSB_PER_G[(self._regs[REG_ACCEL_CONFIG] >> 3) & 0b11]
         g_lsb = GYRO_LSB_PER_DPS[(self._regs[REG_GYRO_CONFIG] >> 3) & 0b11]
