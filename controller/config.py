@@ -52,7 +52,7 @@ rate = 50                 # control loop rate in Hz; 20 <= x <= 200
 [tracking]                # the measured motion must follow the commanded one (stall, slip)
 position_tolerance = 2.0  # deg between the sensor's angle and the step count; 0.5 <= x <= 5
 rate_tolerance = 0.3      # deg/s between the gyro and the commanded speed ...; 0.1 <= x <= 2
-rate_share = 0.25         # ... plus this share of the commanded speed; 0 <= x <= 1
+rate_share = 0.1          # ... plus this share of the commanded speed; 0 <= x <= 1
 time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.8s
 """
 
@@ -100,7 +100,7 @@ class TrackingConfig(StrictModel):
 
     position_tolerance: Annotated[float, Field(ge=0.5, le=5.0)] = 2.0
     rate_tolerance: Annotated[float, Field(ge=0.1, le=2.0)] = 0.3
-    rate_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    rate_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     time: Annotated[Duration, Field(ge=0.05, le=0.8), LimitNote(le="so a stall trips within 1 s")] = 0.3
 
 

@@ -53,7 +53,7 @@ class Tracking:
 
     position_tolerance: float = 2.0  # deg between the estimate and the step count
     rate_tolerance: float = 0.3  # deg/s between the gyro and the commanded speed ...
-    rate_share: float = 0.25  # ... plus this share of the commanded speed
+    rate_share: float = 0.1  # ... plus this share of the commanded speed
     time: float = 0.3  # s a mismatch must last before it trips
 
 

@@ -1,0 +1,134 @@
+"""Every injected fault ends in a safe state, in time, with its reason in the trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller import simulate as sim
+from controller.config import Config
+from tests.conftest import simulate
+
+PERIOD = Config().period
+MOVING_AT = 5.0  # hold-40 is on its way up from home
+HOLDING_AT = 60.0  # hold-40 is holding at 40 deg
+
+# (fault, the trips it may cause, the time it must trip within)
+FAULTS = [
+    ("imu-disconnect", {"imu-lost"}, 0.1),
+    ("imu-error", {"i2c-errors", "imu-lost"}, 0.3),
+    ("imu-freeze", {"imu-frozen"}, 1.0),
+    ("imu-spike", {"imu-implausible"}, 0.1),
+    ("imu-disagree", {"imu-disagree", "stall", "unexpected-motion"}, 1.0),
+    ("slip", {"unexpected-motion", "tracking", "stall"}, 1.0),
+    ("loop-stall", {"loop-stall"}, 2 * PERIOD),
+    ("crash", {"internal-error"}, PERIOD),
+]
+
+
+def _still_after(run, t):
+    after = [s for s in run.samples if s["t"] >= t]
+    return max(s["true_angle"] for s in after) - min(s["true_angle"] for s in after)
+
+
+@pytest.mark.parametrize("at", [MOVING_AT, HOLDING_AT], ids=["moving", "holding"])
+@pytest.mark.parametrize("kind, reasons, within", FAULTS, ids=[f[0] for f in FAULTS])
+def test_each_fault_trips_in_time_and_holds_the_table(kind, reasons, within, at):
+    duration = ":1" if kind == "loop-stall" else ""  # a loop that never resumes never latches
+    # a refused start later keeps the run going, to watch the table after the trip
+    run = simulate("hold-40", faults=[f"{kind}@{at}{duration}"], presses=[f"start@{at + 5}"], until=at + 10)
+    trips = run.named("trip")
+    assert trips, f"{kind} at {at}: no trip"
+    assert trips[0]["reason"] in reasons
+    if kind == "loop-stall":
+        # the dead-man halts the motor within two periods; the loop latches the trip on resuming
+        assert _still_after(run, at + 2 * PERIOD) <= 0.01
+    else:
+        assert at <= trips[0]["t"] <= at + within + 1e-9, trips[0]
+    assert run.result.exit_code == sim.EXIT_LATCHED
+    if kind != "slip":  # a slipping drive keeps sliding: only the mechanics can stop that
+        assert _still_after(run, trips[0]["t"] + PERIOD) <= 0.1
+
+
+def test_a_stall_trips_within_a_second_of_motion_being_commanded():
+    run = simulate("hold-40", faults=["stall@5"], until=20)
+    trip = run.named("trip")[0]
+    assert trip["reason"] == "stall" and 5 <= trip["t"] <= 6
+
+
+def test_a_stall_while_holding_trips_when_the_table_next_must_move():
+    run = simulate("gentle", faults=["stall@40"])  # holds 20 deg from ~20 s to ~140 s
+    trip = run.named("trip")[0]
+    start_return = run.named("return")[0]["t"]
+    assert trip["reason"] == "stall" and start_return <= trip["t"] <= start_return + 1
+
+
+def test_a_20ms_i2c_blip_is_ridden_through():
+    run = simulate("gentle", faults=["imu-disconnect@30:0.02", "imu-disconnect@60.01:0.02"])
+    assert not run.named("trip") and run.result.exit_code == sim.EXIT_HOME
+
+
+def test_after_a_lost_imu_holding_return_brings_the_table_home_slowly_and_only_while_held():
+    config = Config()
+    run = simulate("hold-40", faults=["imu-disconnect@60"], presses=["return@70:10", "return@90:200"], until=400)
+    assert run.named("trip")[0]["reason"] == "imu-lost"
+    held = run.between(70 + PERIOD, 80)
+    dropped = held[0]["true_angle"] - held[-1]["true_angle"]
+    assert dropped > 10  # it moved toward home ...
+    speeds = [abs(b["true_angle"] - a["true_angle"]) / PERIOD for a, b in zip(run.samples, run.samples[1:]) if a["t"] > 60]
+    assert max(speeds) <= config.limits.max_speed / 2 + 1e-6  # ... at no more than half max_speed (I3)
+    assert _still_after_between(run, 80 + PERIOD, 90) <= 1e-9  # ... and only while held
+    assert abs(run.samples[-1]["true_angle"] - config.table.home_angle) <= 1.0  # home, by steps alone
+    assert all(b["true_angle"] <= a["true_angle"] + 1e-9 for a, b in zip(run.samples, run.samples[1:]) if a["t"] > 60)
+
+
+def _still_after_between(run, t0, t1):
+    window = run.between(t0, t1)
+    return max(s["true_angle"] for s in window) - min(s["true_angle"] for s in window)
+
+
+def test_reset_does_not_clear_a_trip_whose_cause_persists_and_does_once_it_is_gone():
+    run = simulate("hold-40", faults=["imu-disconnect@60:20"], presses=["reset@70", "reset@90", "return@95"])
+    notices = [e["message"] for e in run.named("notice")]
+    assert any("still present" in n for n in notices)  # the reset at 70
+    assert run.at(91)["state"] == "idle"  # the reset at 90 cleared it, and moved nothing:
+    assert _still_after_between(run, 60.1, 95) <= 1e-9
+    assert run.result.exit_code == sim.EXIT_HOME  # the return at 95 went home normally
+
+
+def test_hold_to_run_recovery_from_an_over_angle_trip():
+    config = Config.model_validate({"limits": {"max_angle": 30}})
+    run = simulate(config=config, presses=["down@0:60", "return@80:60"], faults=["slip@50:8"], until=200)
+    assert run.named("trip")[0]["reason"] in {"unexpected-motion", "over-angle", "tracking"}
+    assert run.samples[-1]["true_angle"] < 0  # brought back toward home by holding return
+
+
+def test_stop_and_reset_in_the_same_period_leave_the_motor_usable():
+    run = simulate("hold-40", presses=["stop@30", "reset@30", "return@31"])
+    assert run.result.exit_code == sim.EXIT_HOME
+    assert abs(run.samples[-1]["true_angle"] - Config().table.home_angle) <= 1.0
+
+
+def test_a_held_button_release_is_logged_once():
+    run = simulate(presses=["down@5:5", "reset@12"])
+    releases = [e for e in run.named("button") if e["name"] == "down" and e["action"] == "release"]
+    assert len(releases) == 1
+
+
+def test_a_stop_stuck_at_start_up_refuses_to_start():
+    from controller.errors import StartupRefused
+
+    with pytest.raises(StartupRefused, match="stop button is pressed at start-up"):
+        simulate("hold-40", faults=["stop-stuck@0"])
+
+
+def test_a_stop_stuck_later_keeps_the_stop_latched_through_reset():
+    run = simulate("hold-40", faults=["stop-stuck@10"], presses=["reset@20"], until=30)
+    assert run.samples[-1]["t"] >= 20 and run.samples[-1]["state"] == "stopped"
+    assert any("still pressed" in e["message"] for e in run.named("notice"))
+
+
+def test_nothing_moves_after_a_trip_is_reset_until_asked():
+    run = simulate("hold-40", faults=["imu-freeze@60:1"], presses=["reset@70", "start@90"], until=100)
+    assert run.named("trip")[0]["reason"] == "imu-frozen"
+    assert _still_after_between(run, 60.3, 90) <= 1e-9
+    assert run.at(95)["state"] == "running"
