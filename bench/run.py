@@ -4,7 +4,8 @@
 
 Figures: simulated seconds per wall second for the `oscillate` preset; the controller's CPU time
 per control tick with the I2C transfer excluded (median); the RMS error of the angle estimate
-against the simulator's ground truth, while moving and while holding.
+against the simulator's ground truth, while moving and while holding; and the stop latency in
+real time (real threads and clock, gpiozero mock pins) over 1000 presses (STOP_PRESSES to change).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from controller import simulate as sim  # noqa: E402
 from controller.config import Config  # noqa: E402
 from controller.preflight import prepare_profile  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stop_latency  # noqa: E402
 
 
 def _oscillate_run(*, instrument: bool):
@@ -64,17 +68,23 @@ def _rms(values) -> float:
 def main() -> None:
     result, samples, wall, _ = _oscillate_run(instrument=False)
     assert result.exit_code == 0, result
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, Python {platform.python_version()}".replace("  ", " "))
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"oscillate_simulated_per_wall: {result.t / wall:.0f} s/s")
     print(f"oscillate_wall_time: {wall:.2f} s")
     _, _, _, tick_cpu = _oscillate_run(instrument=True)
-    print(f"tick_cpu_median_excluding_i2c: {statistics.median(tick_cpu) / 1000:.1f} us")
+    print(f"tick_cpu_median_excluding_i2c: {statistics.median(tick_cpu) / 1000:.1f} µs")
     moving, holding = [], []
     for a, b in zip(samples, samples[1:]):
         error = b["angle"] - b["true_angle"]
         (moving if b["true_angle"] != a["true_angle"] else holding).append(error)
     print(f"estimate_rms_error_moving: {_rms(moving):.3f} deg")
     print(f"estimate_rms_error_holding: {_rms(holding):.3f} deg")
+    presses = int(os.environ.get("STOP_PRESSES", "1000"))
+    to_last_pulse, to_halt = stop_latency.measure(presses)
+    for name, values in (("stop_to_last_pulse", to_last_pulse), ("stop_to_halt", to_halt)):
+        for stat, value in stop_latency.summary(values).items():
+            print(f"{name}_{stat}: {value * 1000:.3f} ms")
+    print(f"stop_presses: {presses} presses")
 
 
 if __name__ == "__main__":

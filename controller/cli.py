@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Controller for a motorized inversion table, and its simulator.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     s = sub.add_parser("simulate", help="run the controller on a simulated table", description=(
         "Run the real controller on simulated hardware. The table starts home and idle; a PROFILE "
@@ -53,15 +54,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inversion-table")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return sim.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
         return _profiles(args)
     except InputError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        lines = str(exc).splitlines() or [""]
+        if len(lines) > 1 and argv_command(argv) == "simulate":
+            # simulate says one thing; `profiles check` lists every problem
+            lines = [lines[0] + " (inversion-table profiles check FILE lists them all)"]
+        print("\n".join(f"{PROG}: error: {line}" for line in lines), file=sys.stderr)
         return sim.EXIT_REJECTED
     except StartupRefused as exc:
         print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
@@ -72,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a bug: say so plainly, with the details a report needs
         print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
         return sim.EXIT_INTERNAL
+
+
+def argv_command(argv: list[str] | None) -> str | None:
+    args = sys.argv[1:] if argv is None else argv
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def _config(path: str | None):
@@ -86,8 +109,9 @@ def _profiles(args) -> int:
         prepared = prepare_profile(args.file, config, config_source=config_source)
         print(
             f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
-            f"{format_duration(prepared.duration)} of steps, head-down at most "
-            f"{format_duration(prepared.head_down)} (session timeout {format_duration(config.limits.session_timeout)})"
+            f"{format_duration(round(prepared.duration))} of steps, head-down at most "
+            f"{format_duration(round(prepared.head_down))} (session timeout "
+            f"{format_duration(config.limits.session_timeout)})"
         )
         return 0
     for name in preset_names():

@@ -10,7 +10,7 @@ from controller.supervisor import Limits
 
 # While a trip is latched, hold-to-run return goes no faster than this share of max_speed (I3).
 RECOVERY_SPEED_SHARE = 0.5
-# Time counts as head-down while the angle is above this (BRIEF: positive is head-down).
+# Time counts as head-down while the angle is above this (positive is head-down).
 HEAD_DOWN_ABOVE = 0.0  # deg
 
 
@@ -75,7 +75,7 @@ def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float,
 def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:
     """Whether the session-timeout return must begin now.
 
-    The BRIEF bounds head-down time by session_timeout plus a return at max_speed (I5), but the
+    Invariant I5 bounds head-down time by session_timeout plus a return at max_speed, but the
     table comes home at the gentler return_speed. So the return begins early by the difference,
     and a sleeping user is still out in time.
     """

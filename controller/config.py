@@ -95,7 +95,7 @@ class ControlConfig(StrictModel):
 class TrackingConfig(StrictModel):
     """[tracking]: how closely the table must follow the motor, bounded like Klipper's verify_heater.
 
-    The time is capped so that a stall or a slip always trips within 1 s (BRIEF invariant I8).
+    The time is capped so that a stall or a slip always trips within 1 s (invariant I8, docs/SAFETY.md).
     """
 
     position_tolerance: Annotated[float, Field(ge=0.5, le=5.0)] = 2.0
@@ -123,7 +123,8 @@ class Config(StrictModel):
         lim, mot, tab = self.limits, self.motion, self.table
         n = fmt_number
         lines = [
-            f"[motion] {key} = {n(value)} is above [limits] max_speed = {n(lim.max_speed)}"
+            f"[motion] {key} = {n(value)}{'' if key in mot.model_fields_set else ' (the default)'} is above "
+            f"[limits] max_speed = {n(lim.max_speed)}"
             for key, value in (("return_speed", mot.return_speed), ("jog_speed", mot.jog_speed))
             if value > lim.max_speed
         ]

@@ -9,7 +9,7 @@ from typing import Callable
 
 from controller.reasons import Trip
 
-# BRIEF rule 2: if the loop stalls or crashes, the motor halts within two control periods.
+# Safety rule 2 (docs/SAFETY.md): if the loop stalls or crashes, the motor halts within two control periods.
 DEADMAN_PERIODS = 2
 # The watcher looks this many times per control period, so it acts within the two periods.
 CHECKS_PER_PERIOD = 4

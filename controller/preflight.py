@@ -34,15 +34,15 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
     timeout = config.limits.session_timeout
     if head_down > timeout:
         raise ProfileError(
-            f"{source}: keeps the user head-down for up to {format_duration(head_down)}, longer than "
+            f"{source}: keeps the user head-down for up to {format_duration(round(head_down))}, longer than "
             f"[limits] session_timeout = {format_duration(timeout)} ({config_source}); shorten the steps "
             f"or raise the timeout"
         )
     for i, block in enumerate(program.blocks, start=1):
-        if block.within is not None and session.cycle_time(block, block.legs[-1].goal, program) > block.within:
+        one_cycle = session.cycle_time(block, block.legs[-1].goal, program)
+        if block.within is not None and one_cycle > block.within:
             raise ProfileError(
                 f"{source}: steps #{i} (oscillate) duration = {format_duration(block.within)} is shorter "
-                f"than one cycle ({format_duration(session.cycle_time(block, block.legs[-1].goal, program))} "
-                f"at {program.speed:g} deg/s): no cycle would run"
+                f"than one cycle ({format_duration(round(one_cycle))} at {program.speed:g} deg/s): no cycle would run"
             )
     return Prepared(profile, source, program, head_down, total)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 
 from controller.reasons import Trip
 
-# -- safety timings and margins (BRIEF rules 3-5, invariants I1 and I8) ----------------------------
+# -- safety timings and margins (safety rules 3-5, invariants I1, I8) ----------------------------
 # The estimate may pass a travel limit by this much before it trips: above sensor noise, and well
 # inside I1 (the true angle never beyond a limit by more than 1 deg).
 ANGLE_LIMIT_MARGIN = 0.5  # deg
 # Within this of home the table counts as home (the session ends, its head-down timer resets).
 HOME_TOLERANCE = 1.0  # deg
-# No good sample for this long and the IMU is lost (BRIEF: trip within 0.1 s of losing it).
+# No good sample for this long and the IMU is lost (I8: trip within 0.1 s of losing it).
 IMU_LOST_AFTER = 0.06  # s
 # Share of I2C transfers failing, averaged over I2C_ERROR_TIME: a bus this bad is not trusted even
 # if retries still get samples through (a 20 ms blip stays well below it).
@@ -171,8 +171,11 @@ def cause_active(reason: Trip, w: Watch, r: Reading, limits: Limits) -> bool:
         return abs(r.residual) > DISAGREE_LIMIT / 2 or not r.sample_ok
     if reason in (Trip.OVER_ANGLE, Trip.UNDER_ANGLE):
         return check_angle(r.angle, limits) is not None
-    if reason is Trip.UNEXPECTED_MOTION:
-        return w.rate_mismatch_since is not None or not r.sample_ok
+    if reason in (Trip.STALL, Trip.TRACKING, Trip.UNEXPECTED_MOTION):
+        # Reset re-anchors the step count to the sensor, so the sensor must be trustworthy:
+        # answering, and its accelerometer and gyro agreeing.
+        untrusted = not r.sample_ok or abs(r.residual) > DISAGREE_LIMIT / 2
+        return untrusted or (reason is Trip.UNEXPECTED_MOTION and w.rate_mismatch_since is not None)
     return False
 
 

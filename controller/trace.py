@@ -17,7 +17,7 @@ def _rounded(record: dict) -> dict:
 
 
 class TraceWriter:
-    """Writes one JSON object per line; keys of the BRIEF's contract are never renamed."""
+    """Writes one JSON object per line; keys of the trace contract (README) are never renamed."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -48,7 +48,7 @@ class ButtonPanel:
             raise
         if self._buttons["stop"].is_pressed:
             # A stop held or stuck at boot: refuse, rather than run with the one button that
-            # must always work already pressed (BRIEF rule 6).
+            # must always work already pressed (safety rule 6, docs/SAFETY.md).
             self.close()
             raise StartupRefused(
                 "the stop button is pressed at start-up (held, stuck or miswired): release it or "

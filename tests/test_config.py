@@ -124,7 +124,7 @@ def test_return_speed_above_max_speed_names_both_keys(tmp_path):
 
 def test_lowering_max_speed_below_default_comfort_speeds_is_caught(tmp_path):
     path = write(tmp_path, "[limits]\nmax_speed = 2.5\n")
-    assert error_of(path) == f"{path}: [motion] return_speed = 3 is above [limits] max_speed = 2.5"
+    assert error_of(path) == f"{path}: [motion] return_speed = 3 (the default) is above [limits] max_speed = 2.5"
 
 
 def test_several_cross_problems_one_line_each(tmp_path):
@@ -195,5 +195,5 @@ def test_config_error_is_an_input_error_and_a_value_error(tmp_path):
 def test_models_also_validate_when_built_in_code():
     with pytest.raises(ValueError):
         LimitsConfig(max_angle=120)
-    with pytest.raises(ValueError, match="return_speed = 3 is above"):
+    with pytest.raises(ValueError, match=r"return_speed = 3 \(the default\) is above"):
         Config(limits=LimitsConfig(max_speed=2.0))

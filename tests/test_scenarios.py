@@ -1,4 +1,4 @@
-"""Whole-table scenarios on the simulator: the BRIEF's behaviours, judged on the true angle."""
+"""Whole-table scenarios on the simulator: the specified behaviours, judged on the true angle."""
 
 from __future__ import annotations
 

@@ -1,0 +1,104 @@
+"""The supervisor's checks, one condition at a time, on plain readings (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.reasons import Trip
+from controller.supervisor import (
+    FROZEN_AFTER, IMU_LOST_AFTER, Limits, Reading, Tracking, admit_goal, cause_active, supervise, watch_start,
+)
+
+LIMITS = Limits(home_angle=-60, max_angle=60, max_speed=4, max_accel=4, session_timeout=1200)
+TRACK = Tracking()
+DT = 0.02
+
+
+def run(readings):
+    """Feed readings; return (watch, first trip and its time)."""
+    w = watch_start(0.0)
+    for r in readings:
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        if reason is not None:
+            return w, reason, r.t
+    return w, None, None
+
+
+def good(t, **kw):
+    kw.setdefault("raw", bytes([int(t / DT) % 256]) * 14)  # changing bytes, as noise makes them
+    return Reading(t=t, sample_ok=True, attempts=1, failures=0, **kw)
+
+
+def times(n, start=0.02):
+    return [start + i * DT for i in range(n)]
+
+
+def test_healthy_readings_never_trip():
+    assert run([good(t, angle=10, position=10.5, rate=2.0, commanded_rate=2.1) for t in times(500)])[1] is None
+
+
+def test_no_sample_trips_imu_lost_after_60ms():
+    readings = [good(t) for t in times(10)] + [Reading(t=t, sample_ok=False, attempts=3, failures=3) for t in times(10, 0.22)]
+    _, reason, t = run(readings)
+    assert reason is Trip.IMU_LOST and t - 0.20 == pytest.approx(IMU_LOST_AFTER, abs=DT)
+
+
+def test_an_error_storm_with_samples_getting_through_trips_i2c_errors():
+    readings = [Reading(t=t, sample_ok=True, attempts=2, failures=1, raw=bytes([i % 256]) * 14) for i, t in enumerate(times(100))]
+    assert run(readings)[1] is Trip.I2C_ERRORS
+
+
+def test_identical_bytes_trip_frozen():
+    readings = [good(t, raw=b"\x01" * 14) for t in times(50)]
+    _, reason, t = run(readings)
+    assert reason is Trip.IMU_FROZEN and t <= 0.02 + FROZEN_AFTER + 2 * DT
+
+
+@pytest.mark.parametrize("g", [0.5, 1.3, 3.5])
+def test_implausible_gravity_trips(g):
+    assert run([good(t, gravity=g) for t in times(10)])[1] is Trip.IMU_IMPLAUSIBLE
+
+
+def test_one_implausible_sample_is_tolerated():
+    readings = [good(t, gravity=3.0 if i == 5 else 1.0) for i, t in enumerate(times(50))]
+    assert run(readings)[1] is None
+
+
+def test_accelerometer_and_gyro_disagreeing_trips():
+    assert run([good(t, residual=3.0) for t in times(20)])[1] is Trip.IMU_DISAGREE
+
+
+@pytest.mark.parametrize("angle, reason", [(60.6, Trip.OVER_ANGLE), (-60.6, Trip.UNDER_ANGLE)])
+def test_beyond_the_travel_trips(angle, reason):
+    assert run([good(0.02, angle=angle, position=angle)])[1] is reason
+
+
+def test_a_stall_trips_within_the_tracking_time():
+    _, reason, t = run([good(t, rate=0.0, commanded_rate=2.0) for t in times(50)])
+    assert reason is Trip.STALL and t <= 0.02 + TRACK.time + DT
+
+
+def test_motion_while_still_commanded_trips_unexpected_motion():
+    assert run([good(t, rate=1.5, commanded_rate=0.0) for t in times(50)])[1] is Trip.UNEXPECTED_MOTION
+
+
+def test_a_drift_from_the_step_count_trips_tracking():
+    assert run([good(t, angle=10, position=12.5) for t in times(50)])[1] is Trip.TRACKING
+
+
+def test_a_brief_mismatch_is_tolerated():
+    readings = [good(t, rate=0.0 if i < 5 else 2.0, commanded_rate=2.0) for i, t in enumerate(times(100))]
+    assert run(readings)[1] is None
+
+
+def test_cause_active_follows_the_condition():
+    w = watch_start(0)
+    assert cause_active(Trip.IMU_LOST, w, Reading(t=1, sample_ok=False, attempts=3, failures=3), LIMITS)
+    assert not cause_active(Trip.IMU_LOST, w, good(1), LIMITS)
+    assert cause_active(Trip.OVER_ANGLE, w, good(1, angle=61), LIMITS)
+    assert not cause_active(Trip.OVER_ANGLE, w, good(1, angle=59), LIMITS)
+    assert not cause_active(Trip.STALL, w, good(1), LIMITS)  # cleared by reset, which re-anchors
+
+
+def test_goals_are_admitted_only_within_the_travel():
+    assert admit_goal(75, LIMITS) == 60 and admit_goal(-80, LIMITS) == -60 and admit_goal(12.5, LIMITS) == 12.5
