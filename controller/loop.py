@@ -130,15 +130,11 @@ class Controller:
         dt = self.settings.period
         token = self.motor.halt_count  # read before the events, see Stepper.clear_halt
         self._sense(now)
-        if self.estimate is None:  # no sample since power-on: nothing is known, nothing moves
-            if self.reading is not None and not self.reading.sample_ok:
-                self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
-                if reason is not None:
-                    self.trip(reason)
-            return
         self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
+        if self.estimate is None:  # no sample since power-on: nothing is known, nothing moves
+            return
         self._handle_events(now, token)
         self._session_clock(now, dt)
         program_goal = self._program_goal(now)
@@ -177,7 +173,7 @@ class Controller:
         previous_raw = self.watch.last_raw
         trustworthy = supervisor.GRAVITY_MIN <= gravity <= supervisor.GRAVITY_MAX and sample.raw != previous_raw
         first = self.estimate is None
-        if trustworthy or first:
+        if trustworthy:  # a doubtful sample is not folded in (and never anchors the step count)
             self.estimate = estimator.update(
                 self.estimate,
                 tilt=self.mount.tilt_deg(sample.accel),
@@ -185,14 +181,14 @@ class Controller:
                 t=sample.t,
                 still=self.setpoint.still,
             )
-        if first:  # power-on: the step count starts from the sensor's angle; nothing moves
+        if first and self.estimate is not None:  # power-on: anchor the step count; nothing moves
             self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
         e = self.estimate
         self.reading = supervisor.Reading(
             t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
-            angle=e.angle, rate=e.rate, residual=e.residual, position=self.motor.position,
-            commanded_rate=commanded_rate,
+            angle=e.angle if e else 0.0, rate=e.rate if e else 0.0, residual=e.residual if e else 0.0,
+            position=self.motor.position, commanded_rate=commanded_rate,
         )
 
     def _handle_events(self, now: float, token: int) -> None:
