@@ -298,8 +298,3 @@ class Controller:
         if self.machine.trip is None or self.reading is None:
             return False
         return supervisor.cause_active(self.machine.trip, self.watch, self.reading, self.limits)
-
-    @property
-    def sensor_trusted(self) -> bool:
-        """Whether the angle estimate may be used: not while a sensor fault is latched."""
-        return self.machine.trip is None or REASONS[self.machine.trip].sensor_trusted

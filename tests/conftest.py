@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pytest
-
 from controller import simulate as sim
 from controller.config import Config
 from controller.preflight import prepare_profile
@@ -47,6 +45,13 @@ def simulate(profile: str | None = None, *, config: Config | None = None, presse
     return Run(result, samples, events, s)
 
 
-@pytest.fixture
-def run_sim():
-    return simulate
+def check_lines(msg: str, source: str) -> None:
+    """The first line stands alone (names the file, counts the rest); every line names the file."""
+    lines = msg.splitlines()
+    assert lines and all(line.startswith(f"{source}: ") for line in lines), msg
+    more = len(lines) - 1
+    if more:
+        assert lines[0].endswith(f"(and {more} more problem{'s' * (more != 1)})"), msg
+    else:
+        assert "more problem" not in lines[0]
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import check_lines
+
 from controller.config import DEFAULT_CONFIG_TOML, Config, LimitsConfig, load_config
 from controller.errors import ConfigError, InputError
 from controller.validation import validate_toml_text
@@ -22,17 +24,6 @@ def error_of(path: str) -> str:
     msg = str(info.value)
     check_lines(msg, path)
     return msg
-
-
-def check_lines(msg: str, source: str) -> None:
-    """The first line stands alone (names the file, counts the rest); every line names the file."""
-    lines = msg.splitlines()
-    assert lines and all(line.startswith(f"{source}: ") for line in lines), msg
-    more = len(lines) - 1
-    if more:
-        assert lines[0].endswith(f"(and {more} more problem{'s' * (more != 1)})"), msg
-    else:
-        assert "more problem" not in lines[0]
 
 
 def test_defaults_are_the_documented_ones():

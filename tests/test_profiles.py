@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import check_lines
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
@@ -45,17 +47,6 @@ def write(tmp_path, text: str, name: str = "profile.toml") -> str:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def check_lines(msg: str, source: str) -> None:
-    """The first line stands alone (names the file, counts the rest); every line names the file."""
-    lines = msg.splitlines()
-    assert lines and all(line.startswith(f"{source}: ") for line in lines), msg
-    more = len(lines) - 1
-    if more:
-        assert lines[0].endswith(f"(and {more} more problem{'s' * (more != 1)})"), msg
-    else:
-        assert "more problem" not in lines[0]
 
 
 def error_of(tmp_path, text: str) -> tuple[str, str]:
