@@ -1,0 +1,125 @@
+"""The real-time shell on simulated hardware: real threads and clock, gpiozero mock pins, sd_notify.
+
+These are the only tests on real time; they wait for conditions (with generous limits), never for
+fixed delays.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from controller.clock import MonotonicClock
+from controller.config import Config
+from controller.loop import Controller
+from controller.notify import Notifier
+from controller.reasons import Trip
+from controller.runner import RealTimeLoop
+from controller.simulate import settings_from
+from drivers.buttons import ButtonPanel
+from drivers.sim import hardware
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(2.0)
+    yield path, sock
+    sock.close()
+
+
+@pytest.fixture
+def table(notify_socket):
+    # 20 Hz, the slowest rate the config allows: the dead-man's two periods (100 ms) then survive
+    # a busy test machine; the logic is the same at any rate.
+    config = Config.model_validate({"control": {"rate": 20}})
+    clock = MonotonicClock()
+    hw = hardware.build(config, clock=clock)
+    from controller.preflight import prepare_profile
+
+    controller = Controller(imu=hw.imu, motor=hw.motor, mount=hw.mount, clock=clock, settings=settings_from(config),
+                            profile_program=prepare_profile("hold-40", config).program)
+    panel = ButtonPanel(hw.button_pins, post=controller.post, on_stop=hw.motor.halt, now=clock.now,
+                        pin_factory=hw.pin_factory)
+    notifier = Notifier(notify_socket[0])
+    loop = RealTimeLoop(controller, clock=clock, period=config.period, halt=hw.motor.halt, notifier=notifier)
+    loop.start()
+    notifier.ready("idle")
+    yield hw, controller, loop, notify_socket[1]
+    loop.close()
+    loop.close()
+    panel.close()
+    notifier.close()
+    hw.close()
+
+
+def test_buttons_drive_the_real_time_loop_and_stop_halts(table):
+    hw, controller, loop, _ = table
+    start = hw.table.angle()
+    hw.press("start")
+    hw.release("start")
+    assert wait_for(lambda: hw.table.angle() > start + 1.0)  # it moves
+    hw.press("stop")
+    stopped_at = hw.table.angle()
+    assert wait_for(lambda: controller.machine.state == "stopped")
+    time.sleep(0.1)  # watch for motion after the stop: there must be none
+    assert abs(hw.table.angle() - stopped_at) <= 0.1
+    assert hw.motor.enabled  # holding torque
+
+
+def test_ready_and_watchdog_pings_arrive_and_stop_when_the_loop_stalls(table):
+    hw, controller, loop, sock = table
+    messages = [sock.recv(256).decode() for _ in range(5)]
+    assert any(m.startswith("READY=1") for m in messages)
+    assert messages.count("WATCHDOG=1") >= 3
+    loop.stall(True)
+    assert wait_for(lambda: loop.deadman.fired, timeout=2.0)  # the dead-man saw it
+    sock.settimeout(0.2)
+    drained = 0
+    with pytest.raises(socket.timeout):
+        while True:  # whatever was sent before the stall, then silence
+            sock.recv(256)
+            drained += 1
+            assert drained < 20
+    loop.stall(False)
+    assert wait_for(lambda: controller.machine.trip is Trip.LOOP_STALL)
+    assert hw.motor.halted
+
+
+def test_a_thread_that_dies_trips_the_table(table):
+    import threading
+
+    hw, controller, loop, _ = table
+    doomed = threading.Thread(target=lambda: 1 / 0, name="doomed")
+    doomed.start()
+    doomed.join()
+    assert wait_for(lambda: controller.machine.trip is Trip.THREAD_CRASH)
+    assert hw.motor.halted
+
+
+def test_no_notify_socket_means_no_notifications(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    with Notifier() as n:
+        assert not n.enabled and not n.ready() and not n.watchdog()
+    assert os.environ.get("NOTIFY_SOCKET") is None
+
+
+def test_a_full_notify_queue_drops_pings_instead_of_blocking_the_loop(notify_socket):
+    path, _ = notify_socket  # nobody reads it
+    with Notifier(path) as n:
+        results = [n.watchdog() for _ in range(5000)]
+    assert results[0] and not all(results)  # it got through, then the queue filled, and we went on
