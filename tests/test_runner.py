@@ -100,6 +100,7 @@ def test_ready_and_watchdog_pings_arrive_and_stop_when_the_loop_stalls(table):
     assert hw.motor.halted
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_thread_that_dies_trips_the_table(table):
     import threading
 
