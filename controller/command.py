@@ -12,6 +12,7 @@ from controller.supervisor import Limits
 RECOVERY_SPEED_SHARE = 0.5
 # Time counts as head-down while the angle is above this (positive is head-down).
 HEAD_DOWN_ABOVE = 0.0  # deg
+SETPOINT_ROUNDING = 1e-9  # deg: a setpoint resting "at 0" may carry float noise
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float,
     """
     if home:
         return 0.0
-    if angle > HEAD_DOWN_ABOVE or setpoint > HEAD_DOWN_ABOVE:
+    if angle > HEAD_DOWN_ABOVE or setpoint > HEAD_DOWN_ABOVE + SETPOINT_ROUNDING:
         return previous + dt
     return previous
 

@@ -38,6 +38,8 @@ max_speed = 4.0           # deg/s; 0 < x <= 10
 max_accel = 4.0           # deg/s²; 0 < x <= 20
 session_timeout = "20m"   # time spent head-down (angle > 0) in one session before the table
                           # brings the user home; 10s <= x <= 2h
+idle_timeout = "2m"       # a table left head-down after a jog, with no button pressed for this
+                          # long, comes home; 10s <= x <= 30m
 
 [motion]
 return_speed = 3.0        # deg/s comfort speed going home; must be <= [limits] max_speed
@@ -74,6 +76,7 @@ class LimitsConfig(StrictModel):
     max_speed: _Speed = 4.0
     max_accel: Annotated[float, Field(gt=0, le=HARD_MAX_ACCEL), LimitNote(le="the hard acceleration limit")] = 4.0
     session_timeout: Annotated[Duration, Field(ge=MIN_SESSION_TIMEOUT, le=MAX_SESSION_TIMEOUT)] = 1200.0
+    idle_timeout: Annotated[Duration, Field(ge=10.0, le=1800.0)] = 120.0
 
 
 class MotionConfig(StrictModel):

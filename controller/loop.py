@@ -20,6 +20,9 @@ from controller.state import Activity, ButtonEvent, Context, Machine
 # supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).
 IMU_READ_ATTEMPTS = 3
 STANDARD_GRAVITY = 9.80665  # m/s²
+# At power-on the step count is anchored to the mean tilt of this many good samples (0.5 s at
+# 50 Hz): one sample's noise could put home half a degree off.
+ANCHOR_SAMPLES = 25
 # Buttons whose release must stop motion even if the release edge was lost: re-read every period.
 HOLD_TO_RUN = ("up", "down", "return")
 
@@ -50,6 +53,7 @@ class Settings:
     return_speed: float
     rest_angle: float
     rest_time: float
+    idle_timeout: float = 120.0
     tracking: supervisor.Tracking = supervisor.Tracking()
 
 
@@ -85,6 +89,8 @@ class Controller:
         self.watch = supervisor.watch_start(clock.now())
         self.reading: supervisor.Reading | None = None
         self.heartbeat = clock.now()  # the dead-man reads this: the time of the last full period
+        self._anchor_tilts: list[float] = []
+        self.last_activity = clock.now()  # the last button press or release (idle timeout)
 
     # -- other threads -------------------------------------------------------------------------
     def post(self, event: ButtonEvent) -> None:
@@ -103,6 +109,10 @@ class Controller:
             return
         self.motor.halt()
         self.machine = state.on_trip(self.machine, reason)
+        if REASONS[reason].reanchor and self._sensor_agrees():
+            # The step count is what went wrong (stall, slip, lost steps): count from the sensor's
+            # angle, the last trusted one, so hold-to-run recovery steers by where the table is.
+            self.motor.set_position(self.estimate.angle)
         self.setpoint = halted(self.motor.position)
         self.program = None
         log.warning("TRIP %s", describe(reason))
@@ -118,9 +128,15 @@ class Controller:
             self.trip(Trip.INTERNAL_ERROR)
         else:
             self.heartbeat = now
+        if self.estimate is not None:
+            angle = self.estimate.angle
+        elif self._anchor_tilts:  # still anchoring: the mean so far
+            angle = sum(self._anchor_tilts) / len(self._anchor_tilts)
+        else:
+            angle = None  # no good sample yet: nothing is known
         return {
             "t": now,
-            "angle": None if self.estimate is None else self.estimate.angle,
+            "angle": angle,
             "target": self.setpoint.position,
             "goal": self.goal,
             "state": self.machine.state,
@@ -133,9 +149,9 @@ class Controller:
         self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
-        if self.estimate is None:  # no sample since power-on: nothing is known, nothing moves
-            return
         self._handle_events(now, token)
+        if self.estimate is None:  # not anchored yet (power-on, or a sensor dead since): nothing moves
+            return
         self._session_clock(now, dt)
         program_goal = self._program_goal(now)
         cmd = command.choose(
@@ -146,6 +162,8 @@ class Controller:
             jog_speed=self.settings.jog_speed,
             return_speed=self.settings.return_speed,
         )
+        if self.machine.latched and reason is Trip.UNDER_ANGLE:
+            cmd = command.HOLD  # recovery goes toward home only: past home, it stops there
         if cmd.goal is None:
             self.goal = None
             self.setpoint = halted(self.motor.position)
@@ -172,18 +190,19 @@ class Controller:
         gravity = math.sqrt(sum(a * a for a in sample.accel)) / STANDARD_GRAVITY
         previous_raw = self.watch.last_raw
         trustworthy = supervisor.GRAVITY_MIN <= gravity <= supervisor.GRAVITY_MAX and sample.raw != previous_raw
-        first = self.estimate is None
-        if trustworthy:  # a doubtful sample is not folded in (and never anchors the step count)
+        tilt, gyro_rate = self.mount.tilt_deg(sample.accel), self.mount.rate_dps(sample.gyro)
+        if trustworthy and self.estimate is None:
+            self._anchor_tilts.append(tilt)
+            if len(self._anchor_tilts) >= ANCHOR_SAMPLES:
+                # power-on: anchor the step count to the mean tilt; nothing moves
+                tilt = sum(self._anchor_tilts) / len(self._anchor_tilts)
+                self.estimate = estimator.update(None, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=True)
+                self.motor.set_position(self.estimate.angle)
+                self.setpoint = Setpoint(self.estimate.angle)
+        elif trustworthy:  # a doubtful sample is not folded in
             self.estimate = estimator.update(
-                self.estimate,
-                tilt=self.mount.tilt_deg(sample.accel),
-                gyro_rate=self.mount.rate_dps(sample.gyro),
-                t=sample.t,
-                still=self.setpoint.still,
+                self.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=self.setpoint.still
             )
-        if first and self.estimate is not None:  # power-on: anchor the step count; nothing moves
-            self.motor.set_position(self.estimate.angle)
-            self.setpoint = Setpoint(self.estimate.angle)
         e = self.estimate
         self.reading = supervisor.Reading(
             t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
@@ -209,17 +228,18 @@ class Controller:
             for name in HOLD_TO_RUN:
                 if name in self.machine.held and name not in levels:
                     self._button(ButtonEvent(name, False, now), now)
-        if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor:
+        if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor and self.estimate:
             # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth.
             self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
-        if self.motor.halted and command.motion_permitted(self.machine):
+        if self.motor.halted and command.motion_permitted(self.machine) and self.estimate is not None:
             # Every event up to the token has been seen, and none forbids motion. A halt that came
             # later (a stop pressed just now) keeps the latch: its token no longer matches.
             if self.motor.clear_halt(token):
                 self.watch = supervisor.watch_start(now)  # judge the motion afresh
 
     def _button(self, ev: ButtonEvent, now: float) -> None:
+        self.last_activity = now
         self._report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
         ctx = Context(
             profile_selected=self._profile_program is not None,
@@ -273,26 +293,33 @@ class Controller:
         return self._program_goal(now)
 
     def _session_clock(self, now: float, dt: float) -> None:
+        """Session and idle timeouts: bring a head-down table home by itself."""
         home = supervisor.at_home(self.setpoint.position, self.limits)
         idle_home = home and self.machine.activity is Activity.IDLE
         self.head_down = command.head_down_time(
             self.head_down, angle=self.estimate.angle, setpoint=self.setpoint.position, dt=dt, home=idle_home
         )
         m = self.machine
-        due = command.timeout_due(
-            self.head_down,
-            angle=max(self.estimate.angle, self.setpoint.position),
-            limits=self.limits,
-            return_speed=self.settings.return_speed,
-        )
-        if (
-            due
-            and not m.latched
-            and m.activity is not Activity.RETURNING
-            and not home
-        ):
+        if m.latched or not m.motion_requested or m.activity is Activity.RETURNING or home:
+            return  # nothing moves by itself while latched, or after a reset until a person asks
+        angle = max(self.estimate.angle, self.setpoint.position)
+        if command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.settings.return_speed):
             log.warning("session timeout: head-down for %.0f s, bringing the table home", self.head_down)
             self._apply(state.begin_return(m, "session-timeout"), now)
+        elif (
+            m.activity is Activity.IDLE
+            and angle > command.HEAD_DOWN_ABOVE
+            and now - self.last_activity >= self.settings.idle_timeout
+        ):
+            log.warning("idle timeout: head-down with no button pressed for %.0f s, bringing the table home",
+                        now - self.last_activity)
+            self._apply(state.begin_return(m, "idle-timeout"), now)
+
+    def _sensor_agrees(self) -> bool:
+        """The sensor answers and its accelerometer and gyro agree: its angle may re-anchor steps."""
+        r = self.reading
+        return (self.estimate is not None and r is not None and r.sample_ok
+                and abs(r.residual) <= supervisor.DISAGREE_LIMIT / 2)
 
     def _trip_cause_active(self) -> bool:
         if self.machine.trip is None or self.reading is None:

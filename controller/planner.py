@@ -27,7 +27,8 @@ def step_toward(sp: Setpoint, goal: float, *, max_speed: float, max_accel: float
     """Advance ``sp`` by one period ``dt`` toward ``goal``, time-optimally within the limits.
 
     The velocity follows the braking curve v = sqrt(2·a·d), so the setpoint decelerates in time to
-    stop on the goal; it never exceeds ``max_speed``, changes by at most ``max_accel·dt`` per period
+    stop on the goal; it never exceeds ``max_speed`` (or, if it was faster when the cap was lowered,
+    brakes down to it at ``max_accel``), changes by at most ``max_accel·dt`` per period
     (except to stop exactly on the goal from below one tick of acceleration) and never overshoots.
     If the goal moves behind a moving setpoint, it brakes at ``max_accel`` and comes back.
     """
@@ -43,8 +44,9 @@ def step_toward(sp: Setpoint, goal: float, *, max_speed: float, max_accel: float
     reach = abs(distance)
     brake_speed = max_accel * (-dt / 2 + math.sqrt(dt * dt / 4 + 2 * reach / max_accel))
     desired = direction * min(max_speed, brake_speed, reach / dt)
+    # Within one tick's acceleration of the desired speed. A lowered speed cap (a return slower
+    # than the move it interrupts) is reached by braking at max_accel too, not in one jump.
     velocity = min(max(desired, sp.velocity - dv), sp.velocity + dv)
-    velocity = max(-max_speed, min(max_speed, velocity))
     position = sp.position + velocity * dt
     # Never pass the goal while approaching it: stop on it instead.
     if velocity * direction > 0 and (goal - position) * direction < 0:

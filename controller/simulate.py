@@ -90,6 +90,7 @@ def settings_from(config) -> Settings:
         period=c.period,
         jog_speed=c.motion.jog_speed,
         return_speed=c.motion.return_speed,
+        idle_timeout=c.limits.idle_timeout,
         rest_angle=c.motion.rest_angle,
         rest_time=c.motion.rest_time,
         tracking=supervisor.Tracking(
@@ -240,7 +241,7 @@ class Simulation:
                 if ended is not None:
                     return ended
                 if next_tick > MAX_SIMULATED_TIME:
-                    raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending")
+                    raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending (a bug)")
         finally:
             self.panel.close()
             self.hw.close()
@@ -257,8 +258,10 @@ class Simulation:
             if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth
                 return self._result(EXIT_NOT_HOME, f"the controller believes it is home, but the table is at {self.hw.table.angle():.1f}°")
             return self._result(EXIT_HOME, "home and idle")
-        if m.state == "idle" and c.head_down == 0.0 and c.estimate is not None and c.estimate.angle <= 0:
-            # Not home, not head-down, nothing scheduled: nothing will ever move the table again.
+        head_down = c.estimate is not None and max(c.estimate.angle, c.setpoint.position) > 1e-9
+        if m.state == "idle" and (not m.motion_requested or not head_down):
+            # Not home, and no timeout will come (nobody asked since the last reset, or the table
+            # is not head-down): with nothing scheduled, nothing will ever move the table again.
             return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
         return None
 

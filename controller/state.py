@@ -7,6 +7,7 @@ from enum import Enum
 
 BUTTONS = ("stop", "reset", "start", "return", "up", "down")
 MOTION_BUTTONS = frozenset({"start", "return", "up", "down"})  # the only ways motion may begin (I7)
+HOLD_TO_RUN = frozenset({"up", "down", "return"})  # act only while held
 
 
 class Activity(str, Enum):
@@ -35,7 +36,9 @@ class Machine:
     held: frozenset[str] = frozenset()
     jog_direction: int = 0  # +1 head-down (`down`), -1 head-up (`up`)
     return_reason: str | None = None  # why RETURNING: button, profile-done, session-timeout
-    motion_requested: bool = False  # a person has pressed start/return/up/down since power-on
+    # A person has asked for motion (an accepted start/return/up/down) since power-on or the last
+    # reset: until then nothing moves, not even an automatic return (safety rule 6).
+    motion_requested: bool = False
 
     @property
     def state(self) -> str:
@@ -81,17 +84,18 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
     m = replace(m, held=held)
     if not ev.pressed:
         return _on_release(m, ev.name)
-    if ev.name in MOTION_BUTTONS:
-        m = replace(m, motion_requested=True)
     name = ev.name
     if name == "stop":
-        return Outcome(_halted(replace(m, stop_latched=True)))
+        # A stop forgets the hold-to-run buttons held before it: after the reset they need a
+        # fresh press, or a jog or recovery held from before would resume by itself.
+        return Outcome(_halted(replace(m, stop_latched=True, held=m.held - HOLD_TO_RUN | {"stop"})))
     if name == "reset":
         return _on_reset(m, ctx)
     if m.stop_latched:
         return Outcome(m, (f"{name} ignored: stop is latched; release stop and press reset first",))
     if m.trip is not None:
         if name == "return":
+            m = replace(m, motion_requested=True)
             return Outcome(m, ("return held: moving toward home at reduced speed while held",))
         return Outcome(m, (f"{name} ignored: tripped ({m.trip}); hold return to come home, or reset",))
     if name == "start":
@@ -99,18 +103,18 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
             return Outcome(m, (f"start ignored while {m.activity.value}",))
         if not ctx.profile_selected:
             return Outcome(m, ("start ignored: no preset selected",))
-        return Outcome(replace(m, activity=Activity.RUNNING), session_started=True)
+        return Outcome(replace(m, activity=Activity.RUNNING, motion_requested=True), session_started=True)
     if name == "return":
         if ctx.at_home and m.activity in (Activity.IDLE, Activity.JOGGING):
             return Outcome(_halted(m), ("already home",))
         if m.activity is Activity.RETURNING:
             return Outcome(m)
-        return begin_return(m, "button")
+        return begin_return(replace(m, motion_requested=True), "button")
     # up / down
     if m.activity in (Activity.RUNNING, Activity.RETURNING):
         return Outcome(m, (f"{name} ignored while {m.activity.value}: press return or stop",))
     direction = 1 if name == "down" else -1
-    return Outcome(replace(m, activity=Activity.JOGGING, jog_direction=direction))
+    return Outcome(replace(m, activity=Activity.JOGGING, jog_direction=direction, motion_requested=True))
 
 
 def _on_release(m: Machine, name: str) -> Outcome:
@@ -123,8 +127,10 @@ def _on_release(m: Machine, name: str) -> Outcome:
 
 
 def _on_reset(m: Machine, ctx: Context) -> Outcome:
-    """Reset clears latches whose cause is gone. It never starts motion (ISO 13850)."""
+    """Reset clears latches whose cause is gone. It never starts motion (ISO 13850): afterwards
+    nothing moves, not even an overdue automatic return, until a person presses a motion button."""
     notices = []
+    was_latched = m.latched
     if m.stop_latched:
         if "stop" in m.held:
             notices.append("reset refused: the stop button is still pressed")
@@ -137,6 +143,8 @@ def _on_reset(m: Machine, ctx: Context) -> Outcome:
         else:
             notices.append(f"trip cleared ({m.trip})")
             m = replace(m, trip=None)
+    if was_latched:
+        m = replace(m, motion_requested=False, held=m.held - HOLD_TO_RUN)
     return Outcome(_halted(m), tuple(notices))
 
 

@@ -159,8 +159,9 @@ class Stepper:
 class ThreadedPulseTrain:
     """Toggles STEP from a worker thread: good to about 1-2 kHz with gpiozero's lgpio pins.
 
-    A new train replaces the previous one (the control loop sends one train per period, sized to
-    end with the period). ``cancel`` wakes the thread at once.
+    The control loop sends one train per period, sized to end with the period; a train that is
+    still running when the next arrives has its unsent pulses added to the next (the stepper has
+    counted them). ``cancel`` wakes the thread at once.
     """
 
     def __init__(self, step: DigitalOutputDevice, direction: DigitalOutputDevice, *, now=None, start_thread: bool = True) -> None:
@@ -177,8 +178,13 @@ class ThreadedPulseTrain:
 
     def emit(self, steps: int, duration: float) -> None:
         with self._cond:
-            self._dir.value = steps > 0  # DIR is set before the first STEP edge of the train
-            self._train = (abs(steps), self._now(), duration / abs(steps))
+            if self._train is not None:  # a late train's unsent pulses are counted: send them too
+                left = self._train[0] - self._sent
+                steps += left if self._dir.value else -left
+            self._train = None
+            if steps:
+                self._dir.value = steps > 0  # DIR is set before the first STEP edge of the train
+                self._train = (abs(steps), self._now(), duration / abs(steps))
             self._sent = 0
             self._cond.notify_all()
 

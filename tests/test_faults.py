@@ -132,3 +132,27 @@ def test_nothing_moves_after_a_trip_is_reset_until_asked():
     assert run.named("trip")[0]["reason"] == "imu-frozen"
     assert _still_after_between(run, 60.3, 90) <= 1e-9
     assert run.at(95)["state"] == "running"
+
+
+def test_recovery_after_a_stall_steers_by_the_sensor_and_never_passes_home():
+    # The stall leaves the step count ahead of the table; recovery must not drive it past home.
+    run = simulate("hold-40", faults=["stall@5:1"], presses=["return@10:60"], until=80)
+    assert run.named("trip")[0]["reason"] == "stall"
+    home = Config().table.home_angle
+    assert min(s["true_angle"] for s in run.samples) >= home - 1  # I1
+    assert abs(run.samples[-1]["true_angle"] - home) <= 1.0
+
+
+def test_a_trip_halts_the_motor_before_it_latches(mocker):
+    run_log = []
+    from controller import loop as loop_module
+
+    real_on_trip = loop_module.state.on_trip
+    sim_run = simulate("hold-40", until=1)  # a table to reuse
+    controller, motor = sim_run.simulation.controller, sim_run.simulation.hw.motor
+    mocker.patch.object(motor, "halt", side_effect=lambda: run_log.append("halt"))
+    mocker.patch.object(loop_module.state, "on_trip", side_effect=lambda m, r: run_log.append("latch") or real_on_trip(m, r))
+    controller.trip(loop_module.Trip.STALL)
+    controller.trip(loop_module.Trip.IMU_LOST)  # already latched: not re-entered
+    assert run_log == ["halt", "latch"]
+    assert controller.machine.trip == "stall"

@@ -69,3 +69,12 @@ def test_move_time_is_the_trapezoid():
 def test_bad_limits_are_refused():
     with pytest.raises(ValueError):
         step_toward(Setpoint(0), 10, max_speed=0, max_accel=4, dt=DT)
+
+
+def test_a_lowered_speed_cap_is_reached_by_braking_not_a_jump():
+    sp = Setpoint(0.0, 4.0)  # moving at 4 deg/s; a return at 3 deg/s takes over
+    for _ in range(100):
+        nxt = step_toward(sp, -60.0, max_speed=3.0, max_accel=4.0, dt=DT)
+        assert abs(nxt.velocity - sp.velocity) <= 4.0 * DT + 1e-9
+        sp = nxt
+    assert sp.velocity == pytest.approx(-3.0)

@@ -152,3 +152,43 @@ def test_a_short_i2c_blip_is_ridden_through():
     run = simulate("gentle", faults=["imu-disconnect@30:0.02"])
     assert not run.named("trip")
     assert run.result.exit_code == sim.EXIT_HOME
+
+
+def test_a_reset_does_not_start_an_overdue_timeout_return():
+    config = Config.model_validate({"limits": {"session_timeout": "1m"}})
+    run = simulate(config=config, presses=["down@0:45", "stop@50", "reset@120", "up@130:0.1"], until=300)
+    window = run.between(120, 130)
+    assert max(s["true_angle"] for s in window) - min(s["true_angle"] for s in window) <= 1e-9  # I4
+    assert run.named("return")[-1]["reason"] == "session-timeout"  # once a person asked again
+    assert run.result.exit_code == sim.EXIT_HOME
+
+
+def test_a_hold_to_run_button_held_through_a_stop_needs_a_fresh_press():
+    run = simulate(presses=["down@5:40", "stop@10", "reset@15", "up@20:1", "reset@50"])
+    for window in (run.between(15, 20), run.between(21 + PERIOD, 50)):  # not before up, nor after it
+        assert max(s["true_angle"] for s in window) - min(s["true_angle"] for s in window) <= 1e-9
+
+
+def test_a_refused_press_is_not_a_request_for_motion():
+    from controller.state import ButtonEvent, Context, Machine, on_button, on_trip
+
+    m = on_button(Machine(), ButtonEvent("stop", True, 0), Context()).machine
+    m = on_button(m, ButtonEvent("start", True, 0), Context()).machine
+    assert not m.motion_requested
+    m = on_button(on_trip(Machine(), "imu-lost"), ButtonEvent("down", True, 0), Context()).machine
+    assert not m.motion_requested
+
+
+def test_idle_timeout_brings_a_jogged_table_home():
+    config = Config.model_validate({"limits": {"idle_timeout": "30s"}})
+    run = simulate(config=config, presses=["down@0:45"])
+    ret = run.named("return")[0]
+    assert ret["reason"] == "idle-timeout" and 45 + 30 <= ret["t"] <= 45 + 31
+    assert run.result.exit_code == sim.EXIT_HOME
+
+
+def test_speed_stays_within_the_limit_at_full_speed():
+    run = simulate("hold-40")  # 4 deg/s, the config's max_speed
+    limit = Config().limits.max_speed * 1.05
+    speeds = [abs(b["true_angle"] - a["true_angle"]) / PERIOD for a, b in zip(run.samples, run.samples[1:])]
+    assert 3.9 <= max(speeds) <= limit  # I6, and it really ran at full speed

@@ -106,3 +106,21 @@ def test_threaded_pulse_train_sends_evenly_and_cancels():
     assert len([s for s in factory.pin(20).states if s.state]) == 5
     train.close()
     factory.close()
+
+
+def test_a_late_train_hands_its_unsent_pulses_to_the_next():
+    factory = MockFactory()
+    from gpiozero import DigitalOutputDevice
+
+    step, direction = DigitalOutputDevice(20, pin_factory=factory), DigitalOutputDevice(21, pin_factory=factory)
+    clock = [0.0]
+    train = ThreadedPulseTrain(step, direction, now=lambda: clock[0], start_thread=False)
+    train.emit(10, 0.02)
+    clock[0] = 0.01
+    train.send_due()  # 5 sent (plus the one due at 0.01)
+    train.emit(10, 0.02)  # the next period arrives early
+    clock[0] = 1.0
+    train.send_due()
+    assert len([s for s in factory.pin(20).states if s.state]) == 20
+    train.close()
+    factory.close()

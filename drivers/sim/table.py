@@ -72,9 +72,10 @@ class SimTable:
 
     # -- the driver's side ---------------------------------------------------------------------
     def pulses(self, steps: int, duration: float) -> None:
-        """A new train of pulses starts now (the previous one has ended or is replaced)."""
+        """A new train of pulses starts now; what is left of the previous one is sent with it."""
         self._commit(self._clock.now())
-        self._train = _Train(self._clock.now(), duration, steps)
+        left = self._train.steps if self._train is not None else 0.0
+        self._train = _Train(self._clock.now(), duration, steps + left)
 
     def cancel(self) -> int:
         """Pulses stop now; returns how many of the current train were not sent."""
@@ -82,8 +83,9 @@ class SimTable:
         tr = self._train
         unsent = 0
         if tr is not None:
-            sent = math.floor(abs(tr.steps) * min(1.0, (now - tr.start) / tr.duration))
-            unsent = abs(tr.steps) - sent
+            total = round(abs(tr.steps))
+            sent = math.floor(total * min(1.0, (now - tr.start) / tr.duration))
+            unsent = total - sent
             self._train = _Train(tr.start, tr.duration, sent if tr.steps > 0 else -sent)
             self._train.duration = max(now - tr.start, 1e-12)
         self._commit(now)
