@@ -92,19 +92,21 @@ def test_automatic_return_is_refused_while_latched():
     assert out.machine.state == "stopped" and not out.returning_started
 
 
-events = st.lists(st.tuples(st.sampled_from(BUTTONS), st.booleans(), st.sampled_from([None, "imu-lost"])), max_size=40)
+events = st.lists(
+    st.tuples(st.sampled_from(BUTTONS), st.booleans(), st.sampled_from([None, "imu-lost"]), st.booleans()), max_size=40
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(events)
 def test_invariants_hold_for_every_button_sequence(seq):
     m = Machine()
-    for name, pressed, trip in seq:
+    for name, pressed, trip, cause_active in seq:
         if trip and pressed and name == "reset":
             m = on_trip(m, trip)
             continue
         before = m
-        m = on_button(m, ButtonEvent(name, pressed, 0.0), Context(trip_cause_active=bool(seq) and name == "up")).machine
+        m = on_button(m, ButtonEvent(name, pressed, 0.0), Context(trip_cause_active=cause_active)).machine
         c = cmd(m)
         if not m.motion_requested:
             assert c == command.HOLD  # I7
@@ -114,7 +116,13 @@ def test_invariants_hold_for_every_button_sequence(seq):
             assert c == command.HOLD or (c.goal == LIMITS.home_angle and "return" in m.held
                                          and c.speed <= LIMITS.max_speed / 2)  # I3, trip
         if pressed and name == "reset":
-            assert m.activity is Activity.IDLE and (c == command.HOLD or m.recovering)  # I4
+            assert m.activity is Activity.IDLE and c == command.HOLD  # I4
+            if before.latched:
+                assert not m.motion_requested  # and nothing moves until a person asks again
+        if pressed and name in ("start", "return", "up", "down") and before.latched and not (
+            name == "return" and before.trip is not None and not before.stop_latched
+        ):
+            assert m.motion_requested == before.motion_requested  # a refused press asks for nothing
         if pressed and name == "stop":
             assert m.stop_latched
         if before.stop_latched and not (pressed and name == "reset"):
