@@ -65,7 +65,7 @@ REASONS: dict[Trip, TripReason] = {
                    _HOLD, "at once; the step count is re-anchored to the sensor's angle", True, reanchor=True),
         TripReason(Trip.TRACKING, "the table's angle drifted from the step count (lost steps)", _HOLD,
                    "at once; the step count is re-anchored to the sensor's angle", True, reanchor=True),
-        TripReason(Trip.UNEXPECTED_MOTION, "motion sensed while none was commanded (slip), or the gyro misreads",
+        TripReason(Trip.UNEXPECTED_MOTION, "motion sensed that was not commanded (slip, back-driving), or the gyro misreads",
                    _HOLD, "the table is still again (the step count is re-anchored)", True, reanchor=True),
         TripReason(Trip.LOOP_STALL, "the control loop stopped running (dead-man)", _HOLD,
                    "the loop runs again", True),

@@ -26,7 +26,7 @@ EXIT_NOT_HOME = 4
 # A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
 MAX_SIMULATED_TIME = 4 * 3600.0  # s
 
-_SCHEDULE = re.compile(r"^(?P<name>[a-z0-9-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
+_SCHEDULE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
 
 
 @dataclass(frozen=True, order=True)
@@ -166,7 +166,7 @@ class Simulation:
         self.deadman = DeadMan(
             heartbeat=lambda: self.controller.heartbeat,
             halt=self.hw.motor.halt,
-            post_trip=self.controller.post_trip,
+            post_trip=self._deadman_trip,
             now=self.hw.clock.now,
             period=self.settings.period,
         )
@@ -187,6 +187,11 @@ class Simulation:
     def _schedule(self, t: float, label: str, action: Callable[[], None]) -> None:
         heapq.heappush(self._actions, (t, self._seq, label, action))
         self._seq += 1
+
+    def _deadman_trip(self, reason) -> None:
+        """The dead-man posts to the loop (which latches when it runs again); the trace hears it now."""
+        self._event({"t": self.hw.clock.now(), "event": "deadman", "reason": reason})
+        self.controller.post_trip(reason)
 
     def _fault(self, kind: str, active: bool) -> None:
         if kind == "loop-stall":
@@ -252,7 +257,7 @@ class Simulation:
         c = self.controller
         m = c.machine
         if m.latched:
-            return self._result(EXIT_LATCHED, f"{m.state} ({m.trip or 'stop button'}) with the table held")
+            return self._result(EXIT_LATCHED, f"{m.state} ({m.trip or 'stop button'}), motor halted and holding")
         home = supervisor.at_home(c.setpoint.position, c.limits)
         if m.state == "idle" and home:
             if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth

@@ -129,8 +129,9 @@ def _on_release(m: Machine, name: str) -> Outcome:
 def _on_reset(m: Machine, ctx: Context) -> Outcome:
     """Reset clears latches whose cause is gone. It never starts motion (ISO 13850): afterwards
     nothing moves, not even an overdue automatic return, until a person presses a motion button."""
+    if not m.latched:
+        return Outcome(m, ("reset: nothing to reset",))  # a running session goes on undisturbed
     notices = []
-    was_latched = m.latched
     if m.stop_latched:
         if "stop" in m.held:
             notices.append("reset refused: the stop button is still pressed")
@@ -143,8 +144,7 @@ def _on_reset(m: Machine, ctx: Context) -> Outcome:
         else:
             notices.append(f"trip cleared ({m.trip})")
             m = replace(m, trip=None)
-    if was_latched:
-        m = replace(m, motion_requested=False, held=m.held - HOLD_TO_RUN)
+    m = replace(m, motion_requested=False, held=m.held - HOLD_TO_RUN)
     return Outcome(_halted(m), tuple(notices))
 
 

@@ -149,9 +149,10 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
         position_error_since=_since(w.position_error_since, off, r.t),
     )
     if _lasted(w.rate_mismatch_since, r.t, tracking.time):
-        if abs(r.commanded_rate) <= tracking.rate_tolerance:
-            return w, Trip.UNEXPECTED_MOTION
-        return w, Trip.STALL
+        direction = 1.0 if r.commanded_rate > 0 else -1.0
+        if abs(r.commanded_rate) > tracking.rate_tolerance and r.rate * direction < abs(r.commanded_rate):
+            return w, Trip.STALL  # slower than commanded: stalled, obstructed, lost steps
+        return w, Trip.UNEXPECTED_MOTION  # moving with none commanded, or faster: slip, back-driving
     if _lasted(w.position_error_since, r.t, tracking.time):
         return w, Trip.TRACKING
     return w, None

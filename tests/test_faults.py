@@ -19,7 +19,7 @@ FAULTS = [
     ("imu-freeze", {"imu-frozen"}, 1.0),
     ("imu-spike", {"imu-implausible"}, 0.1),
     ("imu-disagree", {"imu-disagree", "stall", "unexpected-motion"}, 1.0),
-    ("slip", {"unexpected-motion", "tracking", "stall"}, 1.0),
+    ("slip", {"unexpected-motion", "tracking"}, 1.0),
     ("loop-stall", {"loop-stall"}, 2 * PERIOD),
     ("crash", {"internal-error"}, PERIOD),
 ]

@@ -192,3 +192,9 @@ def test_speed_stays_within_the_limit_at_full_speed():
     limit = Config().limits.max_speed * 1.05
     speeds = [abs(b["true_angle"] - a["true_angle"]) / PERIOD for a, b in zip(run.samples, run.samples[1:])]
     assert 3.9 <= max(speeds) <= limit  # I6, and it really ran at full speed
+
+
+def test_a_reset_with_nothing_latched_leaves_a_session_running():
+    run = simulate("hold-40", presses=["reset@100"])
+    assert run.at(101)["state"] == "running"
+    assert run.result.exit_code == sim.EXIT_HOME

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,9 +118,11 @@ def test_invariants_hold_for_every_button_sequence(seq):
             assert c == command.HOLD or (c.goal == LIMITS.home_angle and "return" in m.held
                                          and c.speed <= LIMITS.max_speed / 2)  # I3, trip
         if pressed and name == "reset":
-            assert m.activity is Activity.IDLE and c == command.HOLD  # I4
-            if before.latched:
+            if before.latched:  # I4: it only permits a restart
+                assert m.activity is Activity.IDLE and c == command.HOLD
                 assert not m.motion_requested  # and nothing moves until a person asks again
+            else:  # nothing to reset: whatever was happening goes on untouched
+                assert m == replace(before, held=before.held | {"reset"})
         if pressed and name in ("start", "return", "up", "down") and before.latched and not (
             name == "return" and before.trip is not None and not before.stop_latched
         ):
