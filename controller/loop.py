@@ -23,8 +23,6 @@ STANDARD_GRAVITY = 9.80665  # m/s²
 # At power-on the step count is anchored to the mean tilt of this many good samples (0.5 s at
 # 50 Hz): one sample's noise could put home half a degree off.
 ANCHOR_SAMPLES = 25
-# Buttons whose release must stop motion even if the release edge was lost: re-read every period.
-HOLD_TO_RUN = ("up", "down", "return")
 
 log = logging.getLogger("inversion_table")
 
@@ -225,7 +223,7 @@ class Controller:
                 self._button(ev, now)
         if self._buttons_pressed is not None:  # a lost release edge must not keep a hold-to-run going
             levels = self._buttons_pressed()
-            for name in HOLD_TO_RUN:
+            for name in sorted(state.HOLD_TO_RUN):  # their release must stop motion even if its edge was lost
                 if name in self.machine.held and name not in levels:
                     self._button(ButtonEvent(name, False, now), now)
         if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor and self.estimate:
