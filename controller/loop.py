@@ -23,6 +23,8 @@ STANDARD_GRAVITY = 9.80665  # m/s²
 # At power-on the step count is anchored to the mean tilt of this many good samples (0.5 s at
 # 50 Hz): one sample's noise could put home half a degree off.
 ANCHOR_SAMPLES = 25
+# Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
+RECOVERY_HOME_MARGIN = 0.25  # deg
 
 log = logging.getLogger("inversion_table")
 
@@ -107,10 +109,6 @@ class Controller:
             return
         self.motor.halt()
         self.machine = state.on_trip(self.machine, reason)
-        if REASONS[reason].reanchor and self._sensor_agrees():
-            # The step count is what went wrong (stall, slip, lost steps): count from the sensor's
-            # angle, the last trusted one, so hold-to-run recovery steers by where the table is.
-            self.motor.set_position(self.estimate.angle)
         self.setpoint = halted(self.motor.position)
         self.program = None
         log.warning("TRIP %s", describe(reason))
@@ -160,8 +158,8 @@ class Controller:
             jog_speed=self.settings.jog_speed,
             return_speed=self.settings.return_speed,
         )
-        if self.machine.latched and reason is Trip.UNDER_ANGLE:
-            cmd = command.HOLD  # recovery goes toward home only: past home, it stops there
+        if self.machine.recovering and self._sensor_says_home(reason):
+            cmd = command.HOLD
         if cmd.goal is None:
             self.goal = None
             self.setpoint = halted(self.motor.position)
@@ -313,11 +311,17 @@ class Controller:
                         now - self.last_activity)
             self._apply(state.begin_return(m, "idle-timeout"), now)
 
-    def _sensor_agrees(self) -> bool:
-        """The sensor answers and its accelerometer and gyro agree: its angle may re-anchor steps."""
-        r = self.reading
-        return (self.estimate is not None and r is not None and r.sample_ok
-                and abs(r.residual) <= supervisor.DISAGREE_LIMIT / 2)
+    def _sensor_says_home(self, reason: Trip | None) -> bool:
+        """Hold-to-run recovery steers by the step count, and stops early if the sensor says home.
+
+        After a stall the step count may be ahead of the table; after a lying gyro the sensor may
+        be off. Stopping at whichever says home first keeps the table within its travel in both
+        cases. A sensor that is the trip's cause is not asked.
+        """
+        if reason is Trip.UNDER_ANGLE:
+            return True
+        trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
+        return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
 
     def _trip_cause_active(self) -> bool:
         if self.machine.trip is None or self.reading is None:

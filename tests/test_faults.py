@@ -156,3 +156,13 @@ def test_a_trip_halts_the_motor_before_it_latches(mocker):
     controller.trip(loop_module.Trip.IMU_LOST)  # already latched: not re-entered
     assert run_log == ["halt", "latch"]
     assert controller.machine.trip == "stall"
+
+
+def test_recovery_after_a_lying_gyro_never_passes_home():
+    # Found by the property test: a gyro lie at home trips; holding return must not follow a
+    # drifted sensor (or a drifted step count) past home.
+    config = Config.model_validate({"limits": {"max_angle": 30, "max_speed": 2.0, "session_timeout": 40},
+                                    "motion": {"return_speed": 1.5}})
+    run = simulate(config=config, faults=["imu-disagree@1:0.5"], presses=["return@1.05:10"], until=30)
+    assert run.named("trip")
+    assert min(s["true_angle"] for s in run.samples) >= config.table.home_angle - 1  # I1
