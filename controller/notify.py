@@ -1,4 +1,4 @@
-"""systemd's notify protocol (sd_notify): READY, WATCHDOG and STATUS datagrams, stdlib only."""
+"""systemd's notify protocol (sd_notify): READY and WATCHDOG datagrams, stdlib only."""
 
 from __future__ import annotations
 
@@ -38,12 +38,6 @@ class Notifier:
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
-
-    def status(self, text: str) -> bool:
-        return self.send(f"STATUS={text}")
-
-    def stopping(self) -> bool:
-        return self.send("STOPPING=1")
 
     def close(self) -> None:
         """Safe to call twice."""

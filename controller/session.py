@@ -49,10 +49,6 @@ class Progress:
     block_start: float = 0.0
     in_cycle: bool = False  # the current cycle was admitted and runs to its end
 
-    @property
-    def label(self) -> str:
-        return f"block {self.block + 1}, cycle {self.cycle + 1}, {'dwell' if self.dwelling else 'move'}"
-
 
 def start(now: float) -> Progress:
     return Progress(block_start=now)
