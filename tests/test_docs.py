@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from controller.config import DEFAULT_CONFIG_TOML
-from controller.reasons import REASONS, markdown_table
+from controller.reasons import REASONS, Trip, markdown_table
 from drivers.sim.hardware import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +37,10 @@ def test_the_response_table_in_the_docs_is_the_one_in_the_code():
 
 def test_every_trip_the_code_can_raise_is_in_the_table():
     """No trip is raised with a bare string: every reason is a Trip member with a row."""
-    import re
-
     for path in list((ROOT / "controller").glob("*.py")) + list((ROOT / "drivers").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\btrip\(\s*[\"']", text), f"{path.name} trips with a bare string"
         for name in re.findall(r"Trip\.([A-Z0-9_]+)", text):
-            from controller.reasons import Trip
-
             assert Trip[name] in REASONS, (path.name, name)
 
 
@@ -56,3 +52,15 @@ def test_every_fault_kind_is_documented():
 def test_the_readme_shows_the_real_config_defaults():
     body = DEFAULT_CONFIG_TOML.split("\n[table]", 1)[1]
     assert "[table]" + body.rstrip() in README
+
+
+def test_the_readme_profile_example_passes_its_own_checks(tmp_path):
+    from controller.config import Config
+    from controller.preflight import prepare_profile
+
+    section = README.split("## Profiles", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```toml\n(.+?)```", section, re.S).group(1)
+    path = tmp_path / "example.toml"
+    path.write_text(example, encoding="utf-8")
+    prepared = prepare_profile(str(path), Config())
+    assert [step.kind for step in prepared.profile.steps] == ["hold", "oscillate"]
