@@ -60,17 +60,17 @@ def choose(
     return HOLD
 
 
-def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float, home: bool) -> float:
-    """Seconds spent head-down in this session; the clock restarts once the table is home.
+def head_down(*, angle: float, setpoint: float) -> bool:
+    """Head-down if either the estimate or the commanded position says so: neither sensor noise
+    nor a lagging sensor can hide time from the timeouts."""
+    return angle > HEAD_DOWN_ABOVE or setpoint > HEAD_DOWN_ABOVE + SETPOINT_ROUNDING
 
-    It counts a period as head-down if either the estimate or the commanded position is
-    head-down, so neither sensor noise nor a lagging sensor can hide time from the timeout.
-    """
+
+def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float, home: bool) -> float:
+    """Seconds spent head-down in this session; the clock restarts once the table is home."""
     if home:
         return 0.0
-    if angle > HEAD_DOWN_ABOVE or setpoint > HEAD_DOWN_ABOVE + SETPOINT_ROUNDING:
-        return previous + dt
-    return previous
+    return previous + dt if head_down(angle=angle, setpoint=setpoint) else previous
 
 
 def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:

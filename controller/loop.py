@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import queue
+import math
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Protocol
-
-import math
 
 from controller import command, estimator, session, state, supervisor
 from controller.errors import ImuError
@@ -304,7 +303,7 @@ class Controller:
             self._apply(state.begin_return(m, "session-timeout"), now)
         elif (
             m.activity is Activity.IDLE
-            and angle > command.HEAD_DOWN_ABOVE
+            and command.head_down(angle=self.estimate.angle, setpoint=self.setpoint.position)
             and now - self.last_activity >= self.settings.idle_timeout
         ):
             log.warning("idle timeout: head-down with no button pressed for %.0f s, bringing the table home",

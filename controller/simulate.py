@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller import session, supervisor
+from controller import command, session, supervisor
 from controller.deadman import DeadMan
 from controller.errors import InputError
 from controller.loop import Controller, Settings
@@ -93,12 +93,7 @@ def settings_from(config) -> Settings:
         idle_timeout=c.limits.idle_timeout,
         rest_angle=c.motion.rest_angle,
         rest_time=c.motion.rest_time,
-        tracking=supervisor.Tracking(
-            position_tolerance=c.tracking.position_tolerance,
-            rate_tolerance=c.tracking.rate_tolerance,
-            rate_share=c.tracking.rate_share,
-            time=c.tracking.time,
-        ),
+        tracking=supervisor.Tracking(**c.tracking.model_dump()),
     )
 
 
@@ -263,7 +258,7 @@ class Simulation:
             if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth
                 return self._result(EXIT_NOT_HOME, f"the controller believes it is home, but the table is at {self.hw.table.angle():.1f}°")
             return self._result(EXIT_HOME, "home and idle")
-        head_down = c.estimate is not None and max(c.estimate.angle, c.setpoint.position) > 1e-9
+        head_down = c.estimate is not None and command.head_down(angle=c.estimate.angle, setpoint=c.setpoint.position)
         if m.state == "idle" and (not m.motion_requested or not head_down):
             # Not home, and no timeout will come (nobody asked since the last reset, or the table
             # is not head-down): with nothing scheduled, nothing will ever move the table again.
