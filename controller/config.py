@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from controller.errors import ConfigError
 from controller.validation import Duration, LimitNote, StrictModel, fmt_number, load_toml_model, problem
@@ -23,6 +23,13 @@ MAX_SESSION_TIMEOUT = 7200.0   # s (2 h)
 MAX_REST_TIME = 300.0          # s (5 m)
 MIN_RATE = 20                  # Hz
 MAX_RATE = 200                 # Hz
+MIN_BCM_PIN = 4                # GPIO0/1 are the HAT ID EEPROM's, GPIO2/3 the IMU's I2C bus
+MAX_BCM_PIN = 27               # the 40-pin header ends at GPIO27
+MAX_PRESETS = 9                # the buzzer counts the selected preset out in beeps
+DEFAULT_CONFIG_PATH = "/etc/inversion-table/config.toml"
+DEFAULT_CALIBRATION_PATH = "/var/lib/inversion-table/calibration.json"
+CLONE_IDS = (0x70, 0x72, 0x98)  # WHO_AM_I answers of chips sold as MPU-6050s (drivers/imu.py names them)
+PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native")  # gpiozero's names; lgpio works on every Pi
 
 DEFAULT_CONFIG_TOML = """\
 # inversion-table config. Every key is optional; these are the defaults.
@@ -31,6 +38,12 @@ DEFAULT_CONFIG_TOML = """\
 [table]
 home_angle = -60          # deg; loading position; must be -89 <= x <= -5 (negative: head-up)
 steps_per_degree = 200.0  # motor (micro)steps per degree of table tilt; 1 <= x <= 20000
+                          # (or leave it out and describe the drive in [motor] instead)
+
+# [motor]                 # the drive, as an alternative to [table] steps_per_degree:
+# steps_per_rev = 200     # full steps per motor revolution (1.8° motors: 200)
+# microsteps = 16         # the driver's microstepping (MS1..MS3 jumpers): 1, 2, 4, ... 256
+# gear_ratio = 22.5       # motor revolutions per revolution of the table's pivot
 
 [limits]
 max_angle = 60            # deg head-down; 0 < x <= 90 (the hard ceiling)
@@ -56,6 +69,39 @@ position_tolerance = 2.0  # deg between the sensor's angle and the step count; 0
 rate_tolerance = 0.3      # deg/s between the gyro and the commanded speed ...; 0.1 <= x <= 2
 rate_share = 0.1          # ... plus this share of the commanded speed; 0 <= x <= 1
 time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.8s
+
+[presets]                 # what `start` runs on the table; `select` steps through them
+available = ["gentle", "hold-40", "oscillate"]  # preset names or .toml paths; the first is
+                          # selected at power-on; at most 9
+
+[pins]                    # BCM numbers (GPIO17 is 17), not header pin numbers; 4 <= x <= 27
+stop = 17                 # buttons: normally open, to ground (the Pi's pull-ups are used)
+reset = 27
+start = 22
+return = 23
+up = 24
+down = 25
+select = 5                # steps through [presets] available; false if the table has none
+step = 20                 # stepper driver STEP
+dir = 21                  # stepper driver DIR
+enable = 16               # stepper driver ENABLE, active low: pull it up to 3.3 V in hardware
+led = 26                  # status LED (through a resistor to ground); false for none
+buzzer = 19               # active buzzer (through a transistor); false for none
+
+[gpio]
+pin_factory = "lgpio"     # gpiozero pin factory: lgpio (every Pi, and the only one on a Pi 5),
+                          # rpigpio, pigpio or native; never a silent fallback
+
+[imu]                     # the MPU-6050
+bus = 1                   # /dev/i2c-1: header pins 3 (SDA) and 5 (SCL)
+address = 0x68            # 0x68, or 0x69 with AD0 pulled high
+forward = "+x"            # the sensor axis that points along the bed toward the head
+normal = "+z"             # the sensor axis that points up out of the bed when it is level
+accept_ids = []           # clone chips' WHO_AM_I values to accept, e.g. [0x70]: only after
+                          # `inversion-table doctor` named the chip and you checked it
+
+[calibration]
+file = "/var/lib/inversion-table/calibration.json"  # written by `inversion-table calibrate`
 """
 
 _Speed = Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
@@ -107,6 +153,127 @@ class TrackingConfig(StrictModel):
     time: Annotated[Duration, Field(ge=0.05, le=0.8), LimitNote(le="so a stall trips within 1 s")] = 0.3
 
 
+class MotorConfig(StrictModel):
+    """[motor]: the drive train, an alternative to [table] steps_per_degree."""
+
+    steps_per_rev: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    microsteps: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256] | None = None
+    gear_ratio: Annotated[float, Field(gt=0, le=100_000)] | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.model_fields_set)
+
+    @property
+    def steps_per_degree(self) -> float:
+        return self.steps_per_rev * self.microsteps * self.gear_ratio / 360.0
+
+
+class PresetsConfig(StrictModel):
+    """[presets]: the profiles the table's start button can run, in select order."""
+
+    available: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=MAX_PRESETS),
+                         LimitNote(le="the buzzer counts the selected preset out in beeps")] = ["gentle", "hold-40", "oscillate"]
+
+
+def _pin_or_false(value):
+    """`false` means "not fitted"; a pin is a whole number; anything else is refused here, once."""
+    if value is False:
+        return None
+    if value is True or (value is not None and not isinstance(value, int)):
+        raise problem(f"must be a BCM pin number, or false for none (got {value!r})")
+    return value
+
+
+_Pin = Annotated[int, Field(ge=MIN_BCM_PIN, le=MAX_BCM_PIN),
+                 LimitNote(ge="GPIO0-3 belong to the HAT EEPROM and the IMU's I2C bus",
+                           le="the 40-pin header ends at GPIO27")]
+_OptionalPin = Annotated[_Pin | None, BeforeValidator(_pin_or_false)]
+
+
+class PinsConfig(StrictModel):
+    """[pins]: BCM pin numbers of the buttons, the stepper driver and the status outputs."""
+
+    stop: _Pin = 17
+    reset: _Pin = 27
+    start: _Pin = 22
+    return_: _Pin = Field(default=23, alias="return")
+    up: _Pin = 24
+    down: _Pin = 25
+    select: _OptionalPin = 5
+    step: _Pin = 20
+    dir: _Pin = 21
+    enable: _Pin = 16
+    led: _OptionalPin = 26
+    buzzer: _OptionalPin = 19
+
+    def by_name(self) -> dict[str, int]:
+        """Every fitted pin by its key as the file writes it ("return", not "return_")."""
+        return {(f.alias or name): getattr(self, name) for name, f in type(self).model_fields.items()
+                if getattr(self, name) is not None}
+
+    def buttons(self) -> dict[str, int]:
+        names = ("stop", "reset", "start", "return", "up", "down", "select")
+        return {k: v for k, v in self.by_name().items() if k in names}
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PinsConfig:
+        seen: dict[int, str] = {}
+        lines = []
+        for key, pin in self.by_name().items():
+            if pin in seen:
+                lines.append(f"{key} = {pin}: GPIO{pin} is already {seen[pin]}'s pin; every line needs its own")
+            seen.setdefault(pin, key)
+        if lines:
+            raise problem("\n".join(lines))
+        return self
+
+
+class GpioConfig(StrictModel):
+    """[gpio]: which gpiozero pin factory drives the pins."""
+
+    pin_factory: Literal[PIN_FACTORIES] = "lgpio"
+
+
+def _imu_address(value: int) -> int:
+    if value not in (0x68, 0x69):
+        raise problem(f"must be 0x68, or 0x69 with AD0 pulled high (got 0x{value:02X})")
+    return value
+
+
+def _clone_id(value: int) -> int:
+    if value not in CLONE_IDS:
+        known = ", ".join(f"0x{i:02X}" for i in CLONE_IDS)
+        raise problem(f"0x{value:02X} is not a known clone's WHO_AM_I ({known})")
+    return value
+
+
+_Axis = Literal["+x", "-x", "+y", "-y", "+z", "-z"]
+
+
+class ImuConfig(StrictModel):
+    """[imu]: where the MPU-6050 is and how it is mounted on the bed."""
+
+    bus: Annotated[int, Field(ge=0, le=31)] = 1
+    address: Annotated[int, AfterValidator(_imu_address)] = 0x68
+    forward: _Axis = "+x"
+    normal: _Axis = "+z"
+    accept_ids: list[Annotated[int, AfterValidator(_clone_id)]] = []
+
+    @model_validator(mode="after")
+    def _axes_differ(self) -> ImuConfig:
+        if self.forward[1] == self.normal[1]:
+            raise problem(f"forward = '{self.forward}' and normal = '{self.normal}' are the same sensor axis: "
+                          "forward lies along the bed, normal points out of it")
+        return self
+
+
+class CalibrationConfig(StrictModel):
+    """[calibration]: where `inversion-table calibrate` keeps its results."""
+
+    file: Annotated[str, Field(min_length=1)] = DEFAULT_CALIBRATION_PATH
+
+
 class Config(StrictModel):
     """The whole config file; ``Config()`` is the shipped defaults (``DEFAULT_CONFIG_TOML``)."""
 
@@ -115,6 +282,17 @@ class Config(StrictModel):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    motor: MotorConfig = Field(default_factory=MotorConfig)
+    presets: PresetsConfig = Field(default_factory=PresetsConfig)
+    pins: PinsConfig = Field(default_factory=PinsConfig)
+    gpio: GpioConfig = Field(default_factory=GpioConfig)
+    imu: ImuConfig = Field(default_factory=ImuConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+
+    @property
+    def steps_per_degree(self) -> float:
+        """Motor steps per degree of tilt: from [motor] when it is given, else [table] steps_per_degree."""
+        return self.motor.steps_per_degree if self.motor.given else self.table.steps_per_degree
 
     @property
     def period(self) -> float:
@@ -133,6 +311,16 @@ class Config(StrictModel):
         ]
         if mot.rest_angle < tab.home_angle:
             lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is below [table] home_angle = {n(tab.home_angle)}")
+        if self.motor.given:
+            missing = [k for k in ("steps_per_rev", "microsteps", "gear_ratio") if getattr(self.motor, k) is None]
+            if missing:
+                lines.append(f"[motor] {', '.join(missing)} missing: give all of steps_per_rev, microsteps and "
+                             "gear_ratio, or none of them and [table] steps_per_degree")
+            elif "steps_per_degree" in tab.model_fields_set:
+                lines.append("[table] steps_per_degree and [motor] both describe the drive: keep one of them")
+            elif not MIN_STEPS_PER_DEGREE <= self.motor.steps_per_degree <= MAX_STEPS_PER_DEGREE:
+                lines.append(f"[motor] gives {n(round(self.motor.steps_per_degree, 3))} steps per degree, outside "
+                             f"{n(MIN_STEPS_PER_DEGREE)}..{n(MAX_STEPS_PER_DEGREE)}")
         if lines:
             raise problem("\n".join(lines))
         return self

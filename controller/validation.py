@@ -172,6 +172,11 @@ def _metadata(field: FieldInfo) -> list[Any]:
     return found
 
 
+def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A model's fields by the key a file writes: the alias where there is one ("return")."""
+    return {(f.alias or name): f for name, f in model.model_fields.items()}
+
+
 def _walk(loc: tuple, data: Any, model_cls: type[BaseModel]):
     """Follow ``loc`` through the raw data and the models: (label, raw value, models there, field)."""
     pieces: list[str] = []
@@ -182,13 +187,13 @@ def _walk(loc: tuple, data: Any, model_cls: type[BaseModel]):
             node = node[part] if isinstance(node, list) and part < len(node) else _MISSING
             pieces[-1] = item_label(pieces[-1], part)
             continue
-        owners = [m for m in models if part in m.model_fields]
+        owners = [m for m in models if part in _fields(m)]
         if not owners and i > 0 and isinstance(loc[i - 1], int):
             # a discriminator tag, e.g. the 'oscillate' in ('steps', 1, 'oscillate', 'high')
             models = [m for m in models if part in _tags(m)] or models
             pieces[-1] += f" ({part})"
             continue
-        field = owners[0].model_fields[part] if owners else None
+        field = _fields(owners[0])[part] if owners else None
         ann = field.annotation if field is not None else None
         is_table = i == 0 and get_origin(ann) is not list and bool(_models_in(ann))
         pieces.append(f"[{part}]" if is_table else part)
@@ -208,7 +213,7 @@ def _drop_typo_echoes(errors: list, data: Any, model_cls: type[BaseModel]) -> li
     for err in errors:
         if err["type"] == "extra_forbidden":
             models = _walk(err["loc"][:-1], data, model_cls)[2]
-            fix = _close(str(err["loc"][-1]), sorted({k for m in models for k in m.model_fields}))
+            fix = _close(str(err["loc"][-1]), sorted({k for m in models for k in _fields(m)}))
             typos.add((tuple(err["loc"][:-1]), fix))
     return [err for err in errors
             if not (err["type"] == "missing" and (tuple(err["loc"][:-1]), err["loc"][-1]) in typos)]
@@ -267,7 +272,7 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
         label, parent, models, _ = _walk(loc[:-1], data, model_cls)
         key = str(loc[-1])
         value = parent.get(key, _MISSING) if isinstance(parent, dict) else _MISSING
-        known = sorted({name for m in models for name in m.model_fields})
+        known = sorted({name for m in models for name in _fields(m)})
         if isinstance(value, dict) and not label:
             tables = [f"[{k}]" for k in known]
             msgs = [f"unknown table [{key}]" + _suggest(f"[{key}]", tables, quote="")]

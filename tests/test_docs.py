@@ -50,8 +50,12 @@ def test_every_fault_kind_is_documented():
 
 
 def test_the_readme_shows_the_real_config_defaults():
-    body = DEFAULT_CONFIG_TOML.split("\n[table]", 1)[1]
-    assert "[table]" + body.rstrip() in README
+    body = DEFAULT_CONFIG_TOML.split("\n[table]", 1)[1].split("\n[presets]", 1)[0]
+    assert "[table]" + body.rstrip() + "\n```" in README
+
+
+def test_the_example_config_is_the_defaults():
+    assert (ROOT / "systemd" / "config.example.toml").read_text(encoding="utf-8") == DEFAULT_CONFIG_TOML
 
 
 def test_the_readme_profile_example_passes_its_own_checks(tmp_path):
