@@ -219,6 +219,11 @@ def _drop_typo_echoes(errors: list, data: Any, model_cls: type[BaseModel]) -> li
             if not (err["type"] == "missing" and (tuple(err["loc"][:-1]), err["loc"][-1]) in typos)]
 
 
+def _printable(word: str) -> str:
+    """A key as written, or escaped if it holds characters that would break or hide in a message."""
+    return word if word.isprintable() else repr(word)[1:-1]
+
+
 def _suggest(word: str, choices: list[str], quote: str = "'") -> str:
     close = _close(word, choices)
     return f" (did you mean {quote}{close}{quote}?)" if close else ""
@@ -270,7 +275,7 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
     show_got = True
     if kind == "extra_forbidden":
         label, parent, models, _ = _walk(loc[:-1], data, model_cls)
-        key = str(loc[-1])
+        key = _printable(str(loc[-1]))
         value = parent.get(key, _MISSING) if isinstance(parent, dict) else _MISSING
         known = sorted({name for m in models for name in _fields(m)})
         if isinstance(value, dict) and not label:
@@ -285,7 +290,7 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
         tags = sorted(str(t) for m in models for t in _tags(m))
         valid = ", ".join(f"'{t}'" for t in tags)
         if kind == "union_tag_invalid":
-            tag = str(ctx.get("tag"))
+            tag = _printable(str(ctx.get("tag")))
             msgs = [f"unknown {disc} '{tag}'" + _suggest(tag, tags) + f"; valid {disc}s: {valid}"]
         else:
             msgs = [f"missing key '{disc}' (one of {valid})"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -64,7 +65,7 @@ def documents(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(os.environ.get("INVERSION_TABLE_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FUZZ
