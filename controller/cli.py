@@ -11,6 +11,7 @@ from controller import simulate as sim
 from controller.config import load_config
 from controller.errors import InputError, StartupRefused
 from controller.preflight import prepare_profile
+from controller.session import Preset
 from controller.status import Console
 from controller.trace import TraceWriter
 from controller.validation import format_duration
@@ -138,7 +139,7 @@ def _simulate(args) -> int:
     try:
         run = sim.Simulation(
             config,
-            program=prepared.program if prepared else None,
+            presets=[Preset(prepared.profile.name, prepared.program)] if prepared else [],
             presses=presses,
             faults=faults,
             seed=args.seed,

@@ -73,8 +73,8 @@ def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float,
     return previous + dt if head_down(angle=angle, setpoint=setpoint) else previous
 
 
-def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:
-    """Whether the session-timeout return must begin now.
+def seconds_to_timeout(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> float:
+    """Head-down seconds left before the session-timeout return must begin (0 once it is due).
 
     Invariant I5 bounds head-down time by session_timeout plus a return at max_speed, but the
     table comes home at the gentler return_speed. So the return begins early by the difference,
@@ -83,4 +83,9 @@ def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed:
     above = max(0.0, angle - HEAD_DOWN_ABOVE)
     slow = move_time(above, max_speed=min(return_speed, limits.max_speed), max_accel=limits.max_accel)
     fast = move_time(above, max_speed=limits.max_speed, max_accel=limits.max_accel)
-    return head_down + (slow - fast) >= limits.session_timeout
+    return max(0.0, limits.session_timeout - (head_down + (slow - fast)))
+
+
+def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:
+    """Whether the session-timeout return must begin now."""
+    return seconds_to_timeout(head_down, angle=angle, limits=limits, return_speed=return_speed) <= 0.0

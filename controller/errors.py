@@ -27,3 +27,7 @@ class ImuError(HardwareError):
 
 class StartupRefused(InversionTableError, RuntimeError):
     """Start-up was refused for safety, e.g. the stop button is held at boot."""
+
+
+class CalibrationError(InputError):
+    """There is no usable calibration, or a calibration step failed: the message says what to do."""

@@ -7,7 +7,7 @@ import queue
 import math
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from controller import command, estimator, session, state, supervisor
 from controller.errors import ImuError
@@ -24,6 +24,9 @@ STANDARD_GRAVITY = 9.80665  # m/s²
 ANCHOR_SAMPLES = 25
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg
+# A table about to move by itself (a timeout return) warns this long before: the LED, the buzzer
+# and a log line, so nobody is surprised (safety rule 6's spirit, for motion nobody pressed for).
+AUTO_MOVE_WARNING = 10.0  # s
 
 log = logging.getLogger("inversion_table")
 
@@ -67,14 +70,15 @@ class Controller:
         mount,
         clock,
         settings: Settings,
-        profile_program: session.Program | None = None,
+        presets: Sequence[session.Preset] = (),
         report: Callable[[dict], None] = lambda record: None,
         buttons_pressed: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self.imu, self.motor, self.mount, self.clock = imu, motor, mount, clock
         self.settings = settings
         self.limits = settings.limits
-        self._profile_program = profile_program
+        self.presets = tuple(presets)
+        self.selected = 0  # index into presets: what `start` runs
         self._report = report
         self._buttons_pressed = buttons_pressed
         self._events: queue.SimpleQueue = queue.SimpleQueue()
@@ -90,6 +94,8 @@ class Controller:
         self.heartbeat = clock.now()  # the dead-man reads this: the time of the last full period
         self._anchor_tilts: list[float] = []
         self.last_activity = clock.now()  # the last button press or release (idle timeout)
+        self.auto_return_in: float | None = None  # s until a timeout return, while one is counting down
+        self._warned = False
 
     # -- other threads -------------------------------------------------------------------------
     def post(self, event: ButtonEvent) -> None:
@@ -237,7 +243,8 @@ class Controller:
         self.last_activity = now
         self._report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
         ctx = Context(
-            profile_selected=self._profile_program is not None,
+            profile_selected=bool(self.presets),
+            presets=len(self.presets),
             at_home=supervisor.at_home(self.setpoint.position, self.limits),
             trip_cause_active=self._trip_cause_active(),
         )
@@ -251,10 +258,16 @@ class Controller:
         self.machine = outcome.machine
         if self.machine.activity is Activity.IDLE and previous.activity is not Activity.IDLE:
             self.program = None
-        if outcome.session_started and self._profile_program is not None:
-            self.program = self._profile_program
+        if outcome.select_next:
+            self.selected = (self.selected + 1) % len(self.presets)
+            preset = self.presets[self.selected]
+            log.info("preset %d of %d selected: %s", self.selected + 1, len(self.presets), preset.name)
+            self._report({"t": now, "event": "select", "preset": preset.name, "number": self.selected + 1})
+        if outcome.session_started and self.presets:
+            preset = self.presets[self.selected]
+            self.program = preset.program
             self.progress = session.start(now)
-            self._report({"t": now, "event": "session", "action": "start"})
+            self._report({"t": now, "event": "session", "action": "start", "preset": preset.name})
         if outcome.returning_started:
             self.program = self._return_program()
             self.progress = session.start(now)
@@ -295,9 +308,12 @@ class Controller:
             self.head_down, angle=self.estimate.angle, setpoint=self.setpoint.position, dt=dt, home=idle_home
         )
         m = self.machine
+        self.auto_return_in = None
         if m.latched or not m.motion_requested or m.activity is Activity.RETURNING or home:
+            self._warned = False
             return  # nothing moves by itself while latched, or after a reset until a person asks
         angle = max(self.estimate.angle, self.setpoint.position)
+        self._count_down(now, angle)
         if command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.settings.return_speed):
             log.warning("session timeout: head-down for %.0f s, bringing the table home", self.head_down)
             self._apply(state.begin_return(m, "session-timeout"), now)
@@ -309,6 +325,27 @@ class Controller:
             log.warning("idle timeout: head-down with no button pressed for %.0f s, bringing the table home",
                         now - self.last_activity)
             self._apply(state.begin_return(m, "idle-timeout"), now)
+
+    def _count_down(self, now: float, angle: float) -> None:
+        """How long until a timeout return, while head-down; warn once when it is near."""
+        if not command.head_down(angle=self.estimate.angle, setpoint=self.setpoint.position):
+            self._warned = False
+            return
+        left = command.seconds_to_timeout(self.head_down, angle=angle, limits=self.limits,
+                                          return_speed=self.settings.return_speed)
+        why = "session timeout"
+        if self.machine.activity is Activity.IDLE:
+            idle_left = self.settings.idle_timeout - (now - self.last_activity)
+            if idle_left < left:
+                left, why = max(0.0, idle_left), "idle timeout"
+        self.auto_return_in = left
+        if left > AUTO_MOVE_WARNING:
+            self._warned = False
+        elif not self._warned and left > 0:
+            self._warned = True
+            message = f"the table returns home by itself in {left:.0f} s ({why})"
+            log.warning("%s", message)
+            self._report({"t": now, "event": "notice", "message": message})
 
     def _sensor_says_home(self, reason: Trip | None) -> bool:
         """Hold-to-run recovery steers by the step count, and stops early if the sensor says home.

@@ -38,6 +38,14 @@ class Program:
 
 
 @dataclass(frozen=True, slots=True)
+class Preset:
+    """A named program that `start` can run; `select` steps through them on the table."""
+
+    name: str
+    program: Program
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """Where a running program is. ``block`` == len(blocks) means finished."""
 

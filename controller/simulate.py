@@ -115,6 +115,7 @@ class Simulation:
         config,
         *,
         program: session.Program | None = None,
+        presets: list[session.Preset] | None = None,
         presses: list[Press] = (),
         faults: list[Fault] = (),
         seed: int = 0,
@@ -143,7 +144,7 @@ class Simulation:
             mount=self.hw.mount,
             clock=self.hw.clock,
             settings=self.settings,
-            profile_program=program,
+            presets=presets if presets is not None else [session.Preset("profile", program)] if program else [],
             report=self._event,
             buttons_pressed=lambda: self.panel.pressed(),
         )

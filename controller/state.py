@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-BUTTONS = ("stop", "reset", "start", "return", "up", "down")
+BUTTONS = ("stop", "reset", "start", "return", "up", "down", "select")
 MOTION_BUTTONS = frozenset({"start", "return", "up", "down"})  # the only ways motion may begin (I7)
 HOLD_TO_RUN = frozenset({"up", "down", "return"})  # act only while held
 
@@ -64,6 +64,7 @@ class Context:
     """What the machine needs to know about the world to decide a button's meaning."""
 
     profile_selected: bool = True
+    presets: int = 1  # how many presets `select` steps through
     at_home: bool = False
     trip_cause_active: bool = False  # the supervisor still sees the trip's cause
 
@@ -74,6 +75,7 @@ class Outcome:
     notices: tuple[str, ...] = field(default_factory=tuple)  # one line each, for the log and status
     session_started: bool = False  # a profile must be (re)started from the current position
     returning_started: bool = False  # a return plan must be built from the current position
+    select_next: bool = False  # step to the next preset (it never moves the table)
 
 
 def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
@@ -91,6 +93,14 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
         return Outcome(_halted(replace(m, stop_latched=True, held=m.held - HOLD_TO_RUN | {"stop"})))
     if name == "reset":
         return _on_reset(m, ctx)
+    if name == "select":
+        # Choosing what start will run never moves the table, so it is allowed whenever the table
+        # is idle, latched or not; during a session it would change nothing, so it is refused.
+        if m.activity is not Activity.IDLE:
+            return Outcome(m, (f"select ignored while {m.activity.value}",))
+        if ctx.presets < 2:
+            return Outcome(m, ("select: there is only one preset",))
+        return Outcome(m, select_next=True)
     if m.stop_latched:
         return Outcome(m, (f"{name} ignored: stop is latched; release stop and press reset first",))
     if m.trip is not None:

@@ -66,6 +66,9 @@ class Mount:
 
     forward: str = "+x"
     normal: str = "+z"
+    # From `inversion-table calibrate`: the tilt read with the bed level, and the gyro's rate at rest.
+    zero_offset: float = 0.0  # deg
+    gyro_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)  # deg/s, sensor frame
     forward_vec: tuple[int, int, int] = field(init=False, repr=False, compare=False)
     normal_vec: tuple[int, int, int] = field(init=False, repr=False, compare=False)
     # normal × forward: the tilt axis; a head-down rotation is positive about it.
@@ -80,13 +83,18 @@ class Mount:
         object.__setattr__(self, "normal_vec", nrm)
         object.__setattr__(self, "pivot_vec", pivot)
 
-    def tilt_deg(self, accel: Sequence[float]) -> float:
-        """Table angle from specific force (any unit): head-down positive, 0 when level."""
+    def raw_tilt_deg(self, accel: Sequence[float]) -> float:
+        """Tilt from specific force (any unit) by the axes alone, before the zero offset."""
         return math.degrees(math.atan2(-_dot(accel, self.forward_vec), _dot(accel, self.normal_vec)))
 
+    def tilt_deg(self, accel: Sequence[float]) -> float:
+        """Table angle from specific force (any unit): head-down positive, 0 when level."""
+        return self.raw_tilt_deg(accel) - self.zero_offset
+
     def rate_dps(self, gyro: Sequence[float]) -> float:
-        """Tilt rate (gyro's unit) about the pivot axis: positive while the head goes down."""
-        return _dot(gyro, self.pivot_vec)
+        """Tilt rate in deg/s about the pivot axis, bias removed: positive while the head goes down."""
+        b = self.gyro_bias
+        return _dot((gyro[0] - b[0], gyro[1] - b[1], gyro[2] - b[2]), self.pivot_vec)
 
 
 @dataclass(frozen=True, slots=True)

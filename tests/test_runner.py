@@ -18,6 +18,7 @@ from controller.loop import Controller
 from controller.notify import Notifier
 from controller.reasons import Trip
 from controller.runner import RealTimeLoop
+from controller.session import Preset
 from controller.simulate import settings_from
 from drivers.buttons import ButtonPanel
 from drivers.sim import hardware
@@ -52,7 +53,7 @@ def table(notify_socket):
     from controller.preflight import prepare_profile
 
     controller = Controller(imu=hw.imu, motor=hw.motor, mount=hw.mount, clock=clock, settings=settings_from(config),
-                            profile_program=prepare_profile("hold-40", config).program)
+                            presets=[Preset("hold-40", prepare_profile("hold-40", config).program)])
     panel = ButtonPanel(hw.button_pins, post=controller.post, on_stop=hw.motor.halt, now=clock.now,
                         pin_factory=hw.pin_factory)
     notifier = Notifier(notify_socket[0])

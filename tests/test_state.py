@@ -85,6 +85,17 @@ def test_return_then_arrival_ends_idle():
     assert arrived_home(m).state == "idle"
 
 
+def test_select_steps_presets_only_while_idle_and_never_moves():
+    idle = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=3))
+    assert idle.select_next and idle.machine.activity is Activity.IDLE and not idle.machine.motion_requested
+    stopped = on_button(press(Machine(), "stop"), ButtonEvent("select", True, 0.0), Context(presets=3))
+    assert stopped.select_next and stopped.machine.state == "stopped"
+    running = on_button(press(Machine(), "start"), ButtonEvent("select", True, 0.0), Context(presets=3))
+    assert not running.select_next and running.notices == ("select ignored while running",)
+    single = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=1))
+    assert not single.select_next and single.notices == ("select: there is only one preset",)
+
+
 def test_start_needs_a_selected_profile():
     assert press(Machine(), "start", profile_selected=False).state == "idle"
 
@@ -127,6 +138,8 @@ def test_invariants_hold_for_every_button_sequence(seq):
             name == "return" and before.trip is not None and not before.stop_latched
         ):
             assert m.motion_requested == before.motion_requested  # a refused press asks for nothing
+        if name == "select":  # choosing a preset never changes what the table does
+            assert replace(m, held=frozenset()) == replace(before, held=frozenset())
         if pressed and name == "stop":
             assert m.stop_latched
         if before.stop_latched and not (pressed and name == "reset"):

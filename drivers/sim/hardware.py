@@ -8,14 +8,11 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from controller.clock import VirtualClock
 from drivers.i2c import BusioI2C
+from controller.calibration import Calibration, mount_for
 from drivers.imu import Mount, Mpu6050Imu
 from drivers.sim.mpu6050 import Mpu6050Emulator
 from drivers.sim.table import SimPulseTrain, SimTable
 from drivers.stepper import Stepper
-
-# BCM pin numbers of the simulated wiring (the real table's come from its config file).
-BUTTON_PINS = {"stop": 17, "reset": 27, "start": 22, "return": 23, "up": 24, "down": 25}
-STEP_PIN, DIR_PIN, ENABLE_PIN = 20, 21, 16
 
 IMU_FAULTS = {
     "imu-disconnect": "disconnect",
@@ -51,12 +48,16 @@ class SimulatedHardware:
     imu: Mpu6050Imu
     motor: Stepper
     mount: Mount
-    button_pins: dict[str, int] = field(default_factory=lambda: dict(BUTTON_PINS))
+    button_pins: dict[str, int] = field(default_factory=dict)  # the config's [pins], as on the real table
 
     def press(self, name: str) -> None:
+        if name not in self.button_pins:
+            raise ValueError(f"the table has no {name} button ([pins] {name} = false)")
         self.pin_factory.pin(self.button_pins[name]).drive_low()  # buttons pull to ground
 
     def release(self, name: str) -> None:
+        if name not in self.button_pins:
+            raise ValueError(f"the table has no {name} button ([pins] {name} = false)")
         self.pin_factory.pin(self.button_pins[name]).drive_high()
 
     def set_fault(self, kind: str, active: bool) -> None:
@@ -77,28 +78,43 @@ class SimulatedHardware:
         self.pin_factory.close()
 
 
-def build(config, *, seed: int = 0, clock: VirtualClock | None = None) -> SimulatedHardware:
-    """The simulated table at home, idle, with the IMU set up by the real adafruit driver."""
+def build(
+    config,
+    *,
+    seed: int = 0,
+    clock: VirtualClock | None = None,
+    sensor_mount: Mount | None = None,
+    who_am_i: int = 0x68,
+    calibration: Calibration | None = None,
+) -> SimulatedHardware:
+    """The simulated table at home, idle, with the IMU set up by the real adafruit driver.
+
+    The chip sits on the bed as ``sensor_mount`` says (by default as the config's [imu] says, so
+    tests can mount it wrongly on purpose) and answers WHO_AM_I ``who_am_i`` (a clone, say). The
+    controller reads it through the config's mount, corrected by ``calibration`` if given.
+    """
     clock = clock or VirtualClock()
     factory = MockFactory(pin_class=SimPin)
-    spd = config.table.steps_per_degree
-    enable_pin = factory.pin(ENABLE_PIN)
+    spd = config.steps_per_degree
+    pins = config.pins
+    enable_pin = factory.pin(pins.enable)
     table = SimTable(
         clock=clock,
         steps_per_degree=spd,
         angle=config.table.home_angle,
         enabled=lambda: enable_pin.state == 0,  # ENABLE is active low
     )
-    mount = Mount()
-    emulator = Mpu6050Emulator(motion=table.motion, seed=seed, mount=mount)
-    imu = Mpu6050Imu(BusioI2C(emulator), clock=clock)
+    mount = mount_for(config, calibration)
+    emulator = Mpu6050Emulator(motion=table.motion, seed=seed, mount=sensor_mount or Mount(mount.forward, mount.normal),
+                               address=config.imu.address, who_am_i=who_am_i)
+    imu = Mpu6050Imu(BusioI2C(emulator), clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
     motor = Stepper(
-        step_pin=STEP_PIN,
-        dir_pin=DIR_PIN,
-        enable_pin=ENABLE_PIN,
+        step_pin=pins.step,
+        dir_pin=pins.dir,
+        enable_pin=pins.enable,
         steps_per_degree=spd,
         max_speed=config.limits.max_speed,
         pulses=lambda step, direction: SimPulseTrain(step, direction, table=table),
         pin_factory=factory,
     )
-    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount)
+    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount, pins.buttons())
