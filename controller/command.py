@@ -12,6 +12,9 @@ from controller.supervisor import Limits
 RECOVERY_SPEED_SHARE = 0.5
 # Time counts as head-down while the angle is above this (positive is head-down).
 HEAD_DOWN_ABOVE = 0.0  # deg
+# A table about to move by itself (a timeout return) warns this long before: the LED, the buzzer
+# and a log line, so nobody is surprised by motion nobody pressed for.
+AUTO_MOVE_WARNING = 10.0  # s
 SETPOINT_ROUNDING = 1e-9  # deg: a setpoint resting "at 0" may carry float noise
 
 

@@ -9,7 +9,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from controller import command, estimator, session, state, supervisor
+from controller import command, estimator, indicate, session, state, supervisor
 from controller.errors import ImuError
 from controller.planner import Setpoint, halted, step_toward
 from controller.reasons import REASONS, Trip, describe
@@ -24,9 +24,6 @@ STANDARD_GRAVITY = 9.80665  # m/s²
 ANCHOR_SAMPLES = 25
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg
-# A table about to move by itself (a timeout return) warns this long before: the LED, the buzzer
-# and a log line, so nobody is surprised (safety rule 6's spirit, for motion nobody pressed for).
-AUTO_MOVE_WARNING = 10.0  # s
 
 log = logging.getLogger("inversion_table")
 
@@ -79,6 +76,7 @@ class Controller:
         self.limits = settings.limits
         self.presets = tuple(presets)
         self.selected = 0  # index into presets: what `start` runs
+        self.selected_at: float | None = None  # when `select` last changed it
         self._report = report
         self._buttons_pressed = buttons_pressed
         self._events: queue.SimpleQueue = queue.SimpleQueue()
@@ -260,6 +258,7 @@ class Controller:
             self.program = None
         if outcome.select_next:
             self.selected = (self.selected + 1) % len(self.presets)
+            self.selected_at = now
             preset = self.presets[self.selected]
             log.info("preset %d of %d selected: %s", self.selected + 1, len(self.presets), preset.name)
             self._report({"t": now, "event": "select", "preset": preset.name, "number": self.selected + 1})
@@ -326,6 +325,12 @@ class Controller:
                         now - self.last_activity)
             self._apply(state.begin_return(m, "idle-timeout"), now)
 
+    def patterns(self, now: float):
+        """(LED, buzzer) patterns for the table's state right now."""
+        since = None if self.selected_at is None else now - self.selected_at
+        return indicate.patterns(self.machine.state, auto_return_in=self.auto_return_in,
+                                 selected=self.selected + 1, since_selected=since)
+
     def _count_down(self, now: float, angle: float) -> None:
         """How long until a timeout return, while head-down; warn once when it is near."""
         if not command.head_down(angle=self.estimate.angle, setpoint=self.setpoint.position):
@@ -339,7 +344,7 @@ class Controller:
             if idle_left < left:
                 left, why = max(0.0, idle_left), "idle timeout"
         self.auto_return_in = left
-        if left > AUTO_MOVE_WARNING:
+        if left > command.AUTO_MOVE_WARNING:
             self._warned = False
         elif not self._warned and left > 0:
             self._warned = True

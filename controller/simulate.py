@@ -179,6 +179,7 @@ class Simulation:
             if f.duration is not None:
                 self._schedule(f.t + f.duration, f"fault {f.kind} ends", lambda k=f.kind: self._fault(k, False))
         self.ticks = 0
+        self._shown: tuple[str, str] | None = None
 
     def _schedule(self, t: float, label: str, action: Callable[[], None]) -> None:
         heapq.heappush(self._actions, (t, self._seq, label, action))
@@ -232,6 +233,7 @@ class Simulation:
                     continue
                 record = self.controller.tick()
                 self.deadman.check()
+                self._indicate()
                 record["t"] = next_tick
                 record["true_angle"] = self.hw.table.angle()
                 if self.trace is not None:
@@ -246,6 +248,16 @@ class Simulation:
         finally:
             self.panel.close()
             self.hw.close()
+
+    def _indicate(self) -> None:
+        """Play the LED and buzzer patterns; the trace hears when they change."""
+        now = self.hw.clock.now()
+        led, buzzer = self.controller.patterns(now)
+        self.hw.indicators.show(led, buzzer, now)
+        shown = (led.name, buzzer.name)
+        if shown != self._shown:
+            self._shown = shown
+            self._event({"t": now, "event": "indicate", "led": led.name, "buzzer": buzzer.name})
 
     def _ended(self) -> Result | None:
         if self._actions:

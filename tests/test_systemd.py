@@ -302,7 +302,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(paths, tmp_path):
     assert "sudo systemctl start inversion-table" in out
     assert "journalctl -u inversion-table -f" in out
     # No watchdog unless asked.
-    assert "watchdog" not in out.lower()
+    assert "==> Hardware watchdog" not in out and not any("watchdog" in c for c in cmds)
 
     assert _snapshot(tmp_path) == before
     assert not any(p[k].exists() for k in ("PREFIX", "ETC_DIR", "STATE_DIR", "UNIT_DIR", "SYSTEM_CONF_DIR"))

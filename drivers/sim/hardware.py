@@ -10,6 +10,7 @@ from controller.clock import VirtualClock
 from drivers.i2c import BusioI2C
 from controller.calibration import Calibration, mount_for
 from drivers.imu import Mount, Mpu6050Imu
+from drivers.indicators import Indicators
 from drivers.sim.mpu6050 import Mpu6050Emulator
 from drivers.sim.table import SimPulseTrain, SimTable
 from drivers.stepper import Stepper
@@ -48,6 +49,7 @@ class SimulatedHardware:
     imu: Mpu6050Imu
     motor: Stepper
     mount: Mount
+    indicators: Indicators
     button_pins: dict[str, int] = field(default_factory=dict)  # the config's [pins], as on the real table
 
     def press(self, name: str) -> None:
@@ -73,6 +75,7 @@ class SimulatedHardware:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
 
     def close(self) -> None:
+        self.indicators.close()
         self.motor.close()
         self.imu.close()
         self.pin_factory.close()
@@ -117,4 +120,5 @@ def build(
         pulses=lambda step, direction: SimPulseTrain(step, direction, table=table),
         pin_factory=factory,
     )
-    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount, pins.buttons())
+    indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
+    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount, indicators, pins.buttons())

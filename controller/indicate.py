@@ -1,0 +1,90 @@
+"""What the status LED and the buzzer show, chosen from the table's state (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.command import AUTO_MOVE_WARNING
+
+COUNT_ON, COUNT_OFF = 0.15, 0.25  # s: one pulse of a count (the selected preset's number)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Pulses of (on, off) seconds, played from when the pattern began; repeated or played once."""
+
+    name: str
+    pulses: tuple[tuple[float, float], ...]
+    repeat: bool = True
+    description: str = ""
+
+    @property
+    def length(self) -> float:
+        return sum(on + off for on, off in self.pulses)
+
+    def level(self, elapsed: float) -> bool:
+        """On or off, ``elapsed`` seconds after the pattern began."""
+        if elapsed < 0 or (not self.repeat and elapsed >= self.length):
+            return False
+        t = elapsed % self.length if self.repeat else elapsed
+        for on, off in self.pulses:
+            if t < on:
+                return True
+            t -= on + off
+            if t < 0:
+                return False
+        return False
+
+
+def count(n: int) -> Pattern:
+    """n short pulses, once: the number of the preset just selected."""
+    return Pattern(f"count-{n}", ((COUNT_ON, COUNT_OFF),) * n, repeat=False)
+
+
+SILENT = Pattern("silent", ((0.0, 1.0),), description="off")
+# (state, LED, buzzer): the documented patterns, in the order the docs list them.
+LED_IDLE = Pattern("idle", ((1.0, 0.0),), description="steady on")
+LED_RUNNING = Pattern("running", ((0.5, 0.5),), description="slow blink, 1 per second")
+LED_WARNING = Pattern("warning", ((0.125, 0.125),), description="fast blink, 4 per second")
+LED_STOPPED = Pattern("stopped", ((0.15, 0.15), (0.15, 1.05)), description="double flash every 1.5 s")
+LED_TRIPPED = Pattern("tripped", ((0.1, 0.1),), description="rapid blink, 5 per second")
+BUZZ_WARNING = Pattern("warning", ((0.1, 0.2),), description="3 short beeps a second")
+BUZZ_STOPPED = Pattern("stopped", ((0.3, 0.0),), repeat=False, description="one beep as the stop latches")
+BUZZ_TRIPPED = Pattern("tripped", ((0.5, 1.5),), description="a beep every 2 s until reset")
+
+TABLE = (
+    ("idle: home or anywhere, waiting for a button", LED_IDLE, SILENT),
+    ("running, returning or jogging", LED_RUNNING, SILENT),
+    (f"about to return home by itself (a timeout), for the last {AUTO_MOVE_WARNING:g} s", LED_WARNING, BUZZ_WARNING),
+    ("stopped (stop latched)", LED_STOPPED, BUZZ_STOPPED),
+    ("tripped (a fault latched)", LED_TRIPPED, BUZZ_TRIPPED),
+)
+
+
+def patterns(
+    state: str,
+    *,
+    auto_return_in: float | None = None,
+    selected: int | None = None,
+    since_selected: float | None = None,
+) -> tuple[Pattern, Pattern]:
+    """(LED, buzzer) for the table's state; a fresh preset selection is counted out on both."""
+    if state == "tripped":
+        return LED_TRIPPED, BUZZ_TRIPPED
+    if state == "stopped":
+        return LED_STOPPED, BUZZ_STOPPED
+    if auto_return_in is not None and auto_return_in <= AUTO_MOVE_WARNING:
+        return LED_WARNING, BUZZ_WARNING
+    if selected is not None and since_selected is not None and since_selected < count(selected).length:
+        return count(selected), count(selected)
+    if state == "idle":
+        return LED_IDLE, SILENT
+    return LED_RUNNING, SILENT
+
+
+def markdown_table() -> str:
+    """The patterns as the docs show them (a test keeps docs/HARDWARE.md equal to this)."""
+    rows = ["| the table is | LED | buzzer |", "|---|---|---|"]
+    rows += [f"| {what} | {led.description} | {buzz.description} |" for what, led, buzz in TABLE]
+    rows.append("| a preset was just selected with `select` | its number in short flashes | its number in short beeps |")
+    return "\n".join(rows)
