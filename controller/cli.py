@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
 from controller import simulate as sim
-from controller.config import load_config
-from controller.errors import InputError, StartupRefused
+from controller.config import DEFAULT_CONFIG_PATH, load_config
+from controller.errors import HardwareError, InputError, StartupRefused
 from controller.preflight import prepare_profile
 from controller.session import Preset
 from controller.status import Console
@@ -46,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="inject a fault at T, e.g. imu-disconnect@40 or stall@12:2")
     s.add_argument("--until", metavar="T", help="end the run at T seconds")
 
+    r = sub.add_parser("run", help="the service: run the table from its buttons (systemd starts it)", description=(
+        "Run the table: its buttons start, stop and jog it; the status LED and buzzer show its state. "
+        "Logs one line per event to stdout (the journal, under systemd). Exit: 0 stopped by a signal, "
+        "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed)."))
+    r.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    r.add_argument("--sim", action="store_true",
+                   help="run on the simulated table (mock pins, emulated IMU), in real time")
+    r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
+                   help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
+
     pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
     pr_sub = pr.add_subparsers(dest="action", parser_class=_Parser)
     pr_sub.add_parser("list", help="list the presets (the default)")
@@ -74,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return sim.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "run":
+            return _run(args)
         return _profiles(args)
     except InputError as exc:
         lines = str(exc).splitlines() or [""]
@@ -85,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartupRefused as exc:
         print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
         return sim.EXIT_LATCHED
+    except HardwareError as exc:
+        print(f"{PROG}: hardware error: {exc}", file=sys.stderr)
+        return sim.EXIT_INTERNAL
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -158,6 +174,61 @@ def _simulate(args) -> int:
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
+
+
+class _JournalFormatter(logging.Formatter):
+    """One line per record; under systemd, with the <N> syslog priority journald understands."""
+
+    PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def __init__(self) -> None:
+        super().__init__("%(message)s")
+        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", " | ")  # one event, one journal entry
+        if self.journal:
+            return f"<{self.PRIORITY.get(record.levelno, 6)}>{text}"
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def _run(args) -> int:
+    import signal
+    import threading
+
+    from controller import service
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_JournalFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    if args.press and not args.sim:
+        raise InputError("--press needs --sim: on the real table, press its buttons")
+    presses = [sim.parse_press(p) for p in args.press]
+    config, source = service.config_for_run(args.config, simulated=args.sim)
+    calibration = service.calibration_for_run(config, simulated=args.sim)
+    presets = service.load_presets(config, source)
+    if args.sim:
+        from drivers.sim.hardware import build
+    else:
+        from drivers.pi import build
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def started(svc) -> None:
+        for p in presses:  # the simulated fingers: each press on a timer thread, as gpiozero's would be
+            for delay, action in ((p.t, svc.hw.press), (p.t + p.hold, svc.hw.release)):
+                timer = threading.Timer(delay, action, (p.name,))
+                timer.daemon = True
+                timer.start()
+
+    logging.getLogger("inversion_table").info(
+        "starting on the %s table: config %s, %d preset(s)", "simulated" if args.sim else "real", source, len(presets))
+    return service.run(config, build=build, calibration=calibration, presets=presets, stop=stop, started=started)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import socket
 
+# Without $WATCHDOG_USEC (systemd did not ask), ping this often; with it, four times per interval
+# (systemd suggests at least twice).
+DEFAULT_WATCHDOG_INTERVAL = 0.25  # s
+PINGS_PER_WATCHDOG_INTERVAL = 4
+
 
 class Notifier:
     """Sends datagrams to ``$NOTIFY_SOCKET``; does nothing when systemd did not ask for them."""
@@ -19,6 +24,11 @@ class Notifier:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
             # Never block the control loop on systemd: a full queue drops a ping, it does not stall.
             self._sock.setblocking(False)
+        try:
+            usec = int(os.environ.get("WATCHDOG_USEC", "0"))
+        except ValueError:
+            usec = 0
+        self.watchdog_interval = usec / 1e6 / PINGS_PER_WATCHDOG_INTERVAL if usec > 0 else DEFAULT_WATCHDOG_INTERVAL
 
     @property
     def enabled(self) -> bool:
@@ -38,6 +48,13 @@ class Notifier:
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
+
+    def status(self, text: str) -> bool:
+        """The one-line status `systemctl status` shows."""
+        return self.send(f"STATUS={text}")
+
+    def stopping(self) -> bool:
+        return self.send("STOPPING=1")
 
     def close(self) -> None:
         """Safe to call twice."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 from controller.deadman import DeadMan, heartbeat_stale, install_crash_hook
 from controller.loop import Controller
 from controller.notify import Notifier
+from controller.reasons import Trip
 
 # A period that starts this late is skipped rather than run twice: catching up would send two
 # periods of steps at once.
@@ -24,8 +26,18 @@ class RealTimeLoop:
     only while its heartbeat is fresh, so a hung loop stops the pings and systemd restarts it.
     """
 
-    def __init__(self, controller: Controller, *, clock, period: float, halt, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        *,
+        clock,
+        period: float,
+        halt,
+        notifier: Notifier | None = None,
+        on_tick: Callable[[dict], None] | None = None,
+    ) -> None:
         self.controller, self.clock, self.period = controller, clock, period
+        self.on_tick = on_tick
         self.notifier = notifier or Notifier(address="")
         self.deadman = DeadMan(
             heartbeat=lambda: controller.heartbeat, halt=halt, post_trip=controller.post_trip,
@@ -47,13 +59,22 @@ class RealTimeLoop:
 
     def _run(self) -> None:
         due = self.clock.now()
+        last_ping = float("-inf")
         while not self._stop.is_set():
             if self._paused.is_set():
                 self._stop.wait(self.period)
                 continue
-            self.controller.tick()
-            if not heartbeat_stale(self.controller.heartbeat, self.clock.now(), self.period):
+            record = self.controller.tick()
+            if self.on_tick is not None:
+                try:
+                    self.on_tick(record)
+                except Exception:  # the LED or a log line failing must not stop the loop, but must be seen
+                    log.exception("after a control period")
+                    self.controller.trip(Trip.INTERNAL_ERROR)
+            now = self.clock.now()
+            if not heartbeat_stale(self.controller.heartbeat, now, self.period) and now - last_ping >= self.notifier.watchdog_interval:
                 self.notifier.watchdog()
+                last_ping = now
             due += self.period
             late = self.clock.now() - due
             if late > MAX_LATENESS_PERIODS * self.period:

@@ -1,0 +1,170 @@
+"""`inversion-table run`: the service. The table's hardware, the real-time loop, journald lines, systemd."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+from controller import calibration as cal
+from controller.clock import MonotonicClock
+from controller.config import DEFAULT_CONFIG_PATH, Config, load_config
+from controller.errors import ConfigError, HardwareError, InputError
+from controller.loop import Controller
+from controller.notify import Notifier
+from controller.preflight import prepare_profile
+from controller.runner import RealTimeLoop
+from controller.session import Preset
+from controller.simulate import settings_from
+from drivers.buttons import ButtonPanel
+
+# READY=1 waits for the power-on anchor (0.5 s of good samples) or a latched trip, at most this long.
+READY_TIMEOUT = 5.0  # s
+# Events the journal gets a line for here. Trips, notices, selections and timeouts are logged by
+# the control loop itself; the LED and buzzer follow the state and are left out.
+LOGGED_EVENTS = ("button", "return", "session", "home", "deadman")
+
+log = logging.getLogger("inversion_table")
+
+
+def load_presets(config: Config, config_source: str) -> list[Preset]:
+    """[presets] available, each checked against the config now, before anything moves."""
+    presets = []
+    for name in config.presets.available:
+        try:
+            prepared = prepare_profile(name, config, config_source=config_source)
+        except InputError as e:
+            raise ConfigError(f"{config_source}: [presets] available: {e}") from None
+        presets.append(Preset(prepared.profile.name, prepared.program))
+    return presets
+
+
+def event_line(record: dict) -> str:
+    """One journal line for an event: ``button stop press``, ``session start hold-40``, ``return button``."""
+    detail = " ".join(str(v) for k, v in record.items() if k not in ("t", "event"))
+    return f"{record['event']} {detail}".rstrip()
+
+
+class Service:
+    """The controller on the table: buttons in, motor, LED and buzzer out, in real time.
+
+    ``hardware`` is built by a factory (``drivers.pi.build`` or ``drivers.sim.hardware.build``);
+    nothing here knows which.
+    """
+
+    def __init__(self, config: Config, hardware, *, presets: list[Preset], notifier: Notifier | None = None) -> None:
+        self.config, self.hw = config, hardware
+        self.notifier = notifier or Notifier()
+        self._status = ""
+        self.controller = Controller(
+            imu=hardware.imu, motor=hardware.motor, mount=hardware.mount, clock=hardware.clock,
+            settings=settings_from(config), presets=presets, report=self._event,
+            buttons_pressed=lambda: self.panel.pressed(),
+        )
+        # Refuses start-up (StartupRefused) if the stop button reads pressed.
+        self.panel = ButtonPanel(hardware.button_pins, post=self.controller.post, on_stop=hardware.motor.halt,
+                                 now=hardware.clock.now, pin_factory=hardware.pin_factory)
+        self.loop = RealTimeLoop(self.controller, clock=hardware.clock, period=config.period,
+                                 halt=hardware.motor.halt, notifier=self.notifier, on_tick=self._after_tick)
+        self._ready = threading.Event()
+
+    # -- the loop's thread ---------------------------------------------------------------------
+    def _event(self, record: dict) -> None:
+        if record.get("event") in LOGGED_EVENTS:
+            level = logging.WARNING if record["event"] == "deadman" else logging.INFO
+            log.log(level, "%s", event_line(record))
+
+    def _after_tick(self, record: dict) -> None:
+        now = self.hw.clock.now()
+        self.hw.indicators.show(*self.controller.patterns(now), now)
+        c = self.controller
+        if c.estimate is not None or c.machine.trip is not None:
+            self._ready.set()
+        status = self.status()
+        if status != self._status:
+            self._status = status
+            self.notifier.status(status)
+
+    def status(self) -> str:
+        """``idle, preset hold-40 (1 of 3), 23.4°`` — what `systemctl status` shows."""
+        c = self.controller
+        m = c.machine
+        text = m.state + (f" ({m.trip})" if m.trip else "")
+        if c.presets:
+            text += f", preset {c.presets[c.selected].name} ({c.selected + 1} of {len(c.presets)})"
+        if c.estimate is not None:
+            text += f", {round(c.estimate.angle):d}°"
+        return text
+
+    # -- the main thread -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the loop; READY=1 once the table's angle is known (or a trip is latched and shown)."""
+        self.loop.start()
+        if not self._ready.wait(READY_TIMEOUT):
+            raise HardwareError(f"no trustworthy IMU reading within {READY_TIMEOUT:g} s of start-up")
+        log.info("ready: %s", self.status())
+        self.notifier.ready(self.status())
+
+    def close(self) -> None:
+        """Halt, then release everything. Safe to call twice."""
+        c = self.controller
+        if c.estimate is not None and c.estimate.angle > 0:
+            log.warning("stopping with the table %.0f° head-down: only the drive's self-locking holds it now",
+                        c.estimate.angle)
+        self.notifier.stopping()
+        self.loop.close()
+        self.panel.close()
+        self.hw.close()
+        self.notifier.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def config_for_run(path: str | None, *, simulated: bool) -> tuple[Config, str]:
+    """The config `run` uses: --config, else /etc/inversion-table/config.toml; a simulated table
+    may fall back to the shipped defaults (a real one may not: its pins must be written down)."""
+    if path is not None:
+        return load_config(path), path
+    if simulated and not Path(DEFAULT_CONFIG_PATH).exists():
+        log.info("no %s: the simulated table uses the shipped defaults", DEFAULT_CONFIG_PATH)
+        return Config(), "the default config"
+    return load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
+
+
+def calibration_for_run(config: Config, *, simulated: bool) -> cal.Calibration | None:
+    """A real table needs its calibration (its zero is otherwise off by the sensor's mounting);
+    a simulated one runs without, or with one if the file is there."""
+    if simulated and not os.path.exists(config.calibration.file):
+        log.info("simulated table: no calibration at %s; running uncalibrated", config.calibration.file)
+        return None
+    return cal.load(config.calibration.file, config)
+
+
+def run(
+    config: Config,
+    *,
+    build: Callable,
+    calibration: cal.Calibration | None,
+    presets: list[Preset],
+    stop: threading.Event,
+    started: Callable[[Service], None] = lambda service: None,
+) -> int:
+    """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted."""
+    hardware = build(config, clock=MonotonicClock(), calibration=calibration)
+    try:
+        service = Service(config, hardware, presets=presets)
+    except BaseException:
+        hardware.close()
+        raise
+    with service:
+        service.start()
+        started(service)
+        stop.wait()
+        log.info("stopping: %s", service.status())
+    return 0

@@ -1,0 +1,228 @@
+"""`inversion-table run`: the service on the simulated table, in real time, with systemd's notify socket.
+
+Real threads and the real clock, so these wait for conditions (with generous limits), never for
+fixed delays.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from controller import calibration as cal
+from controller.config import Config
+from controller.errors import StartupRefused
+from controller.notify import Notifier
+from controller.service import Service, load_presets
+from drivers.sim import hardware
+from tests.test_runner import wait_for
+
+PROG = [sys.executable, "-m", "controller"]
+
+
+@pytest.fixture
+def notify(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5.0)
+    yield path, sock
+    sock.close()
+
+
+def receive_until(sock, predicate, limit=400):
+    """Datagrams until one satisfies ``predicate`` (which is included), as text."""
+    got = []
+    for _ in range(limit):
+        got.append(sock.recv(4096).decode())
+        if predicate(got[-1]):
+            return got
+    raise AssertionError(f"not received; got {got[-10:]}")
+
+
+@pytest.fixture
+def service(notify):
+    config = Config.model_validate({"control": {"rate": 20}})  # 20 Hz: the dead-man's 100 ms survive a busy machine
+    from controller.clock import MonotonicClock
+
+    hw = hardware.build(config, clock=MonotonicClock())
+    svc = Service(config, hw, presets=load_presets(config, "test"), notifier=Notifier(notify[0]))
+    yield svc, hw, notify[1]
+    svc.close()
+    svc.close()
+
+
+def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
+    svc, hw, sock = service
+    svc.start()
+    got = receive_until(sock, lambda m: m.startswith("READY=1"))
+    assert svc.controller.estimate is not None  # ready means the angle is known
+    assert "STATUS=idle, preset gentle (1 of 3), -60°" in got[-1]
+    hw.press("select")
+    hw.release("select")
+    assert wait_for(lambda: svc.controller.selected == 1)
+    receive_until(sock, lambda m: m.startswith("STATUS=idle, preset hold-40 (2 of 3)"))
+    start = hw.table.angle()
+    hw.press("start")
+    hw.release("start")
+    assert wait_for(lambda: hw.table.angle() > start + 0.5)
+    assert wait_for(lambda: hw.indicators.playing()["led"] == "running")
+    hw.press("stop")
+    hw.release("stop")
+    stopped_at = hw.table.angle()
+    assert wait_for(lambda: svc.controller.machine.state == "stopped")
+    receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
+    assert abs(hw.table.angle() - stopped_at) <= 0.1 and hw.motor.enabled  # halted, holding torque
+    assert wait_for(lambda: hw.indicators.playing() == {"led": "stopped", "buzzer": "stopped"})
+
+
+def test_the_watchdog_is_fed_from_the_loop_and_starves_when_it_stalls(service):
+    svc, hw, sock = service
+    svc.start()
+    receive_until(sock, lambda m: m.startswith("READY=1"))
+    pings = [sock.recv(64).decode() for _ in range(4)]
+    assert pings.count("WATCHDOG=1") >= 3
+    svc.loop.stall(True)
+    assert wait_for(lambda: svc.loop.deadman.fired)
+    sock.settimeout(1.0)
+    late = []
+    with pytest.raises(socket.timeout):
+        while True:
+            late.append(sock.recv(64).decode())
+            assert len(late) < 20
+    assert hw.motor.halted
+
+
+def test_a_stop_button_held_at_boot_refuses_the_service():
+    config = Config()
+    hw = hardware.build(config)
+    hw.set_fault("stop-stuck", True)
+    try:
+        with pytest.raises(StartupRefused, match="stop button is pressed at start-up"):
+            Service(config, hw, presets=load_presets(config, "test"))
+    finally:
+        hw.close()
+
+
+def test_a_bad_preset_in_the_config_names_the_config_key(tmp_path):
+    from controller.errors import ConfigError
+
+    config = Config.model_validate({"presets": {"available": ["gentle", "hold-4O"]}})
+    with pytest.raises(ConfigError, match=r"^cfg.toml: \[presets\] available: .*hold-4O"):
+        load_presets(config, "cfg.toml")
+
+
+# -- the command, as systemd runs it --------------------------------------------------------------
+
+def _env(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    return dict(env, NOTIFY_SOCKET=extra.pop("notify", ""), WATCHDOG_USEC="400000", **extra)
+
+
+def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
+    path, sock = notify
+    config = tmp_path / "config.toml"
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n', encoding="utf-8")
+    proc = subprocess.Popen(
+        PROG + ["run", "--sim", "--config", str(config), "--press", "start@0.2", "--press", "stop@1.5"],
+        env=_env(tmp_path, notify=path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        receive_until(sock, lambda m: m.startswith("READY=1"))
+        got = receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
+        assert got.count("WATCHDOG=1") >= 3 and any(m.startswith("STATUS=running") for m in got)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert receive_until(sock, lambda m: m == "STOPPING=1")
+    lines = out.splitlines()
+    for expected in ("button start press", "session start gentle", "button stop press", "stopping: stopped"):
+        assert any(line.startswith(expected) for line in lines), (expected, lines)
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    "args, config_text, code, message",
+    [
+        (["--press", "start@1"], "", 2, "--press needs --sim"),
+        (["--sim"], "[limits]\nmax_angel = 3\n", 2, "[limits]: unknown key 'max_angel' (did you mean 'max_angle'?)"),
+        ([], "", 2, "no calibration yet: run `inversion-table calibrate`"),
+        (["--sim"], '[presets]\navailable = ["nope"]\n', 2, "[presets] available:"),
+    ],
+)
+def test_run_rejects_bad_input_with_one_clear_message(tmp_path, args, config_text, code, message):
+    config = tmp_path / "config.toml"
+    config.write_text(config_text + f'\n[calibration]\nfile = "{tmp_path / "none.json"}"\n'
+                      if "[calibration]" not in config_text else config_text, encoding="utf-8")
+    done = subprocess.run(PROG + ["run", "--config", str(config)] + args, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+def _calibrated(tmp_path, extra: str = "") -> str:
+    config = tmp_path / "config.toml"
+    cal_path = tmp_path / "calibration.json"
+    config.write_text(f'[calibration]\nfile = "{cal_path}"\n' + extra, encoding="utf-8")
+    cfg = Config.model_validate({"calibration": {"file": str(cal_path)}})
+    cal.save(cal_path, cal.Calibration(forward="+x", normal="+z", zero_offset=0.1, gyro_bias=(0.4, -0.3, 0.2),
+                                       tilt_checked=10.0, steps_per_degree=cfg.steps_per_degree, created="now"))
+    return str(config)
+
+
+def test_run_on_a_machine_without_lgpio_says_what_to_install(tmp_path):
+    pytest.importorskip("gpiozero")
+    try:
+        import lgpio  # noqa: F401
+        pytest.skip("lgpio is installed here")
+    except ImportError:
+        pass
+    done = subprocess.run(PROG + ["run", "--config", _calibrated(tmp_path)], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "hardware error: [gpio] pin_factory = 'lgpio' cannot load" in done.stderr
+    assert "apt install python3-lgpio" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_pin_factory_never_falls_back_to_another(tmp_path):
+    done = subprocess.run(PROG + ["run", "--config", _calibrated(tmp_path)],
+                          env=_env(tmp_path, GPIOZERO_PIN_FACTORY="rpigpio"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "[gpio] pin_factory = 'lgpio' but the environment says GPIOZERO_PIN_FACTORY=rpigpio" in done.stderr
+
+
+def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
+    """drivers.pi.build with its two system seams replaced: mock pins for /dev/gpiochip, the chip
+    emulator for /dev/i2c-1. Everything above them is the real code the Pi runs."""
+    from gpiozero.pins.mock import MockFactory
+
+    from controller.clock import MonotonicClock
+    from drivers import pi
+    from drivers.i2c import BusioI2C
+    from drivers.sim.mpu6050 import Motion, Mpu6050Emulator
+
+    config = Config.model_validate({"pins": {"step": 12, "dir": 13, "enable": 6, "led": False}, "imu": {"address": 0x69}})
+    factory = MockFactory()
+    emulator = Mpu6050Emulator(motion=lambda: Motion(-60.0, 0.0, False), address=0x69)
+    mocker.patch.object(pi, "pin_factory", return_value=factory)
+    mocker.patch.object(pi, "open_i2c", return_value=BusioI2C(emulator))
+    hw = pi.build(config, clock=MonotonicClock(), calibration=None)
+    try:
+        assert hw.button_pins["stop"] == 17 and hw.imu.address == 0x69
+        assert hw.indicators.levels() == {"buzzer": False}  # no LED fitted
+        hw.motor.move_to(hw.motor.position + 0.1, 0.05)
+        assert factory.pin(6).state == 0  # ENABLE (active low) on
+        assert wait_for(lambda: hw.motor.steps == 20 and factory.pin(13).state == 1)  # DIR head-down
+    finally:
+        hw.close()
+        hw.close()
+    assert factory.pin(6).function == "input"  # released: the hardware pull-up now disables the driver
