@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
 
+    c = sub.add_parser("calibrate", help="measure the level offset and gyro bias; check the mount and drive",
+                       description=(
+        "With a person at the table (and nobody on it): checks the sensor's mounting, records the "
+        "tilt it reads with the bed level and the gyro's bias, checks the mount and the drive by a "
+        "head-down jog, and writes the result atomically to [calibration] file. Stop the service "
+        "first (sudo systemctl stop inversion-table). Exit: 0 saved, 1 a check failed (nothing "
+        "saved), 2 config rejected, 3 start-up refused."))
+    c.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    c.add_argument("--sim", action="store_true",
+                   help="calibrate the simulated table, with a simulated person pressing its buttons")
+
     pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
     pr_sub = pr.add_subparsers(dest="action", parser_class=_Parser)
     pr_sub.add_parser("list", help="list the presets (the default)")
@@ -87,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
         return _profiles(args)
     except InputError as exc:
         lines = str(exc).splitlines() or [""]
@@ -174,6 +187,33 @@ def _simulate(args) -> int:
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
+
+
+def _calibrate(args) -> int:
+    from controller import calibrate, service
+    from controller.clock import MonotonicClock
+    from controller.errors import CalibrationError
+
+    logging.getLogger().setLevel(logging.WARNING)  # the prompts are the conversation; trips still show
+    config, source = service.config_for_run(args.config, simulated=args.sim)
+    if args.sim:
+        from drivers.sim.hardware import build
+        from drivers.sim.person import SimulatedPerson
+    else:
+        from drivers.pi import build
+    hw = build(config, clock=MonotonicClock(), calibration=None)  # raw readings: the old calibration is not applied
+    ask = SimulatedPerson(hw).ask if args.sim else (lambda prompt: input(prompt))
+    print(f"Calibrating the {'simulated' if args.sim else 'real'} table ({source}); Ctrl-C ends it, halting the motor.")
+    try:
+        calibrate.run(config, hw, say=print, ask=ask)
+    except CalibrationError as exc:
+        print(f"{PROG}: calibration failed, nothing saved: {exc}", file=sys.stderr)
+        return sim.EXIT_INTERNAL
+    except EOFError:
+        print(f"{PROG}: calibration needs a person at the table answering on a terminal; nothing saved",
+              file=sys.stderr)
+        return sim.EXIT_INTERNAL
+    return 0
 
 
 class _JournalFormatter(logging.Formatter):

@@ -143,7 +143,9 @@ def calibration_for_run(config: Config, *, simulated: bool) -> cal.Calibration |
     if simulated and not os.path.exists(config.calibration.file):
         log.info("simulated table: no calibration at %s; running uncalibrated", config.calibration.file)
         return None
-    return cal.load(config.calibration.file, config)
+    calibration = cal.load(config.calibration.file, config)
+    log.info("calibration %s (%s): zero %+.2f°", config.calibration.file, calibration.created, calibration.zero_offset)
+    return calibration
 
 
 def run(

@@ -1,0 +1,200 @@
+"""`inversion-table calibrate`: level offset, gyro bias, mount and drive checks, with a person at the table."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import threading
+import time
+from typing import Callable
+
+from controller import calibration as cal
+from controller.clock import MonotonicClock
+from controller.config import Config
+from controller.errors import CalibrationError
+from controller.notify import Notifier
+from controller.service import Service
+from controller.supervisor import at_home
+
+LEVEL_TIME = 2.0        # s of samples with the bed level and still
+TILTED_TIME = 1.0       # s of samples after the head-down jog
+SETTLE_TIME = 0.5       # s after the last motion before samples count
+RETURN_NOTICED_WITHIN = 0.5  # s
+TRAVEL_MARGIN = 15.0    # deg: a reading this far outside the table's travel means the axes are wrong
+MAX_PIVOT_SHARE = 0.26  # of 1 g along the tilt axis (15°): more, and [imu] names the wrong axes
+GRAVITY = 9.80665
+
+log = logging.getLogger("inversion_table")
+
+
+class _Recorder:
+    """The IMU as the control loop sees it, keeping the latest samples for the calibration."""
+
+    def __init__(self, imu, keep: int = 1000) -> None:
+        self._imu = imu
+        self._lock = threading.Lock()
+        self._samples: collections.deque = collections.deque(maxlen=keep)
+
+    def read(self):
+        sample = self._imu.read()
+        with self._lock:
+            self._samples.append(sample)
+        return sample
+
+    def close(self) -> None:
+        self._imu.close()
+
+    def since(self, t: float) -> list:
+        with self._lock:
+            return [s for s in self._samples if s.t >= t]
+
+
+class Calibrator:
+    """The procedure, one step per method; ``say`` and ``ask`` talk to the person at the table."""
+
+    def __init__(self, config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[str], str],
+                 clock=None) -> None:
+        self.config, self.hw, self.say, self.ask = config, hardware, say, ask
+        self.clock = clock or hardware.clock
+        self.recorder = _Recorder(hardware.imu)
+        hardware.imu = self.recorder
+        self.service: Service | None = None
+
+    # -- step 1: before anything can move ------------------------------------------------------
+    def check_at_rest(self) -> None:
+        """Gravity in the plane [imu] names, and a reading within the travel that the person confirms."""
+        samples = [self.recorder.read() for _ in range(20)]
+        accel = [sum(s.accel[i] for s in samples) / len(samples) for i in range(3)]
+        mount = self.hw.mount
+        pivot_share = abs(sum(a * p for a, p in zip(accel, mount.pivot_vec))) / GRAVITY
+        if pivot_share > MAX_PIVOT_SHARE:
+            raise CalibrationError(
+                f"{pivot_share:.0%} of gravity lies along the sensor's tilt axis, which [imu] forward = "
+                f"'{mount.forward}' and normal = '{mount.normal}' say is level: the sensor is mounted otherwise. "
+                "Set [imu] normal to the sensor axis pointing up out of the bed, forward to the one toward the head"
+            )
+        angle = mount.raw_tilt_deg(accel)
+        limits = self.config.limits
+        home = self.config.table.home_angle
+        if not home - TRAVEL_MARGIN <= angle <= limits.max_angle + TRAVEL_MARGIN:
+            raise CalibrationError(
+                f"the sensor reads the table at {angle:+.0f}°, outside its travel ({home:g}° to "
+                f"{limits.max_angle:g}°): [imu] forward = '{mount.forward}' is probably reversed; try "
+                f"'{_flip(mount.forward)}'"
+            )
+        way = "head-down" if angle > 0 else "head-up"
+        answer = self.ask(f"The sensor reads the table at {angle:+.0f}° ({way}); positive is head-down, and home "
+                          f"is {home:g}°. Is that about right? [y/n] ")
+        if not answer.strip().lower().startswith("y"):
+            raise CalibrationError(
+                f"the sensor reads the tilt the wrong way: set [imu] forward = '{_flip(mount.forward)}' (the sensor "
+                "axis along the bed toward the head) and run calibrate again"
+            )
+
+    # -- step 2: level --------------------------------------------------------------------------
+    def start_controller(self, service_factory=Service) -> None:
+        self.service = service_factory(self.config, self.hw, presets=[], notifier=Notifier(address=""))
+        self.service.start()
+
+    def measure_level(self) -> cal.Level:
+        self.ask("Jog the table level with up and down (check with a spirit level on the bed), make sure "
+                 "nobody is on it, then press Enter. ")
+        self._settle()
+        self.say(f"Measuring for {LEVEL_TIME:g} s; keep the table still...")
+        samples = self._collect(LEVEL_TIME)
+        level = cal.measure_level(samples, self.hw.mount)
+        self.say(f"Level: the sensor reads {level.zero_offset:+.2f}° (now the zero), gyro bias "
+                 + ", ".join(f"{b:+.2f}" for b in level.gyro_bias) + " °/s.")
+        return level
+
+    # -- step 3: tilt ---------------------------------------------------------------------------
+    def check_tilt(self, level: cal.Level) -> float:
+        start = self.hw.motor.position
+        self.ask(f"Hold down on the table until it has tilted about {cal.CHECK_TILT:g}° head-down, release it, "
+                 "then press Enter. ")
+        self._settle()
+        commanded = self.hw.motor.position - start
+        measured = cal.check_tilt(level, self._collect(TILTED_TIME), commanded=commanded, mount=self.hw.mount)
+        self.say(f"Tilt: the motor stepped {commanded:.2f}°, the sensor saw {measured:.2f}°; the mount and the "
+                 "drive agree.")
+        return measured
+
+    def result(self, level: cal.Level, measured: float) -> cal.Calibration:
+        mount = self.hw.mount
+        return cal.Calibration(
+            forward=mount.forward, normal=mount.normal, zero_offset=level.zero_offset,
+            gyro_bias=level.gyro_bias, tilt_checked=round(measured, 2),
+            steps_per_degree=self.config.steps_per_degree,
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+
+    def bring_home(self) -> None:
+        """Ends once the table is home, or when nobody is bringing it there (it says so)."""
+        self.ask("Press return on the table to bring it home, then press Enter. ")
+        c = self.service.controller
+        noticed_by = time.monotonic() + RETURN_NOTICED_WITHIN  # the press reaches the loop within a period or two
+        while c.machine.activity.value == "returning" or (
+            time.monotonic() < noticed_by and not at_home(c.setpoint.position, c.limits)
+        ):
+            time.sleep(0.05)
+        if at_home(c.setpoint.position, c.limits) and not c.machine.latched:
+            self.say("Home.")
+        else:
+            self.say("The table is not home: bring it home with return before anyone uses it.")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Wait until the table has not been commanded to move for SETTLE_TIME; refuse if latched."""
+        c = self.service.controller
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < SETTLE_TIME:
+            if c.machine.latched:
+                why = c.machine.trip or "the stop button"
+                raise CalibrationError(f"the table is {c.machine.state} ({why}): {_advice(why)}")
+            if c.machine.activity.value != "idle":
+                quiet_since = time.monotonic()
+            time.sleep(0.02)
+
+    def _collect(self, seconds: float) -> list:
+        begin = self.clock.now()
+        time.sleep(seconds)
+        c = self.service.controller
+        if c.machine.latched or c.machine.activity.value != "idle":
+            raise CalibrationError("the table moved or was stopped while measuring; start again")
+        return self.recorder.since(begin)
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()  # halts, releases the pins and the bus
+            self.service = None
+        else:
+            self.hw.close()
+
+
+def _flip(axis: str) -> str:
+    return ("-" if axis[0] == "+" else "+") + axis[1]
+
+
+def _advice(why: str) -> str:
+    if why in ("tracking", "stall", "unexpected-motion"):
+        return ("the sensor did not see the motion the motor made: check [imu] forward and normal, and that the "
+                "sensor is fixed to the bed frame")
+    return "release stop, press reset, and start again" if why == "the stop button" else "see docs/SAFETY.md"
+
+
+def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[str], str]) -> cal.Calibration:
+    """The whole procedure; writes the file only if every check passed."""
+    calibrator = Calibrator(config, hardware, say=say, ask=ask)
+    try:
+        calibrator.check_at_rest()
+        calibrator.start_controller()
+        level = calibrator.measure_level()
+        measured = calibrator.check_tilt(level)
+        result = calibrator.result(level, measured)
+        cal.save(config.calibration.file, result)
+        say(f"Saved {config.calibration.file}.")
+        calibrator.bring_home()
+        return result
+    finally:
+        calibrator.close()
