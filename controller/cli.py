@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--sim", action="store_true",
                    help="calibrate the simulated table, with a simulated person pressing its buttons")
 
+    d = sub.add_parser("doctor", help="check the Pi, the IMU, the pins, the config and the calibration",
+                       description=("Checks GPIO and I2C access, the pin factory, the MPU-6050 (naming clone "
+                                    "chips), the buttons, the config, the calibration and the presets, and "
+                                    "prints the wiring table for the configured pins. Exit: 0 all is well, "
+                                    "1 something needs fixing."))
+    d.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    d.add_argument("--sim", action="store_true", help="examine the simulated table instead")
+
     pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
     pr_sub = pr.add_subparsers(dest="action", parser_class=_Parser)
     pr_sub.add_parser("list", help="list the presets (the default)")
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "calibrate":
             return _calibrate(args)
+        if args.command == "doctor":
+            return _doctor(args)
         return _profiles(args)
     except InputError as exc:
         lines = str(exc).splitlines() or [""]
@@ -187,6 +197,29 @@ def _simulate(args) -> int:
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
+
+
+def _doctor(args) -> int:
+    from rich.console import Console as RichConsole
+
+    from controller import doctor, service
+    from controller.errors import ConfigError
+
+    console = RichConsole(highlight=False)
+    try:
+        config, source = service.config_for_run(args.config, simulated=args.sim)
+    except ConfigError as exc:
+        from rich.markup import escape
+
+        console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
+        return 1
+    if args.sim:
+        from drivers.sim.hardware import SimulatedSystem
+
+        system = SimulatedSystem()
+    else:
+        system = doctor.System()
+    return 0 if doctor.report(config, source, system, out=console.print) else 1
 
 
 def _calibrate(args) -> int:

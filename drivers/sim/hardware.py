@@ -9,6 +9,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from controller.clock import VirtualClock
 from drivers.i2c import BusioI2C
 from controller.calibration import Calibration, mount_for
+from controller.doctor import System
 from drivers.imu import Mount, Mpu6050Imu
 from drivers.indicators import Indicators
 from drivers.sim.mpu6050 import Mpu6050Emulator
@@ -122,3 +123,26 @@ def build(
     )
     indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
     return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount, indicators, pins.buttons())
+
+
+class SimulatedSystem(System):
+    """What `doctor --sim` examines: mock pins and the chip emulator (answering ``who_am_i``)."""
+
+    simulated = True
+
+    def __init__(self, *, who_am_i: int = 0x68, address: int | None = None, stuck: tuple[str, ...] = ()) -> None:
+        self.who_am_i, self.address, self.stuck = who_am_i, address, stuck
+
+    def pin_factory(self, config):
+        factory = MockFactory(pin_class=SimPin)
+        for name in self.stuck:  # buttons whose contact is stuck closed
+            factory.pin(config.pins.buttons()[name]).stuck_low = True
+            factory.pin(config.pins.buttons()[name]).drive_low()
+        return factory
+
+    def i2c(self, config):
+        from drivers.sim.mpu6050 import Motion
+
+        chip = Mpu6050Emulator(motion=lambda: Motion(config.table.home_angle, 0.0, False),
+                               address=self.address or config.imu.address, who_am_i=self.who_am_i)
+        return BusioI2C(chip)

@@ -1,0 +1,247 @@
+"""`inversion-table doctor`: checks the Pi, the wiring, the config and the calibration, and says what to fix."""
+
+from __future__ import annotations
+
+import glob
+import grp
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from controller import calibration as cal
+from controller.config import Config
+from controller.errors import InputError
+
+MPU6050_ID = 0x68
+REG_WHO_AM_I = 0x75
+# WHO_AM_I answers of chips sold as MPU-6050s, and what to do about each.
+CLONES = {
+    0x70: "an MPU-6500 (a different chip with a compatible register map)",
+    0x72: "an MPU-6050 clone (often sold as 6052C)",
+    0x98: "an unbranded MPU-6050 clone",
+}
+# The 40-pin header: BCM GPIO number -> physical pin.
+HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
+          19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
+          16: 36, 20: 38, 21: 40}
+WIRED_TO = {
+    "stop": "stop button to GND (normally open)", "reset": "reset button to GND", "start": "start button to GND",
+    "return": "return button to GND", "up": "up button to GND", "down": "down button to GND",
+    "select": "select button to GND", "step": "driver STEP", "dir": "driver DIR",
+    "enable": "driver ENABLE (active low; 10 kΩ pull-up to 3.3 V)", "led": "LED + 330 Ω to GND",
+    "buzzer": "NPN base via 1 kΩ (buzzer on 5 V)",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: a warning, not a failure
+    detail: str
+    fix: str = ""
+
+
+class System:
+    """What doctor asks of the machine; the simulated table answers the same questions."""
+
+    simulated = False
+
+    def devices(self, pattern: str) -> list[str]:
+        return sorted(glob.glob(pattern))
+
+    def can_use(self, path: str) -> bool:
+        return os.access(path, os.R_OK | os.W_OK)
+
+    def groups(self) -> set[str]:
+        names = set()
+        for gid in os.getgroups():
+            try:
+                names.add(grp.getgrgid(gid).gr_name)
+            except KeyError:
+                pass
+        return names
+
+    def is_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def pin_factory(self, config: Config):
+        from drivers.pi import pin_factory
+
+        return pin_factory(config.gpio.pin_factory)
+
+    def i2c(self, config: Config):
+        from drivers.pi import open_i2c
+
+        return open_i2c(config.imu.bus)
+
+
+def who_am_i(bus, address: int) -> int | None:
+    """WHO_AM_I at ``address``, or None if nothing answers there."""
+    buf = bytearray(1)
+    while not bus.try_lock():
+        pass
+    try:
+        bus.writeto_then_readfrom(address, bytes((REG_WHO_AM_I,)), buf)
+    except OSError:
+        return None
+    finally:
+        bus.unlock()
+    return buf[0]
+
+
+def checks(config: Config, source: str, system: System) -> Iterator[Check]:
+    """Every check, in the order a person would fix things."""
+    yield Check("config", True, f"{source} is valid")
+    yield from _gpio_checks(config, system)
+    yield from _i2c_checks(config, system)
+    yield _calibration_check(config)
+    yield _presets_check(config, source)
+
+
+def _gpio_checks(config: Config, system: System) -> Iterator[Check]:
+    name = config.gpio.pin_factory
+    env = os.environ.get("GPIOZERO_PIN_FACTORY")
+    if not system.simulated:
+        chips = system.devices("/dev/gpiochip*")
+        if not chips:
+            yield Check("GPIO", False, "no /dev/gpiochip*", "this is not a Raspberry Pi, or its kernel is too old")
+        elif not all(system.can_use(c) for c in chips):
+            yield Check("GPIO", False, f"no read/write access to {', '.join(c for c in chips if not system.can_use(c))}",
+                        "add the user to the gpio group: sudo adduser $USER gpio, then log in again")
+        else:
+            yield Check("GPIO", True, f"{', '.join(chips)} usable")
+        if not system.is_root() and "gpio" not in system.groups():
+            yield Check("gpio group", None, "this user is not in the gpio group (the service's user is)",
+                        "sudo adduser $USER gpio, to run doctor and calibrate without sudo")
+    if env is None:
+        yield Check("pin factory env", None, "GPIOZERO_PIN_FACTORY is not set here (the systemd unit sets it)")
+    try:
+        factory = system.pin_factory(config)
+    except (InputError, OSError) as e:
+        yield Check("pin factory", False, str(e))
+        return
+    try:
+        yield Check("pin factory", True, f"[gpio] pin_factory = '{name}' loads ({type(factory).__name__})")
+        yield _stop_released(config, factory)
+    finally:
+        factory.close()
+
+
+def _stop_released(config: Config, factory) -> Check:
+    from gpiozero import Button
+
+    pressed = []
+    for button, pin in config.pins.buttons().items():
+        try:
+            b = Button(pin, pull_up=True, pin_factory=factory)
+        except Exception as e:  # gpiozero's GPIOPinInUse, lgpio's "GPIO busy", ...
+            return Check("buttons", None, f"cannot read GPIO{pin} ({button}): {e}",
+                         "if the service is running, stop it to check the buttons")
+        try:
+            if b.is_pressed:
+                pressed.append(f"{button} (GPIO{pin})")
+        finally:
+            b.close()
+    if pressed:
+        return Check("buttons", False, f"reads pressed: {', '.join(pressed)}",
+                     "release them, or look for a short to GND; the service refuses to start with stop pressed")
+    return Check("buttons", True, "all read released")
+
+
+def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
+    imu = config.imu
+    path = f"/dev/i2c-{imu.bus}"
+    if not system.simulated:
+        if not system.devices(path):
+            yield Check("I2C", False, f"{path} does not exist",
+                        "enable I2C: sudo raspi-config nonint do_i2c 0, then reboot")
+            return
+        if not system.can_use(path):
+            yield Check("I2C", False, f"no read/write access to {path}",
+                        "add the user to the i2c group: sudo adduser $USER i2c, then log in again")
+            return
+    try:
+        bus = system.i2c(config)
+    except OSError as e:
+        yield Check("I2C", False, str(e))
+        return
+    try:
+        yield Check("I2C", True, f"{path} opens")
+        found = who_am_i(bus, imu.address)
+        other = 0x69 if imu.address == 0x68 else 0x68
+        if found is None:
+            elsewhere = who_am_i(bus, other)
+            fix = (f"something answers at 0x{other:02X}: set [imu] address = 0x{other:02X}, or tie AD0 "
+                   f"{'high' if other == 0x69 else 'to GND'}") if elsewhere is not None else (
+                   "check the wiring: VCC to pin 1 (3.3 V), GND, SDA to pin 3, SCL to pin 5")
+            yield Check("MPU-6050", False, f"nothing answers at 0x{imu.address:02X} on {path}", fix)
+        elif found == MPU6050_ID:
+            yield Check("MPU-6050", True, f"WHO_AM_I 0x68 at 0x{imu.address:02X}: a genuine MPU-6050")
+        elif found in CLONES:
+            accepted = found in imu.accept_ids
+            yield Check(
+                "MPU-6050", None if accepted else False,
+                f"WHO_AM_I 0x{found:02X} at 0x{imu.address:02X}: {CLONES[found]}"
+                + (" (accepted by [imu] accept_ids)" if accepted else ""),
+                "" if accepted else (f"replace it with a genuine MPU-6050; or, if you have checked it reads "
+                                     f"angles correctly, set [imu] accept_ids = [0x{found:02X}]"),
+            )
+        else:
+            yield Check("MPU-6050", False, f"WHO_AM_I 0x{found:02X} at 0x{imu.address:02X}: not an MPU-6050",
+                        "check which device is at this address (i2cdetect -y 1)")
+    finally:
+        bus.close()
+
+
+def _calibration_check(config: Config) -> Check:
+    try:
+        c = cal.load(config.calibration.file, config)
+    except InputError as e:
+        return Check("calibration", False, str(e), "sudo inversion-table calibrate (with the service stopped)")
+    return Check("calibration", True, f"{config.calibration.file} ({c.created}): zero {c.zero_offset:+.2f}°, "
+                 f"mount {c.forward}/{c.normal} checked by a {c.tilt_checked:g}° tilt")
+
+
+def _presets_check(config: Config, source: str) -> Check:
+    from controller.service import load_presets
+
+    try:
+        presets = load_presets(config, source)
+    except InputError as e:
+        return Check("presets", False, str(e))
+    return Check("presets", True, ", ".join(p.name for p in presets))
+
+
+def wiring(config: Config) -> list[tuple[str, str, str, str]]:
+    """(what, BCM, header pin, connect to) for the configured pins and the IMU's bus."""
+    rows = [("IMU VCC", "3.3 V", "1", "MPU-6050 VCC"), ("IMU GND", "GND", "6", "MPU-6050 GND (and AD0 for 0x68)")]
+    if config.imu.bus == 1:
+        rows += [("IMU SDA", "GPIO2", "3", "MPU-6050 SDA"), ("IMU SCL", "GPIO3", "5", "MPU-6050 SCL")]
+    for key, pin in config.pins.by_name().items():
+        rows.append((key, f"GPIO{pin}", str(HEADER[pin]), WIRED_TO[key]))
+    return rows
+
+
+def report(config: Config, source: str, system: System, *, out: Callable) -> bool:
+    """Print the checks and the wiring table; True if nothing failed."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    results = list(checks(config, source, system))
+    table = Table(title="inversion-table doctor" + (" (simulated table)" if system.simulated else ""),
+                  show_lines=False)
+    for column in ("", "check", "finding", "what to do"):
+        table.add_column(column, overflow="fold")
+    for c in results:
+        mark = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]warn[/]"}[c.ok]
+        table.add_row(mark, escape(c.name), escape(c.detail), escape(c.fix))
+    out(table)
+    wires = Table(title="wiring (BCM numbers are what the config uses)")
+    for column in ("line", "BCM", "header pin", "connect to"):
+        wires.add_column(column)
+    for row in wiring(config):
+        wires.add_row(*map(escape, row))
+    out(wires)
+    failed = [c.name for c in results if c.ok is False]
+    out(f"[red]{len(failed)} problem(s): {escape(', '.join(failed))}[/]" if failed else "[green]all checks passed[/]")
+    return not failed
