@@ -4,7 +4,8 @@
 
 Figures: simulated seconds per wall second for the `oscillate` preset; the controller's CPU time
 per control tick with the I2C transfer excluded (median); the RMS error of the angle estimate
-against the simulator's ground truth, while moving and while holding; and the stop latency in
+against the simulator's ground truth, while moving and while holding, without and with the
+calibration `calibrate` would measure on the simulated sensor; and the stop latency in
 real time (real threads and clock, gpiozero mock pins) over 1000 presses (STOP_PRESSES to change).
 """
 
@@ -27,11 +28,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stop_latency  # noqa: E402
 
 
-def _oscillate_run(*, instrument: bool):
+def _level_calibration(config: Config):
+    """What `calibrate`'s level step measures on the simulated sensor (the same chip, level, still)."""
+    from controller import calibration as cal
+    from controller.clock import VirtualClock
+    from drivers.i2c import BusioI2C
+    from drivers.imu import Mount, Mpu6050Imu
+    from drivers.sim.mpu6050 import Motion, Mpu6050Emulator
+
+    clock = VirtualClock()
+    imu = Mpu6050Imu(BusioI2C(Mpu6050Emulator(motion=lambda: Motion(0.0, 0.0, False), seed=7)), clock=clock)
+    samples = []
+    for _ in range(100):  # 2 s at 50 Hz, as calibrate takes
+        clock.advance(config.period)
+        samples.append(imu.read())
+    level = cal.measure_level(samples, Mount())
+    return cal.Calibration(forward="+x", normal="+z", zero_offset=level.zero_offset, gyro_bias=level.gyro_bias,
+                           tilt_checked=10.0, steps_per_degree=config.steps_per_degree, created="bench")
+
+
+def _oscillate_run(*, instrument: bool, calibrated: bool = False):
     config = Config()
     program = prepare_profile("oscillate", config).program
     samples: list[dict] = []
-    run = sim.Simulation(config, program=program, presses=[sim.Press(0.0, "start")], on_tick=samples.append)
+    run = sim.Simulation(config, program=program, presses=[sim.Press(0.0, "start")], on_tick=samples.append,
+                         calibration=_level_calibration(config) if calibrated else None)
     tick_cpu: list[int] = []
     if instrument:
         imu, controller = run.hw.imu, run.controller
@@ -65,6 +86,15 @@ def _rms(values) -> float:
     return math.sqrt(sum(v * v for v in values) / len(values)) if values else float("nan")
 
 
+def _print_errors(label: str, samples: list[dict]) -> None:
+    moving, holding = [], []
+    for a, b in zip(samples, samples[1:]):
+        error = b["angle"] - b["true_angle"]
+        (moving if b["true_angle"] != a["true_angle"] else holding).append(error)
+    print(f"estimate_rms_error_moving{label}: {_rms(moving):.3f} deg")
+    print(f"estimate_rms_error_holding{label}: {_rms(holding):.3f} deg")
+
+
 def main() -> None:
     result, samples, wall, _ = _oscillate_run(instrument=False)
     assert result.exit_code == 0, result
@@ -73,12 +103,9 @@ def main() -> None:
     print(f"oscillate_wall_time: {wall:.2f} s")
     _, _, _, tick_cpu = _oscillate_run(instrument=True)
     print(f"tick_cpu_median_excluding_i2c: {statistics.median(tick_cpu) / 1000:.1f} µs")
-    moving, holding = [], []
-    for a, b in zip(samples, samples[1:]):
-        error = b["angle"] - b["true_angle"]
-        (moving if b["true_angle"] != a["true_angle"] else holding).append(error)
-    print(f"estimate_rms_error_moving: {_rms(moving):.3f} deg")
-    print(f"estimate_rms_error_holding: {_rms(holding):.3f} deg")
+    _print_errors("", samples)
+    _, calibrated_samples, _, _ = _oscillate_run(instrument=False, calibrated=True)
+    _print_errors("_calibrated", calibrated_samples)
     presses = int(os.environ.get("STOP_PRESSES", "1000"))
     to_last_pulse, to_halt = stop_latency.measure(presses)
     for name, values in (("stop_to_last_pulse", to_last_pulse), ("stop_to_halt", to_halt)):

@@ -187,6 +187,7 @@ def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[
     """The whole procedure; writes the file only if every check passed."""
     calibrator = Calibrator(config, hardware, say=say, ask=ask)
     try:
+        cal.check_writable(config.calibration.file)
         calibrator.check_at_rest()
         calibrator.start_controller()
         level = calibrator.measure_level()

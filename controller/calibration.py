@@ -148,9 +148,25 @@ class Calibration(StrictModel):
     created: str  # when, for people (wall clock; nothing decides anything by it)
 
 
+def check_writable(path: str | Path) -> None:
+    """Refuse before the procedure starts, rather than after the person has done it all."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise CalibrationError(f"{path}: the folder {folder} does not exist (systemd/install.sh creates it): "
+                               "create it, or set [calibration] file")
+    if not os.access(folder, os.W_OK):
+        raise CalibrationError(f"{path}: no permission to write in {folder}: run calibrate with sudo")
+
+
 def save(path: str | Path, calibration: Calibration) -> None:
     """Write atomically: a power cut leaves the old file or the new one, never half of one."""
-    path = Path(path)
+    try:
+        _save(Path(path), calibration)
+    except OSError as e:
+        raise CalibrationError(f"{path}: cannot write the calibration: {e.strerror or e}") from None
+
+
+def _save(path: Path, calibration: Calibration) -> None:
     data = json.dumps(calibration.model_dump(mode="json"), indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

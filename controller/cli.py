@@ -18,6 +18,8 @@ from controller.trace import TraceWriter
 from controller.validation import format_duration
 
 PROG = "inversion-table"
+CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
+                    "sim-calibration.json in the current directory)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "Logs one line per event to stdout (the journal, under systemd). Exit: 0 stopped by a signal, "
         "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed)."))
     r.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    r.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
     r.add_argument("--sim", action="store_true",
                    help="run on the simulated table (mock pins, emulated IMU), in real time")
     r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "first (sudo systemctl stop inversion-table). Exit: 0 saved, 1 a check failed (nothing "
         "saved), 2 config rejected, 3 start-up refused."))
     c.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    c.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
     c.add_argument("--sim", action="store_true",
                    help="calibrate the simulated table, with a simulated person pressing its buttons")
 
@@ -74,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
                                     "prints the wiring table for the configured pins. Exit: 0 all is well, "
                                     "1 something needs fixing."))
     d.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    d.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
     d.add_argument("--sim", action="store_true", help="examine the simulated table instead")
 
     pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
@@ -207,7 +212,7 @@ def _doctor(args) -> int:
 
     console = RichConsole(highlight=False)
     try:
-        config, source = service.config_for_run(args.config, simulated=args.sim)
+        config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     except ConfigError as exc:
         from rich.markup import escape
 
@@ -228,7 +233,7 @@ def _calibrate(args) -> int:
     from controller.errors import CalibrationError
 
     logging.getLogger().setLevel(logging.WARNING)  # the prompts are the conversation; trips still show
-    config, source = service.config_for_run(args.config, simulated=args.sim)
+    config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     if args.sim:
         from drivers.sim.hardware import build
         from drivers.sim.person import SimulatedPerson
@@ -281,7 +286,7 @@ def _run(args) -> int:
     if args.press and not args.sim:
         raise InputError("--press needs --sim: on the real table, press its buttons")
     presses = [sim.parse_press(p) for p in args.press]
-    config, source = service.config_for_run(args.config, simulated=args.sim)
+    config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     calibration = service.calibration_for_run(config, simulated=args.sim)
     presets = service.load_presets(config, source)
     if args.sim:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from controller import calibration as cal
 from controller.clock import MonotonicClock
-from controller.config import DEFAULT_CONFIG_PATH, Config, load_config
+from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
 from controller.loop import Controller
 from controller.notify import Notifier
@@ -20,6 +20,8 @@ from controller.session import Preset
 from controller.simulate import settings_from
 from drivers.buttons import ButtonPanel
 
+# Where a simulated table keeps its calibration (in the working directory): never the real table's file.
+SIM_CALIBRATION = "sim-calibration.json"
 # READY=1 waits for the power-on anchor (0.5 s of good samples) or a latched trip, at most this long.
 READY_TIMEOUT = 5.0  # s
 # Events the journal gets a line for here. Trips, notices, selections and timeouts are logged by
@@ -126,15 +128,26 @@ class Service:
         self.close()
 
 
-def config_for_run(path: str | None, *, simulated: bool) -> tuple[Config, str]:
-    """The config `run` uses: --config, else /etc/inversion-table/config.toml; a simulated table
-    may fall back to the shipped defaults (a real one may not: its pins must be written down)."""
+def config_for_run(path: str | None, *, simulated: bool, calibration: str | None = None) -> tuple[Config, str]:
+    """The config `run`, `calibrate` and `doctor` use: --config, else /etc/inversion-table/config.toml.
+
+    A simulated table may fall back to the shipped defaults (a real one may not: its pins must be
+    written down), and keeps its calibration apart from the real table's (``SIM_CALIBRATION`` in
+    the working directory), so trying `--sim` on the Pi never replaces the table's calibration.
+    ``calibration`` (--calibration) overrides [calibration] file.
+    """
     if path is not None:
-        return load_config(path), path
-    if simulated and not Path(DEFAULT_CONFIG_PATH).exists():
+        config, source = load_config(path), path
+    elif simulated and not Path(DEFAULT_CONFIG_PATH).exists():
         log.info("no %s: the simulated table uses the shipped defaults", DEFAULT_CONFIG_PATH)
-        return Config(), "the default config"
-    return load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
+        config, source = Config(), "the default config"
+    else:
+        config, source = load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
+    if calibration is None and simulated:
+        calibration = SIM_CALIBRATION
+    if calibration is not None:
+        config = config.model_copy(update={"calibration": CalibrationConfig(file=calibration)})
+    return config, source
 
 
 def calibration_for_run(config: Config, *, simulated: bool) -> cal.Calibration | None:

@@ -123,10 +123,11 @@ class Simulation:
         trace: TraceWriter | None = None,
         on_tick: Callable[[dict], None] | None = None,
         on_event: Callable[[dict], None] | None = None,
+        calibration=None,
     ) -> None:
         self.config = config
         self.settings = settings_from(config)
-        self.hw = hardware.build(config, seed=seed)
+        self.hw = hardware.build(config, seed=seed, calibration=calibration)
         self.t0 = self.hw.clock.now()  # the IMU's set-up took virtual time; the run starts after it
         self.loop_stalled = False
         self._imu = _LoopFaults(self.hw.imu)

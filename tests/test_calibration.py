@@ -79,7 +79,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, mocker):
     path = tmp_path / "calibration.json"
     cal.save(path, _calibration())
     mocker.patch("controller.calibration.os.fsync", side_effect=OSError(5, "Input/output error"))
-    with pytest.raises(OSError):
+    with pytest.raises(CalibrationError, match="cannot write the calibration: Input/output error"):
         cal.save(path, _calibration(zero_offset=-0.2))
     mocker.stopall()
     assert cal.load(path, Config()).zero_offset == 0.3 and os.listdir(tmp_path) == ["calibration.json"]
@@ -156,8 +156,8 @@ def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
 
     path = tmp_path / "config.toml"
     path.write_text('[table]\nhome_angle = -12\n[limits]\nmax_speed = 8\n[motion]\njog_speed = 8\nreturn_speed = 6\n'
-                    f'rest_time = 0\n[calibration]\nfile = "{tmp_path / "cal.json"}"\n', encoding="utf-8")
-    assert main(["calibrate", "--sim", "--config", str(path)]) == 0
+                    'rest_time = 0\n', encoding="utf-8")
+    assert main(["calibrate", "--sim", "--config", str(path), "--calibration", str(tmp_path / "cal.json")]) == 0
     out = capsys.readouterr().out
     assert "the mount and the drive agree" in out and f"Saved {tmp_path / 'cal.json'}." in out
     assert out.rstrip().endswith("Home.")  # brought home before it ended
@@ -165,3 +165,12 @@ def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
     assert result.gyro_bias == pytest.approx((0.4, -0.3, 0.2), abs=0.05)  # the emulator's gyro bias
     # the emulator's accelerometer bias, (0.005, -0.004, 0.01) g, tilts "level" by about -0.28°
     assert result.zero_offset == pytest.approx(-math.degrees(math.atan2(0.005, 1.01)), abs=0.1)
+
+
+def test_an_unwritable_calibration_file_is_refused_before_anything_moves(tmp_path):
+    config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "missing" / "cal.json")}})
+    hw = hardware.build(config, clock=MonotonicClock())
+    asked = []
+    with pytest.raises(CalibrationError, match="the folder .* does not exist"):
+        calibrate(config, hw, say=lambda line: None, ask=asked.append)
+    assert asked == [] and hw.motor.steps == 0

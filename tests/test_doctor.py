@@ -103,11 +103,11 @@ def test_the_wiring_table_follows_the_config():
 def test_doctor_from_the_command_line_exit_status(tmp_path, capsys, calibrated):
     from controller.cli import main
 
-    _, path = calibrated
-    assert main(["doctor", "--sim", "--config", path]) == 0
+    config, path = calibrated
+    assert main(["doctor", "--sim", "--config", path, "--calibration", config.calibration.file]) == 0
     assert "all checks passed" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text("[pins]\nstop = 2\n", encoding="utf-8")
-    assert main(["doctor", "--sim", "--config", str(bad)]) == 1
+    assert main(["doctor", "--sim", "--config", str(bad), "--calibration", config.calibration.file]) == 1
     out = capsys.readouterr().out
     assert "FAIL config:" in out and "[pins] stop: must be ≥ 4" in out

@@ -131,7 +131,8 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     config = tmp_path / "config.toml"
     config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n', encoding="utf-8")
     proc = subprocess.Popen(
-        PROG + ["run", "--sim", "--config", str(config), "--press", "start@0.2", "--press", "stop@1.5"],
+        PROG + ["run", "--sim", "--config", str(config), "--calibration", str(tmp_path / "none.json"),
+                "--press", "start@0.2", "--press", "stop@1.5"],
         env=_env(tmp_path, notify=path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -163,7 +164,8 @@ def test_run_rejects_bad_input_with_one_clear_message(tmp_path, args, config_tex
     config = tmp_path / "config.toml"
     config.write_text(config_text + f'\n[calibration]\nfile = "{tmp_path / "none.json"}"\n'
                       if "[calibration]" not in config_text else config_text, encoding="utf-8")
-    done = subprocess.run(PROG + ["run", "--config", str(config)] + args, env=_env(tmp_path),
+    done = subprocess.run(PROG + ["run", "--config", str(config), "--calibration", str(tmp_path / "none.json")] + args,
+                          env=_env(tmp_path),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == code, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr + done.stdout
@@ -226,3 +228,15 @@ def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
         hw.close()
         hw.close()
     assert factory.pin(6).function == "input"  # released: the hardware pull-up now disables the driver
+
+
+def test_a_simulated_table_never_uses_the_real_tables_calibration(tmp_path):
+    from controller.service import SIM_CALIBRATION, config_for_run
+
+    path = _calibrated(tmp_path)  # a config naming a real calibration file
+    real, _ = config_for_run(path, simulated=False)
+    simulated, _ = config_for_run(path, simulated=True)
+    assert real.calibration.file == str(tmp_path / "calibration.json")
+    assert simulated.calibration.file == SIM_CALIBRATION
+    chosen, _ = config_for_run(path, simulated=True, calibration="elsewhere.json")
+    assert chosen.calibration.file == "elsewhere.json"
