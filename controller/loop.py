@@ -157,7 +157,7 @@ class Controller:
             self.machine,
             limits=self.limits,
             program_goal=program_goal,
-            program_speed=self.program.speed if self.program is not None else 0.0,
+            program_speed=session.speed_now(self.program, self.progress) if self.program is not None else 0.0,
             jog_speed=self.settings.jog_speed,
             return_speed=self.settings.return_speed,
         )

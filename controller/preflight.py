@@ -38,11 +38,13 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
             f"[limits] session_timeout = {format_duration(timeout)} ({config_source}); shorten the steps "
             f"or raise the timeout"
         )
-    for i, block in enumerate(program.blocks, start=1):
+    for block in program.blocks:
+        if block.within is None:
+            continue
         one_cycle = session.cycle_time(block, block.legs[-1].goal, program)
-        if block.within is not None and one_cycle > block.within:
+        if one_cycle > block.within:
             raise ProfileError(
-                f"{source}: steps #{i} (oscillate) duration = {format_duration(block.within)} is shorter "
+                f"{source}: {block.label} duration = {format_duration(block.within)} is shorter "
                 f"than one cycle ({format_duration(round(one_cycle))} at {program.speed:g} deg/s): no cycle would run"
             )
     return Prepared(profile, source, program, head_down, total)

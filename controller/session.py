@@ -9,10 +9,15 @@ from controller.planner import Setpoint, move_time
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """Move to ``goal``, then hold there for ``dwell`` seconds counted from arrival."""
+    """Move to ``goal``, then hold there for ``dwell`` seconds counted from arrival.
 
-    goal: float
+    ``goal`` None holds wherever the table is (a pause before any move); ``speed`` lowers the
+    program's speed for this leg's move (a slow ramp).
+    """
+
+    goal: float | None
     dwell: float
+    speed: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +27,7 @@ class Block:
     legs: tuple[Leg, ...]
     cycles: int | None = 1
     within: float | None = None  # seconds from the block's start
+    label: str = ""  # the profile step it came from, for messages: "steps #2 (oscillate)"
 
     def __post_init__(self) -> None:
         if not self.legs:
@@ -56,18 +62,37 @@ class Progress:
     phase_start: float = 0.0  # when the current dwell began
     block_start: float = 0.0
     in_cycle: bool = False  # the current cycle was admitted and runs to its end
+    held_at: float = 0.0  # where a goal-less leg (a first-step pause) holds
 
 
 def start(now: float) -> Progress:
     return Progress(block_start=now)
 
 
+def leg_speed(program: Program, leg: Leg) -> float:
+    """The speed of a leg's move: the program's, or lower if the leg asks for it."""
+    return program.speed if leg.speed is None else min(leg.speed, program.speed)
+
+
+def speed_now(program: Program, progress: Progress) -> float:
+    """The speed of the move in progress (a finished program: its own speed)."""
+    if progress.block >= len(program.blocks):
+        return program.speed
+    return leg_speed(program, program.blocks[progress.block].legs[progress.leg])
+
+
+def _move(program: Program, leg: Leg, at: float) -> tuple[float, float]:
+    """(time to move for ``leg`` from ``at``, where it ends)."""
+    goal = at if leg.goal is None else leg.goal
+    return move_time(goal - at, max_speed=leg_speed(program, leg), max_accel=program.accel), goal
+
+
 def cycle_time(block: Block, position: float, program: Program) -> float:
     """Time for one whole cycle of ``block`` starting still at ``position``."""
     total, at = 0.0, position
     for leg in block.legs:
-        total += move_time(leg.goal - at, max_speed=program.speed, max_accel=program.accel) + leg.dwell
-        at = leg.goal
+        t, at = _move(program, leg, at)
+        total += t + leg.dwell
     return total
 
 
@@ -92,13 +117,17 @@ def advance(program: Program, progress: Progress, setpoint: Setpoint, now: float
                 continue
             p = replace(p, in_cycle=True)
         leg = block.legs[p.leg]
+        goal = leg.goal
         if not p.dwelling:
-            if setpoint.position == leg.goal and setpoint.still:
+            if goal is None and setpoint.still:  # a pause before any move: here is the goal
+                p = replace(p, dwelling=True, phase_start=now, held_at=setpoint.position)
+            elif setpoint.position == goal and setpoint.still:
                 p = replace(p, dwelling=True, phase_start=now)
             else:
-                return p, leg.goal
+                return p, setpoint.position if goal is None else goal
+        goal = p.held_at if goal is None else goal
         if now - p.phase_start < leg.dwell:
-            return p, leg.goal
+            return p, goal
         # This leg is done: on to the next leg, the next cycle, or the next block.
         p = replace(p, leg=p.leg + 1, dwelling=False)
         if p.leg == len(block.legs):
@@ -124,31 +153,50 @@ def time_above(program: Program, start_angle: float, threshold: float = 0.0) -> 
             if block.within is not None and elapsed + one > block.within + 1e-9:
                 break
             for leg in block.legs:
-                t_move = move_time(leg.goal - at, max_speed=program.speed, max_accel=program.accel)
-                part = move_time(max(leg.goal, threshold) - max(at, threshold), max_speed=program.speed, max_accel=program.accel)
+                t_move, goal = _move(program, leg, at)
+                part = move_time(max(goal, threshold) - max(at, threshold), max_speed=leg_speed(program, leg),
+                                 max_accel=program.accel)
                 above += min(part, t_move)
-                if leg.goal >= threshold:
+                if goal >= threshold:
                     above += leg.dwell
                 total += t_move + leg.dwell
-                at = leg.goal
+                at = goal
             elapsed += one
             cycles += 1
     return above, total
 
 
-def program_for(profile, *, max_speed: float, max_accel: float) -> Program:
-    """A profile's steps as a program, at the lowest of the config's and the profile's speeds."""
+def _blocks(steps, previous: float | None, prefix: str = "") -> tuple[list[Block], float | None]:
+    """Blocks for ``steps``, and the goal they end at (None: nothing moved yet)."""
     blocks = []
-    for step in profile.steps:
+    for i, step in enumerate(steps):
+        label = f"{prefix}steps #{i + 1} ({step.kind})"
         if step.kind == "hold":
-            blocks.append(Block((Leg(step.angle, step.duration),)))
+            blocks.append(Block((Leg(step.angle, step.duration),), label=label))
+            previous = step.angle
         elif step.kind == "oscillate":
             legs = (Leg(step.high, step.dwell_high), Leg(step.low, step.dwell_low))
             if step.cycles is not None:
-                blocks.append(Block(legs, cycles=step.cycles))
+                blocks.append(Block(legs, cycles=step.cycles, label=label))
             else:
-                blocks.append(Block(legs, cycles=None, within=step.duration))
+                blocks.append(Block(legs, cycles=None, within=step.duration, label=label))
+            previous = step.low
+        elif step.kind == "ramp":
+            blocks.append(Block((Leg(step.angle, 0.0, speed=step.speed),), label=label))
+            previous = step.angle
+        elif step.kind == "pause":
+            blocks.append(Block((Leg(previous, step.duration),), label=label))
+        elif step.kind == "repeat":
+            for _ in range(step.times):
+                more, previous = _blocks(step.steps, previous, prefix=f"{label} ")
+                blocks.extend(more)
         else:  # pragma: no cover - the profile model admits no other kind
             raise ValueError(f"unknown step kind {step.kind!r}")
+    return blocks, previous
+
+
+def program_for(profile, *, max_speed: float, max_accel: float) -> Program:
+    """A profile's steps as a program, at the lowest of the config's and the profile's speeds."""
+    blocks, _ = _blocks(profile.steps, None)
     speed = max_speed if profile.max_speed is None else min(max_speed, profile.max_speed)
     return Program(tuple(blocks), speed=speed, accel=max_accel)

@@ -17,6 +17,7 @@ from controller.validation import (
 )
 
 MAX_NAME_LENGTH = 60
+MAX_REPEAT = 100  # a repeat runs its steps at most this many times
 PRESET_PACKAGE = "profiles"
 PRESET_DIR = "presets"
 
@@ -68,7 +69,42 @@ class OscillateStep(StrictModel):
         return self
 
 
-Step = Annotated[Union[HoldStep, OscillateStep], Field(discriminator="kind")]
+class RampStep(StrictModel):
+    """Move to ``angle`` at no more than ``speed``: a slow, vertigo-friendly tilt. No hold after."""
+
+    kind: Literal["ramp"]
+    angle: Angle
+    speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
+
+    def angles(self) -> dict[str, float]:
+        return {"angle": self.angle}
+
+
+class PauseStep(StrictModel):
+    """Stay where the table is for ``duration``."""
+
+    kind: Literal["pause"]
+    duration: _PositiveDuration
+
+    def angles(self) -> dict[str, float]:
+        return {}
+
+
+SimpleStep = Annotated[Union[HoldStep, OscillateStep, RampStep, PauseStep], Field(discriminator="kind")]
+
+
+class RepeatStep(StrictModel):
+    """Run ``steps`` (hold, oscillate, ramp or pause) ``times`` times in a row."""
+
+    kind: Literal["repeat"]
+    times: Annotated[int, Field(ge=1, le=MAX_REPEAT)]
+    steps: Annotated[list[SimpleStep], Field(min_length=1)]
+
+    def angles(self) -> dict[str, float]:
+        return {f"steps #{i + 1} ({s.kind}) {k}": v for i, s in enumerate(self.steps) for k, v in s.angles().items()}
+
+
+Step = Annotated[Union[HoldStep, OscillateStep, RampStep, PauseStep, RepeatStep], Field(discriminator="kind")]
 
 
 class Profile(StrictModel):
