@@ -162,7 +162,7 @@ def test_a_typo_comes_first_because_it_explains_the_rest(tmp_path):
         (HEAD + "max_sped = 3\n" + hold(20), "unknown key 'max_sped' (did you mean 'max_speed'?)"),
         (HEAD + hold(20) + '[[steps]]\nkind = "hld"\nangle = 20\n',
          "steps #2: unknown kind 'hld' (did you mean 'hold'?); valid kinds: 'hold', 'oscillate', 'pause', 'ramp', 'repeat'"),
-        (HEAD + "[[steps]]\nangle = 20\n", "steps #1: missing key 'kind' (one of 'hold', 'oscillate')"),
+        (HEAD + "[[steps]]\nangle = 20\n", "steps #1: missing key 'kind' (one of 'hold', 'oscillate', 'pause', 'ramp', 'repeat')"),
         (HEAD + hold(5) + oscillate(high=10, low=20), "steps #2 (oscillate): high = 10 must be above low = 20"),
         (HEAD + hold(5) + oscillate(high=20, low=20), "steps #2 (oscillate): high = 20 must be above low = 20"),
         (HEAD + oscillate(cycles=20), "steps #1 (oscillate): give either duration or cycles, not both"),
