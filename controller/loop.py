@@ -93,6 +93,9 @@ class Controller:
         self._anchor_tilts: list[float] = []
         self.last_activity = clock.now()  # the last button press or release (idle timeout)
         self.auto_return_in: float | None = None  # s until a timeout return, while one is counting down
+        # A session's speed cap (a slow profile's max_speed) holds until the table is home again,
+        # so its way home is as gentle as its way down.
+        self.session_speed: float | None = None
         self._warned = False
 
     # -- other threads -------------------------------------------------------------------------
@@ -159,7 +162,7 @@ class Controller:
             program_goal=program_goal,
             program_speed=session.speed_now(self.program, self.progress) if self.program is not None else 0.0,
             jog_speed=self.settings.jog_speed,
-            return_speed=self.settings.return_speed,
+            return_speed=self.return_speed,
         )
         if self.machine.recovering and self._sensor_says_home(reason):
             cmd = command.HOLD
@@ -265,6 +268,7 @@ class Controller:
         if outcome.session_started and self.presets:
             preset = self.presets[self.selected]
             self.program = preset.program
+            self.session_speed = preset.program.speed
             self.progress = session.start(now)
             self._report({"t": now, "event": "session", "action": "start", "preset": preset.name})
         if outcome.returning_started:
@@ -279,7 +283,7 @@ class Controller:
         if self.setpoint.position > s.rest_angle + supervisor.HOME_TOLERANCE:
             # Rest near horizontal before going upright: coming up too fast makes people dizzy.
             legs = (session.Leg(s.rest_angle, s.rest_time),) + legs
-        speed = min(s.return_speed, self.limits.max_speed)
+        speed = min(self.return_speed, self.limits.max_speed)
         return session.Program((session.Block(legs),), speed=speed, accel=self.limits.max_accel)
 
     def _program_goal(self, now: float) -> float | None:
@@ -295,6 +299,7 @@ class Controller:
         else:
             self.machine = state.arrived_home(m)
             self.program = None
+            self.session_speed = None
             self._report({"t": now, "event": "home"})
             return None
         return self._program_goal(now)
@@ -313,7 +318,7 @@ class Controller:
             return  # nothing moves by itself while latched, or after a reset until a person asks
         angle = max(self.estimate.angle, self.setpoint.position)
         self._count_down(now, angle)
-        if command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.settings.return_speed):
+        if command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.return_speed):
             log.warning("session timeout: head-down for %.0f s, bringing the table home", self.head_down)
             self._apply(state.begin_return(m, "session-timeout"), now)
         elif (
@@ -324,6 +329,13 @@ class Controller:
             log.warning("idle timeout: head-down with no button pressed for %.0f s, bringing the table home",
                         now - self.last_activity)
             self._apply(state.begin_return(m, "idle-timeout"), now)
+
+    @property
+    def return_speed(self) -> float:
+        """The comfort speed home, lowered by the session's speed cap if one is running."""
+        if self.session_speed is None:
+            return self.settings.return_speed
+        return min(self.settings.return_speed, self.session_speed)
 
     def patterns(self, now: float):
         """(LED, buzzer) patterns for the table's state right now."""
@@ -337,7 +349,7 @@ class Controller:
             self._warned = False
             return
         left = command.seconds_to_timeout(self.head_down, angle=angle, limits=self.limits,
-                                          return_speed=self.settings.return_speed)
+                                          return_speed=self.return_speed)
         why = "session timeout"
         if self.machine.activity is Activity.IDLE:
             idle_left = self.settings.idle_timeout - (now - self.last_activity)

@@ -108,7 +108,10 @@ def test_format_duration_round_trips(seconds):
 
 # --- presets -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["gentle", "hold-40", "oscillate"])
+ALL_PRESETS = ["decompression", "gentle", "hold-40", "oscillate", "slow-entry"]
+
+
+@pytest.mark.parametrize("name", ALL_PRESETS)
 def test_every_preset_loads_and_fits_the_default_config(name):
     profile, source = resolve_profile(name)
     assert source == f"preset '{name}'"
@@ -125,7 +128,7 @@ def test_preset_contents():
 
 
 def test_preset_files_are_package_data_and_load_as_paths():
-    assert preset_names() == ["gentle", "hold-40", "oscillate"]
+    assert preset_names() == ALL_PRESETS
     folder = Path(profiles.__file__).parent / "presets"
     for name in preset_names():
         assert load_profile(folder / f"{name}.toml") == resolve_profile(name)[0]
@@ -244,10 +247,10 @@ def test_resolve_unknown_name_lists_presets_and_suggests():
         resolve_profile("gentel")
     msg = str(info.value)
     assert msg.startswith("no preset or profile file named 'gentel'")
-    assert "did you mean 'gentle'?" in msg and "presets: gentle, hold-40, oscillate" in msg
+    assert "did you mean 'gentle'?" in msg and "presets: decompression, gentle, hold-40, oscillate, slow-entry" in msg
     with pytest.raises(ProfileError) as info:
         resolve_profile("zzz")
-    assert str(info.value) == "no preset or profile file named 'zzz' (presets: gentle, hold-40, oscillate)"
+    assert str(info.value) == "no preset or profile file named 'zzz' (presets: decompression, gentle, hold-40, oscillate, slow-entry)"
 
 
 # --- check_profile_limits ----------------------------------------------------------------------

@@ -73,3 +73,11 @@ def test_an_oscillation_too_short_for_one_cycle_inside_a_repeat_is_named(tmp_pat
                              'low = 0\ndwell_high = "30s"\ndwell_low = "30s"\nduration = "40s"\n')
     with pytest.raises(ProfileError, match=r"steps #1 \(repeat\) steps #1 \(oscillate\) duration = 40s is shorter"):
         prepare_profile(path, Config())
+
+
+def test_a_slow_profile_comes_home_as_slowly_as_it_went_down():
+    run = simulate("slow-entry")
+    assert run.result.exit_code == 0
+    rates = [abs(b["true_angle"] - a["true_angle"]) / (b["t"] - a["t"]) for a, b in zip(run.samples, run.samples[1:])]
+    returning = [r for a, r in zip(run.samples[1:], rates) if a["state"] == "returning"]
+    assert returning and max(returning) <= 0.5 * 1.05 and max(rates) <= 0.5 * 1.05
