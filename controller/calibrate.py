@@ -10,7 +10,6 @@ import time
 from typing import Callable
 
 from controller import calibration as cal
-from controller.clock import MonotonicClock
 from controller.config import Config
 from controller.errors import CalibrationError
 from controller.notify import Notifier

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import traceback
 
@@ -109,12 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             return sim.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "calibrate":
-            return _calibrate(args)
-        if args.command == "doctor":
-            return _doctor(args)
+        if args.command in ("run", "calibrate", "doctor"):
+            from controller import cli_table
+
+            return getattr(cli_table, args.command)(args)
         return _profiles(args)
     except InputError as exc:
         lines = str(exc).splitlines() or [""]
@@ -202,111 +199,6 @@ def _simulate(args) -> int:
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
-
-
-def _doctor(args) -> int:
-    from rich.console import Console as RichConsole
-
-    from controller import doctor, service
-    from controller.errors import ConfigError
-
-    console = RichConsole(highlight=False)
-    try:
-        config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
-    except ConfigError as exc:
-        from rich.markup import escape
-
-        console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
-        return 1
-    if args.sim:
-        from drivers.sim.hardware import SimulatedSystem
-
-        system = SimulatedSystem()
-    else:
-        system = doctor.System()
-    return 0 if doctor.report(config, source, system, out=console.print) else 1
-
-
-def _calibrate(args) -> int:
-    from controller import calibrate, service
-    from controller.clock import MonotonicClock
-    from controller.errors import CalibrationError
-
-    logging.getLogger().setLevel(logging.WARNING)  # the prompts are the conversation; trips still show
-    config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
-    if args.sim:
-        from drivers.sim.hardware import build
-        from drivers.sim.person import SimulatedPerson
-    else:
-        from drivers.pi import build
-    hw = build(config, clock=MonotonicClock(), calibration=None)  # raw readings: the old calibration is not applied
-    ask = SimulatedPerson(hw).ask if args.sim else (lambda prompt: input(prompt))
-    print(f"Calibrating the {'simulated' if args.sim else 'real'} table ({source}); Ctrl-C ends it, halting the motor.")
-    try:
-        calibrate.run(config, hw, say=print, ask=ask)
-    except CalibrationError as exc:
-        print(f"{PROG}: calibration failed, nothing saved: {exc}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
-    except EOFError:
-        print(f"{PROG}: calibration needs a person at the table answering on a terminal; nothing saved",
-              file=sys.stderr)
-        return sim.EXIT_INTERNAL
-    return 0
-
-
-class _JournalFormatter(logging.Formatter):
-    """One line per record; under systemd, with the <N> syslog priority journald understands."""
-
-    PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
-
-    def __init__(self) -> None:
-        super().__init__("%(message)s")
-        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record).replace("\n", " | ")  # one event, one journal entry
-        if self.journal:
-            return f"<{self.PRIORITY.get(record.levelno, 6)}>{text}"
-        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
-
-
-def _run(args) -> int:
-    import signal
-    import threading
-
-    from controller import service
-
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_JournalFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    if args.press and not args.sim:
-        raise InputError("--press needs --sim: on the real table, press its buttons")
-    presses = [sim.parse_press(p) for p in args.press]
-    config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
-    calibration = service.calibration_for_run(config, simulated=args.sim)
-    presets = service.load_presets(config, source)
-    if args.sim:
-        from drivers.sim.hardware import build
-    else:
-        from drivers.pi import build
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-
-    def started(svc) -> None:
-        for p in presses:  # the simulated fingers: each press on a timer thread, as gpiozero's would be
-            for delay, action in ((p.t, svc.hw.press), (p.t + p.hold, svc.hw.release)):
-                timer = threading.Timer(delay, action, (p.name,))
-                timer.daemon = True
-                timer.start()
-
-    logging.getLogger("inversion_table").info(
-        "starting on the %s table: config %s, %d preset(s)", "simulated" if args.sim else "real", source, len(presets))
-    return service.run(config, build=build, calibration=calibration, presets=presets, stop=stop, started=started)
 
 
 if __name__ == "__main__":  # pragma: no cover

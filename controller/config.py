@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from controller.errors import ConfigError
-from controller.validation import Duration, LimitNote, StrictModel, fmt_number, load_toml_model, problem
+from controller.validation import (
+    Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem,
+)
 
 # Hard limits: no config file can go past these.
 HARD_MAX_ANGLE = 90.0          # deg head-down: fully inverted, the hard ceiling
@@ -28,6 +30,7 @@ MAX_BCM_PIN = 27               # the 40-pin header ends at GPIO27
 MAX_PRESETS = 9                # the buzzer counts the selected preset out in beeps
 DEFAULT_CONFIG_PATH = "/etc/inversion-table/config.toml"
 DEFAULT_CALIBRATION_PATH = "/var/lib/inversion-table/calibration.json"
+DEFAULT_HISTORY_PATH = "/var/lib/inversion-table/history.sqlite"
 CLONE_IDS = (0x70, 0x72, 0x98)  # WHO_AM_I answers of chips sold as MPU-6050s (drivers/imu.py names them)
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native")  # gpiozero's names; lgpio works on every Pi
 
@@ -102,6 +105,15 @@ accept_ids = []           # clone chips' WHO_AM_I values to accept, e.g. [0x70]:
 
 [calibration]
 file = "/var/lib/inversion-table/calibration.json"  # written by `inversion-table calibrate`
+
+[history]
+file = "/var/lib/inversion-table/history.sqlite"  # sessions, progress, acknowledgements
+
+# [[users]]               # people with their own limits, each only lower than the config's;
+# name = "ana"            # letters, digits, - and _; chosen with --user or on the table
+# max_angle = 40          # deg
+# max_head_down = "5m"    # her surgeon's limit
+# max_speed = 1.0         # deg/s, for vertigo
 """
 
 _Speed = Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
@@ -274,6 +286,21 @@ class CalibrationConfig(StrictModel):
     file: Annotated[str, Field(min_length=1)] = DEFAULT_CALIBRATION_PATH
 
 
+class UserConfig(StrictModel):
+    """[[users]]: a person's own limits; each can only lower the config's."""
+
+    name: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")]
+    max_angle: Annotated[float, Field(gt=0, le=HARD_MAX_ANGLE)] | None = None
+    max_head_down: Annotated[Duration, Field(ge=MIN_SESSION_TIMEOUT, le=MAX_SESSION_TIMEOUT)] | None = None
+    max_speed: _Speed | None = None
+
+
+class HistoryConfig(StrictModel):
+    """[history]: where sessions, progress and acknowledgements are kept."""
+
+    file: Annotated[str, Field(min_length=1)] = DEFAULT_HISTORY_PATH
+
+
 class Config(StrictModel):
     """The whole config file; ``Config()`` is the shipped defaults (``DEFAULT_CONFIG_TOML``)."""
 
@@ -288,6 +315,8 @@ class Config(StrictModel):
     gpio: GpioConfig = Field(default_factory=GpioConfig)
     imu: ImuConfig = Field(default_factory=ImuConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    users: list[UserConfig] = []
 
     @property
     def steps_per_degree(self) -> float:
@@ -321,9 +350,47 @@ class Config(StrictModel):
             elif not MIN_STEPS_PER_DEGREE <= self.motor.steps_per_degree <= MAX_STEPS_PER_DEGREE:
                 lines.append(f"[motor] gives {n(round(self.motor.steps_per_degree, 3))} steps per degree, outside "
                              f"{n(MIN_STEPS_PER_DEGREE)}..{n(MAX_STEPS_PER_DEGREE)}")
+        names = [u.name for u in self.users]
+        for i, user in enumerate(self.users):
+            label = f"users #{i + 1} ({user.name})"
+            if names.index(user.name) != i:
+                lines.append(f"{label}: the name is already users #{names.index(user.name) + 1}'s")
+            for key, value, limit, section in (("max_angle", user.max_angle, lim.max_angle, "limits"),
+                                               ("max_head_down", user.max_head_down, lim.session_timeout, "limits"),
+                                               ("max_speed", user.max_speed, lim.max_speed, "limits")):
+                if value is not None and value > limit:
+                    shown = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
+                    got = f"{n(value)}" if key != "max_head_down" else format_duration(value)
+                    config_key = {"max_head_down": "session_timeout"}.get(key, key)
+                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {shown}: a user's "
+                                 "limits can only lower the config's")
         if lines:
             raise problem("\n".join(lines))
         return self
+
+    def for_user(self, name: str | None) -> Config:
+        """The config with a user's limits applied (every one the lower of the two); the config
+        itself for no user. Comfort speeds above the user's speed cap come down to it."""
+        if name is None:
+            return self
+        user = self.user(name)
+        lim, mot = self.limits, self.motion
+        speed = min(lim.max_speed, user.max_speed or lim.max_speed)
+        limits = lim.model_copy(update={
+            "max_angle": min(lim.max_angle, user.max_angle or lim.max_angle),
+            "session_timeout": min(lim.session_timeout, user.max_head_down or lim.session_timeout),
+            "max_speed": speed,
+        })
+        motion = mot.model_copy(update={"return_speed": min(mot.return_speed, speed),
+                                        "jog_speed": min(mot.jog_speed, speed)})
+        return self.model_copy(update={"limits": limits, "motion": motion})
+
+    def user(self, name: str) -> UserConfig:
+        for user in self.users:
+            if user.name == name:
+                return user
+        known = ", ".join(u.name for u in self.users) or "none in the config's [[users]]"
+        raise ConfigError(f"no user named '{name}' (users: {known})")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -16,18 +16,43 @@ class Prepared:
     program: session.Program
     head_down: float  # s, an upper bound
     duration: float  # s, from the first move to the end of the last step (the return not counted)
+    notes: tuple[str, ...] = ()  # what was adjusted (a user's speed cap), one line each
+    level: int = 0  # a progressive profile's level (0: the first session)
 
 
-def prepare_profile(name_or_path: str, config, *, config_source: str = "the config") -> Prepared:
+def prepare_profile(name_or_path: str, config, *, config_source: str = "the config", user: str | None = None,
+                    level: int = 0) -> Prepared:
     """Load, check and compile a profile; raises ProfileError naming the file, the field and the limit.
 
     A profile that would keep the user head-down longer than ``limits.session_timeout`` is rejected
     here, at load, rather than cut short by the timeout mid-session: the user learns it before
     lying on the table, and a session that starts is one that can finish.
     """
-    from profiles import check_profile_limits, resolve_profile
+    from profiles import resolve_profile
 
     profile, source = resolve_profile(name_or_path)
+    notes = []
+    if user is not None:
+        # A user's limits apply on top of the config's: angles and head-down time are checked
+        # (and refused) like the config's; a faster profile is slowed to the user's speed.
+        config = config.for_user(user)
+        config_source = f"user '{user}' in {config_source}"
+        cap = config.limits.max_speed
+        if profile.max_speed is None or profile.max_speed > cap:
+            if profile.max_speed is not None:
+                notes.append(f"{source}: max_speed = {profile.max_speed:g} capped at {cap:g} deg/s for user '{user}'")
+            profile = profile.model_copy(update={"max_speed": cap})
+    if profile.progression is not None:  # the whole way up must fit, not only today's session
+        _compile(profile.at_level(profile.progression.final_level), config, f"{source} (at its target)", config_source)
+    profile = profile.at_level(level)
+    program, head_down, total = _compile(profile, config, source, config_source)
+    return Prepared(profile, source, program, head_down, total, tuple(notes), level)
+
+
+def _compile(profile, config, source: str, config_source: str):
+    """(program, head-down bound, total time) of a profile that fits the config; else ProfileError."""
+    from profiles import check_profile_limits
+
     check_profile_limits(profile, config, source=source, config_source=config_source)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
     head_down, total = session.time_above(program, config.table.home_angle)
@@ -47,4 +72,4 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
                 f"{source}: {block.label} duration = {format_duration(block.within)} is shorter "
                 f"than one cycle ({format_duration(round(one_cycle))} at {program.speed:g} deg/s): no cycle would run"
             )
-    return Prepared(profile, source, program, head_down, total)
+    return program, head_down, total

@@ -154,6 +154,13 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
+def _is_list(annotation: Any) -> bool:
+    """Whether an annotation is a list, through Optional and Annotated."""
+    if get_origin(annotation) is list:
+        return True
+    return any(_is_list(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
 def _tags(model: type[BaseModel]) -> set[Any]:
     """The single-valued Literal fields of a model: its possible discriminator tags."""
     return {get_args(f.annotation)[0] for f in model.model_fields.values()
@@ -195,7 +202,7 @@ def _walk(loc: tuple, data: Any, model_cls: type[BaseModel]):
             continue
         field = _fields(owners[0])[part] if owners else None
         ann = field.annotation if field is not None else None
-        is_table = i == 0 and get_origin(ann) is not list and bool(_models_in(ann))
+        is_table = i == 0 and not _is_list(ann) and bool(_models_in(ann))
         pieces.append(f"[{part}]" if is_table else part)
         models = _models_in(ann)
         node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING

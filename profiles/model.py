@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -107,13 +108,80 @@ class RepeatStep(StrictModel):
 Step = Annotated[Union[HoldStep, OscillateStep, RampStep, PauseStep, RepeatStep], Field(discriminator="kind")]
 
 
+class Point(StrictModel):
+    """A hold: an angle and how long."""
+
+    angle: Angle
+    time: _PositiveDuration
+
+
+class Increment(StrictModel):
+    """What each completed session adds."""
+
+    angle: Annotated[float, Field(ge=0, le=HARD_MAX_ANGLE)] = 0.0
+    time: Annotated[Duration, Field(ge=0)] = 0.0
+
+
+class Progression(StrictModel):
+    """A hold that grows a little with each completed session, from ``start`` up to ``target``."""
+
+    start: Point
+    target: Point
+    step: Increment
+
+    @model_validator(mode="after")
+    def _check(self) -> Progression:
+        n, lines = fmt_number, []
+        for key in ("angle", "time"):
+            first, last, inc = getattr(self.start, key), getattr(self.target, key), getattr(self.step, key)
+            if last < first:
+                lines.append(f"target.{key} = {n(last)} is below start.{key} = {n(first)}")
+            elif last > first and inc == 0:
+                lines.append(f"step.{key} must be above 0 to get from start.{key} = {n(first)} to target.{key} = {n(last)}")
+        if lines:
+            raise problem("\n".join(lines))
+        return self
+
+    @property
+    def final_level(self) -> int:
+        """The first level at which the target is reached."""
+        levels = [math.ceil((getattr(self.target, k) - getattr(self.start, k)) / getattr(self.step, k) - 1e-9)
+                  for k in ("angle", "time") if getattr(self.step, k) > 0]
+        return max(levels, default=0)
+
+    def hold(self, level: int) -> tuple[float, float]:
+        """(angle, seconds) of the hold at ``level`` (0 is the first session)."""
+        level = max(0, min(level, self.final_level))
+        return (min(self.target.angle, self.start.angle + level * self.step.angle),
+                min(self.target.time, self.start.time + level * self.step.time))
+
+
 class Profile(StrictModel):
-    """A session: steps run in order, and after the last one the table returns home."""
+    """A session: steps run in order, and after the last one the table returns home.
+
+    A progressive profile has a ``progression`` instead of steps: one hold, a little longer or
+    steeper after each completed session (the history keeps the level).
+    """
 
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
     description: str = ""
     max_speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")] | None = None
-    steps: Annotated[list[Step], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)] | None = None
+    progression: Progression | None = None
+
+    @model_validator(mode="after")
+    def _steps_or_progression(self) -> Profile:
+        if (self.steps is None) == (self.progression is None):
+            raise problem("give either [[steps]] or a [progression], not both" if self.steps is not None
+                          else "needs [[steps]] (or a [progression])")
+        return self
+
+    def at_level(self, level: int) -> Profile:
+        """The profile as run at a progression level; a profile with steps is itself."""
+        if self.progression is None:
+            return self
+        angle, seconds = self.progression.hold(level)
+        return self.model_copy(update={"steps": [HoldStep(kind="hold", angle=angle, duration=seconds)]})
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -200,7 +200,7 @@ def test_two_step_problems_are_two_lines(tmp_path):
         ('name = ""\n' + hold(20), "name: must not be empty (got '')"),
         (f'name = "{"x" * 61}"\n' + hold(20), "name: must be at most 60 characters long"),
         (HEAD + "steps = []\n", "steps: must not be empty"),
-        (HEAD, "steps: missing (this key is required)"),
+        (HEAD, "needs [[steps]] (or a [progression])"),
         (hold(20), "name: missing (this key is required)"),
         (HEAD + '[[steps]]\nkind = "hold"\nduration = "1m"\n', "steps #1 (hold) angle: missing (this key is required)"),
         (HEAD + '[[steps]]\nkind = "hold"\nangle = "20"\nduration = "1m"\n', "steps #1 (hold) angle: must be a number (got '20')"),

@@ -1,0 +1,125 @@
+"""Turns the controller's events into history rows and progression levels (the shell around history.py)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Callable
+
+from controller.history import IN_PROGRESS, History
+
+GUEST = "guest"  # the user of a session nobody chose a user for
+
+log = logging.getLogger("inversion_table")
+
+
+class BackgroundWriter:
+    """Runs history writes on a thread of their own: a write synced to an SD card can take longer
+    than a control period, and the control loop must never wait for one."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+        self._thread.start()
+
+    def __call__(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # a full disk must not end the service; the session goes unrecorded
+                log.exception("history: a write failed")
+
+    def close(self) -> None:
+        """Finish the queued writes, then stop. Safe to call twice."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(timeout=5.0)
+
+
+class SessionLog:
+    """Follows sessions through the controller's event records and writes one history row each.
+
+    ``submit`` runs a write (at once in the simulator, on a BackgroundWriter in the service).
+    ``on_level`` hears a progressive profile's new level after a completed session.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        *,
+        user: str | None,
+        levels: dict[str, int],
+        final_levels: dict[str, int],
+        head_down: Callable[[], float],
+        submit: Callable[[Callable[[], None]], None] = lambda job: job(),
+        on_level: Callable[[str, int], None] = lambda profile, level: None,
+    ) -> None:
+        self.history, self.user = history, user or GUEST
+        self.levels, self.final_levels = dict(levels), final_levels
+        self._head_down, self._submit, self._on_level = head_down, submit, on_level
+        self._id: list[int | None] = [None]  # filled in by the write (on the writer's thread)
+        self.profile: str | None = None
+        self.max_angle: float | None = None
+        self.completed = False
+        self.outcome: str | None = None
+
+    def tick(self, record: dict) -> None:
+        if self.profile is not None and record.get("angle") is not None:
+            self.max_angle = record["angle"] if self.max_angle is None else max(self.max_angle, record["angle"])
+
+    def event(self, record: dict) -> None:
+        kind = record.get("event")
+        if kind == "session" and record.get("action") == "start":
+            self._begin(record.get("preset", "profile"))
+        elif self.profile is None:
+            return
+        elif kind == "session" and record.get("action") == "complete":
+            self.completed = True
+        elif kind == "trip":
+            self._end(f"trip: {record['reason']}")
+        elif kind == "button" and record.get("name") == "stop" and record.get("action") == "press":
+            self._end("stopped")
+        elif kind == "return" and not self.completed:
+            self.outcome = "timeout" if record.get("reason") in ("session-timeout", "idle-timeout") else "returned"
+        elif kind == "home":
+            self._end("completed" if self.completed else self.outcome or "returned")
+
+    def close(self) -> None:
+        """The process is ending: a session still open stays in progress in the file (it was cut short)."""
+        self.profile = None
+
+    def _begin(self, profile: str) -> None:
+        self.profile, self.max_angle, self.completed, self.outcome = profile, None, False, None
+        level = self.levels.get(profile) if profile in self.final_levels else None
+        box: list[int | None] = [None]
+        self._id = box
+        user, history = self.user, self.history
+        self._submit(lambda: box.__setitem__(0, history.begin(user=user, profile=profile, level=level)))
+
+    def _end(self, outcome: str) -> None:
+        profile, box, history = self.profile, self._id, self.history
+        head_down, max_angle = self._head_down(), self.max_angle
+        self.profile = None
+
+        def write() -> None:
+            if box[0] is not None:
+                history.end(box[0], outcome=outcome, head_down=head_down,
+                            max_angle=None if max_angle is None else round(max_angle, 2))
+
+        self._submit(write)
+        if outcome == "completed" and profile in self.final_levels:
+            # A completed session moves a progressive profile on; a stopped or tripped one does not.
+            level = min(self.levels.get(profile, 0) + 1, self.final_levels[profile])
+            self.levels[profile] = level
+            user = self.user
+            self._submit(lambda: history.set_level(user, profile, level))
+            self._on_level(profile, level)
+
+
+def unfinished(history: History) -> list:
+    """Sessions a power cut or a kill left open."""
+    return [s for s in history.sessions() if s.outcome == IN_PROGRESS]

@@ -1,0 +1,42 @@
+"""Users: the contraindications each one acknowledges once, before their first session."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from controller.errors import InputError
+
+# Raise the version when the text changes in substance: everyone is asked again.
+CONTRAINDICATIONS_VERSION = 1
+CONTRAINDICATIONS = """\
+Inversion is not safe for everyone. Do not use this table, and ask a doctor first, if you have or
+have had any of: glaucoma, retinal detachment or other eye disease; heart or circulatory disease;
+high blood pressure (over 140/90); a stroke or TIA; a hernia; fragile bones (osteoporosis),
+fractures or joint implants; pregnancy; or if you take blood thinners.
+Eye pressure roughly doubles within minutes head-down (Weinreb 1984), and blood pressure rises
+(Gianakopoulos 1985). Start low (20-30°) and short (1-2 minutes), come up slowly, and rest near
+horizontal before standing. Never use the table alone: someone must be within reach of the stop."""
+
+
+class NotAcknowledged(InputError):
+    """A user has not yet acknowledged the contraindications."""
+
+
+def require_acknowledged(history, user: str) -> None:
+    if not history.acknowledged(user, CONTRAINDICATIONS_VERSION):
+        raise NotAcknowledged(
+            f"user '{user}' has not acknowledged the contraindications yet: run "
+            f"`inversion-table users ack {user}` first (once)"
+        )
+
+
+def acknowledge(history, user: str, *, ask: Callable[[str], str], say: Callable[[str], None]) -> bool:
+    """Show the contraindications and record the user's yes; False if they did not say yes."""
+    say(CONTRAINDICATIONS)
+    answer = ask(f"\n{user}: none of these applies to me, and I will not use the table alone. Type yes: ")
+    if answer.strip().lower() != "yes":
+        say("Not acknowledged: nothing recorded.")
+        return False
+    history.acknowledge(user, CONTRAINDICATIONS_VERSION)
+    say(f"Recorded for {user}.")
+    return True
