@@ -47,6 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fault", action="append", default=[], metavar="KIND@T[:DURATION]",
                    help="inject a fault at T, e.g. imu-disconnect@40 or stall@12:2")
     s.add_argument("--until", metavar="T", help="end the run at T seconds")
+    s.add_argument("--user", metavar="NAME", help="run as this user (the config's [[users]]): their limits apply")
+    s.add_argument("--history", metavar="FILE",
+                   help="record the session in this history file (SQLite); progressive profiles take their level from it")
+
+    u = sub.add_parser("users", help="list the users, or record a user's acknowledgement of the contraindications")
+    u_sub = u.add_subparsers(dest="action", parser_class=_Parser)
+    u_sub.add_parser("list", help="list the users and their limits (the default)")
+    ack = u_sub.add_parser("ack", help="show the contraindications and record the user's yes (once per user)")
+    ack.add_argument("name", metavar="NAME")
+    for parser in (u, ack):
+        parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
+        parser.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
+
+    h = sub.add_parser("history", help="list and summarise the recorded sessions")
+    h.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
+    h.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
+    h.add_argument("--user", metavar="NAME", help="only this user's sessions")
 
     r = sub.add_parser("run", help="the service: run the table from its buttons (systemd starts it)", description=(
         "Run the table: its buttons start, stop and jog it; the status LED and buzzer show its state. "
@@ -108,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             return sim.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
+        if args.command in ("users", "history"):
+            from controller import cli_people
+
+            return getattr(cli_people, args.command)(args)
         if args.command in ("run", "calibrate", "doctor"):
             from controller import cli_table
 
@@ -167,9 +188,24 @@ def _simulate(args) -> int:
     presses = [sim.parse_press(p) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]
     until = sim.parse_time(args.until, "--until") if args.until is not None else None
-    prepared = prepare_profile(args.profile, config, config_source=config_source) if args.profile else None
-    if prepared is not None:
+    history = log = None
+    if args.user is not None:
+        config.user(args.user)  # an unknown user is refused before anything else
+    if args.history is not None:
+        from controller.cli_people import open_history
+        from controller.users import require_acknowledged
+
+        history = open_history(args.history)
+        if args.user is not None:
+            require_acknowledged(history, args.user)
+    prepared = None
+    if args.profile:
+        level = _level(history, args.user, args.profile)
+        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
+        for note in prepared.notes:
+            print(f"note: {note}", file=sys.stderr)
         presses.append(sim.Press(0.0, "start"))
+    config = config.for_user(args.user)
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
     root = logging.getLogger()
@@ -189,16 +225,50 @@ def _simulate(args) -> int:
             on_tick=console.tick,
             on_event=console.event,
         )
+        if history is not None:
+            log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.head_down)
+            run.on_tick = _both(console.tick, log.tick)
+            run.on_event = _both(console.event, log.event)
         with console:
             result = run.run(pace=None if args.fast else sim.real_time_pacer())
     finally:
         if trace is not None:
             trace.close()
+        if history is not None:
+            history.close()
     print(
         f"ended at t={result.t:.2f} s: {result.why}; state {result.state}, angle {result.angle:.1f}° "
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
+
+
+def _level(history, user: str | None, name: str) -> int:
+    """A progressive profile's level for this user, from the history (0 without one)."""
+    from controller.sessionlog import GUEST
+    from profiles import resolve_profile
+
+    profile, _ = resolve_profile(name)
+    if history is None or profile.progression is None:
+        return 0
+    return history.level(user or GUEST, profile.name)
+
+
+def _session_log(history, user, prepared, *, head_down):
+    from controller.sessionlog import SessionLog
+
+    levels, finals = {}, {}
+    if prepared is not None and prepared.profile.progression is not None:
+        levels[prepared.profile.name] = prepared.level
+        finals[prepared.profile.name] = prepared.profile.progression.final_level
+    return SessionLog(history, user=user, levels=levels, final_levels=finals, head_down=head_down)
+
+
+def _both(first, second):
+    def call(record):
+        first(record)
+        second(record)
+    return call
 
 
 if __name__ == "__main__":  # pragma: no cover

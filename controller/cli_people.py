@@ -1,0 +1,78 @@
+"""The commands about people: `users` (list, acknowledge) and `history` (see controller/cli.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from controller.config import DEFAULT_CONFIG_PATH, Config, load_config
+from controller.history import History
+from controller.validation import format_duration
+
+
+def _config(path: str | None) -> Config:
+    if path is None and not os.path.exists(DEFAULT_CONFIG_PATH):
+        return Config()
+    return load_config(path or DEFAULT_CONFIG_PATH)
+
+
+def open_history(path: str) -> History:
+    """The history file, created if new; its folder must exist (a clear error otherwise)."""
+    from controller.history import HistoryError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise HistoryError(f"{path}: the folder {folder} does not exist")
+    return History(path)
+
+
+def users(args) -> int:
+    from controller.users import acknowledge
+
+    config = _config(args.config)
+    with open_history(args.history or config.history.file) as history:
+        if args.action == "ack":
+            config.user(args.name)  # only a user the config knows
+            return 0 if acknowledge(history, args.name, ask=input, say=print) else 1
+        if not config.users:
+            print("no users: add [[users]] to the config (see systemd/config.example.toml)")
+        for user in config.users:
+            limits = ", ".join(part for part in (
+                f"max_angle {user.max_angle:g}°" if user.max_angle is not None else "",
+                f"max_head_down {format_duration(user.max_head_down)}" if user.max_head_down is not None else "",
+                f"max_speed {user.max_speed:g}°/s" if user.max_speed is not None else "") if part)
+            from controller.users import CONTRAINDICATIONS_VERSION
+
+            ack = "acknowledged" if history.acknowledged(user.name, CONTRAINDICATIONS_VERSION) else "NOT acknowledged"
+            print(f"{user.name:12} {limits or 'the config limits'}; contraindications {ack}")
+    return 0
+
+
+def history(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    config = _config(args.config)
+    path = args.history or config.history.file
+    if not os.path.exists(path):
+        print(f"{path}: no sessions recorded yet", file=sys.stderr)
+        return 0
+    with open_history(path) as h:
+        sessions = h.sessions(args.user)
+    table = Table(title=f"sessions in {path}")
+    for column in ("#", "user", "profile", "level", "started (UTC)", "head-down", "max angle", "ended"):
+        table.add_column(column)
+    for s in sessions:
+        table.add_row(str(s.id), s.user, s.profile, "" if s.level is None else str(s.level + 1), s.started[:16],
+                      format_duration(round(s.head_down)), "" if s.max_angle is None else f"{s.max_angle:.0f}°",
+                      s.outcome)
+    console = Console(highlight=False)
+    console.print(table)
+    for user in sorted({s.user for s in sessions}):
+        mine = [s for s in sessions if s.user == user]
+        done = [s for s in mine if s.outcome == "completed"]
+        angles = [s.max_angle for s in mine if s.max_angle is not None]
+        console.print(f"{user}: {len(mine)} session(s), {len(done)} completed, "
+                      f"{format_duration(round(sum(s.head_down for s in mine)))} head-down in all"
+                      + (f", up to {max(angles):.0f}°" if angles else ""))
+    return 0

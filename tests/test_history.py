@@ -1,0 +1,159 @@
+"""History (SQLite), users' limits and acknowledgements, and progressive profiles, through the CLI."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from controller.cli import main
+from controller.history import IN_PROGRESS, History, HistoryError
+from controller.sessionlog import BackgroundWriter
+from controller.users import CONTRAINDICATIONS_VERSION
+
+STEP_UP = """name = "step-up"
+description = "10° and 10 s more after each completed session, from 10°/10 s to 30°/30 s"
+[progression]
+start = { angle = 10, time = "10s" }
+target = { angle = 30, time = "30s" }
+step = { angle = 10, time = "10s" }
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    profile = tmp_path / "step-up.toml"
+    profile.write_text(STEP_UP, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[[users]]\nname = "ana"\nmax_angle = 45\nmax_head_down = "10m"\n'
+                      '[[users]]\nname = "bo"\nmax_angle = 30\nmax_speed = 2\n', encoding="utf-8")
+    history = tmp_path / "history.sqlite"
+    with History(history) as h:
+        h.acknowledge("ana", CONTRAINDICATIONS_VERSION)
+        h.acknowledge("bo", CONTRAINDICATIONS_VERSION)
+    return str(profile), str(config), str(history)
+
+
+def simulate(profile, config, history, *extra, user="ana"):
+    return main(["simulate", profile, "--fast", "--config", config, "--history", history, "--user", user, *extra])
+
+
+def test_a_progressive_profile_advances_stops_at_its_target_and_not_after_an_aborted_session(files, capsys):
+    profile, config, history = files
+    assert simulate(profile, config, history) == 0
+    assert simulate(profile, config, history, "--press", "stop@20") == 3  # aborted: no progress
+    for _ in range(3):
+        assert simulate(profile, config, history) == 0
+    with History(history) as h:
+        sessions = h.sessions("ana")
+        assert [(s.level, s.outcome) for s in sessions] == [
+            (0, "completed"), (1, "stopped"), (1, "completed"), (2, "completed"), (2, "completed")]
+        assert h.level("ana", "step-up") == 2  # the target: it stays there
+    # each session held what its level said: 10°, then 20°, then 30° (the target) twice
+    peaks = [s.max_angle for s in sessions if s.outcome == "completed"]  # the estimate (uncalibrated: ~0.5° off)
+    assert peaks == pytest.approx([10, 20, 30, 30], abs=1)
+    assert [round(s.head_down) for s in sessions if s.outcome == "completed"] == sorted(
+        round(s.head_down) for s in sessions if s.outcome == "completed")
+
+
+def test_a_users_limits_refuse_a_preset_that_asks_for_more(files, capsys):
+    _, config, history = files
+    assert simulate("hold-40", config, history, user="bo") == 2
+    err = capsys.readouterr().err
+    assert "preset 'hold-40': steps #1 (hold) angle = 40 is above [limits] max_angle = 30 (user 'bo'" in err
+
+
+def test_a_users_speed_cap_slows_a_faster_preset_with_a_note(files, capsys):
+    _, config, history = files
+    assert simulate("gentle", config, history, "--log", history + ".jsonl", user="bo") == 0
+    assert "note: preset 'gentle'" not in capsys.readouterr().err  # gentle asks for no speed
+    import json
+
+    rows = [json.loads(line) for line in open(history + ".jsonl", encoding="utf-8")]
+    samples = [r for r in rows if "true_angle" in r]
+    rates = [abs(b["true_angle"] - a["true_angle"]) / 0.02 for a, b in zip(samples, samples[1:])]
+    assert max(rates) <= 2 * 1.05  # bo's max_speed, not the config's 4
+
+
+def test_an_unacknowledged_user_is_refused_until_they_acknowledge(tmp_path, files, capsys, monkeypatch):
+    profile, config, _ = files
+    history = str(tmp_path / "fresh.sqlite")
+    assert simulate("gentle", config, history) == 2
+    assert "user 'ana' has not acknowledged the contraindications yet: run `inversion-table users ack ana`" in (
+        capsys.readouterr().err)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    assert main(["users", "ack", "ana", "--config", config, "--history", history]) == 1
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    assert main(["users", "ack", "ana", "--config", config, "--history", history]) == 0
+    assert "glaucoma" in capsys.readouterr().out
+    assert simulate("gentle", config, history) == 0
+
+
+def test_an_unknown_user_is_named(files, capsys):
+    profile, config, history = files
+    assert simulate(profile, config, history, user="cy") == 2
+    assert "no user named 'cy' (users: ana, bo)" in capsys.readouterr().err
+
+
+def test_the_history_command_lists_and_summarises(files, capsys):
+    profile, config, history = files
+    simulate(profile, config, history)
+    capsys.readouterr()
+    assert main(["history", "--history", history, "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "step-up" in out and "ana: 1 session(s), 1 completed" in out
+
+
+def test_the_file_is_in_wal_mode_and_a_stranger_file_is_refused(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(HistoryError, match="not a history file"):
+        History(junk)
+
+
+def test_writes_from_the_service_run_on_their_own_thread():
+    import threading
+
+    seen = []
+    writer = BackgroundWriter()
+    writer(lambda: seen.append(threading.current_thread().name))
+    writer.close()
+    writer.close()
+    assert seen == ["history-writer"]
+
+
+def test_a_kill_mid_session_leaves_every_earlier_session_intact(files):
+    """SIGKILL in the middle of a session (real time, so it is surely mid-way): the file opens,
+    passes SQLite's integrity check, and holds every earlier session as it was."""
+    profile, config, history = files
+    for _ in range(2):
+        assert simulate(profile, config, history) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "simulate", "hold-40", "--config", config,
+                             "--history", history, "--user", "ana"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with History(history) as h:
+                if any(s.outcome == IN_PROGRESS for s in h.sessions()):
+                    break
+            time.sleep(0.1)
+        time.sleep(1.0)  # well inside the session
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    with sqlite3.connect(history) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with History(history) as h:
+        sessions = h.sessions()
+    assert [(s.profile, s.outcome) for s in sessions] == [
+        ("step-up", "completed"), ("step-up", "completed"), ("hold-40", IN_PROGRESS)]
+    assert all(s.ended and s.head_down > 0 for s in sessions[:2])
