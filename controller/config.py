@@ -23,6 +23,10 @@ MAX_STEPS_PER_DEGREE = 20000.0
 MIN_SESSION_TIMEOUT = 10.0     # s
 MAX_SESSION_TIMEOUT = 7200.0   # s (2 h)
 MAX_REST_TIME = 300.0          # s (5 m)
+# The pulse thread (drivers/stepper.py) toggles STEP from Python: about 2 kHz is what it can keep
+# up with on a Pi with lgpio. A drive that needs more at max_speed would fall behind, and the
+# backlog would delay a halt.
+MAX_STEP_RATE = 2000           # steps/s at [limits] max_speed
 MIN_RATE = 20                  # Hz
 MAX_RATE = 200                 # Hz
 MIN_BCM_PIN = 4                # GPIO0/1 are the HAT ID EEPROM's, GPIO2/3 the IMU's I2C bus
@@ -340,6 +344,7 @@ class Config(StrictModel):
         ]
         if mot.rest_angle < tab.home_angle:
             lines.append(f"[motion] rest_angle = {n(mot.rest_angle)} is below [table] home_angle = {n(tab.home_angle)}")
+        drive_problems = len(lines)
         if self.motor.given:
             missing = [k for k in ("steps_per_rev", "microsteps", "gear_ratio") if getattr(self.motor, k) is None]
             if missing:
@@ -350,6 +355,12 @@ class Config(StrictModel):
             elif not MIN_STEPS_PER_DEGREE <= self.motor.steps_per_degree <= MAX_STEPS_PER_DEGREE:
                 lines.append(f"[motor] gives {n(round(self.motor.steps_per_degree, 3))} steps per degree, outside "
                              f"{n(MIN_STEPS_PER_DEGREE)}..{n(MAX_STEPS_PER_DEGREE)}")
+        rate = self.steps_per_degree * lim.max_speed if len(lines) == drive_problems else 0.0
+        if rate > MAX_STEP_RATE:
+            source = "[motor]" if self.motor.given else "[table] steps_per_degree"
+            lines.append(f"{source} gives {n(round(self.steps_per_degree, 3))} steps per degree: at [limits] max_speed = "
+                         f"{n(lim.max_speed)} that is {rate:.0f} steps/s, above the {MAX_STEP_RATE} the step pulses can "
+                         "reach: lower the microstepping or max_speed")
         names = [u.name for u in self.users]
         for i, user in enumerate(self.users):
             label = f"users #{i + 1} ({user.name})"

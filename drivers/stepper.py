@@ -171,6 +171,7 @@ class ThreadedPulseTrain:
         self._train: tuple[int, float, float] | None = None  # (steps, start, interval)
         self._sent = 0
         self._closed = False
+        self._abort = False
         self._thread = None
         if start_thread:
             self._thread = threading.Thread(target=self._run, name="step-pulses", daemon=True)
@@ -189,9 +190,13 @@ class ThreadedPulseTrain:
             self._cond.notify_all()
 
     def cancel(self) -> int:
+        # Ask a burst in progress to let go first: a thread that fell behind sends its overdue
+        # pulses back to back while holding the lock, and a halt must not wait for all of them.
+        self._abort = True
         with self._cond:
             unsent = 0 if self._train is None else self._train[0] - self._sent
             self._train = None
+            self._abort = False
             self._cond.notify_all()
             return unsent
 
@@ -214,6 +219,8 @@ class ThreadedPulseTrain:
                 delay = start + self._sent * interval - self._now()
                 if delay > 0:
                     return delay
+                if self._abort:  # a cancel is waiting for the lock: give it up between pulses
+                    return None
                 self._step.on()
                 self._step.off()
                 self._sent += 1

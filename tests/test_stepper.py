@@ -124,3 +124,43 @@ def test_a_late_train_hands_its_unsent_pulses_to_the_next():
     assert len([s for s in factory.pin(20).states if s.state]) == 20
     train.close()
     factory.close()
+
+
+def test_a_halt_does_not_wait_for_a_backlog_of_overdue_pulses():
+    """A pulse thread that fell behind sends overdue pulses back to back; a cancel must cut in
+    between pulses, not wait for the whole backlog (the stop button halts through it)."""
+    import threading
+    import time
+
+    from gpiozero.pins.mock import MockPin
+
+    class SlowPin(MockPin):
+        def _set_state(self, value):  # each write costs 1 ms, as a slow pin back-end might
+            time.sleep(0.0005)
+            super()._set_state(value)
+
+    factory = MockFactory(pin_class=SlowPin)
+    from gpiozero import DigitalOutputDevice
+
+    step, direction = DigitalOutputDevice(20, pin_factory=factory), DigitalOutputDevice(21, pin_factory=factory)
+    train = ThreadedPulseTrain(step, direction)
+    try:
+        train.emit(1000, 0.001)  # 1000 pulses due at once: about a second of back-to-back writes
+        time.sleep(0.05)
+        started = time.monotonic()
+        unsent = train.cancel()
+        took = time.monotonic() - started
+        assert unsent > 500 and took < 0.02  # well within one 20 ms control period
+    finally:
+        train.close()
+        factory.close()
+
+
+def test_the_config_refuses_a_drive_faster_than_the_pulses_can_go(tmp_path):
+    from controller.config import MAX_STEP_RATE, load_config
+    from controller.errors import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text("[table]\nsteps_per_degree = 800\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"that is 3200 steps/s, above the {MAX_STEP_RATE} the step pulses can reach"):
+        load_config(path)
