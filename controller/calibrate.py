@@ -109,11 +109,16 @@ class Calibrator:
 
     # -- step 3: tilt ---------------------------------------------------------------------------
     def check_tilt(self, level: cal.Level) -> float:
-        start = self.hw.motor.position
+        motor = self.hw.motor
+        # Counted in steps, not in the motor's position: resetting a trip re-anchors the position to
+        # the sensor, which would make the two agree by construction.
+        steps, halts = motor.steps, motor.halt_count
         self.ask(f"Hold down on the table until it has tilted about {cal.CHECK_TILT:g}° head-down, release it, "
                  "then press Enter. ")
         self._settle()
-        commanded = self.hw.motor.position - start
+        if motor.halt_count != halts:
+            raise CalibrationError("the table was stopped or tripped during the tilt; nothing saved: start again")
+        commanded = (motor.steps - steps) / motor.steps_per_degree
         measured = cal.check_tilt(level, self._collect(TILTED_TIME), commanded=commanded, mount=self.hw.mount)
         self.say(f"Tilt: the motor stepped {commanded:.2f}°, the sensor saw {measured:.2f}°; the mount and the "
                  "drive agree.")
@@ -143,6 +148,9 @@ class Calibrator:
             self.say("The table is not home: bring it home with return before anyone uses it.")
 
     # -- helpers ---------------------------------------------------------------------------------
+    def settle(self) -> None:
+        self._settle()
+
     def _settle(self) -> None:
         """Wait until the table has not been commanded to move for SETTLE_TIME; refuse if latched."""
         c = self.service.controller
@@ -192,6 +200,7 @@ def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[
         level = calibrator.measure_level()
         measured = calibrator.check_tilt(level)
         result = calibrator.result(level, measured)
+        calibrator.settle()  # nothing latched now either, or nothing is saved
         cal.save(config.calibration.file, result)
         say(f"Saved {config.calibration.file}.")
         calibrator.bring_home()

@@ -143,7 +143,7 @@ class Calibration(StrictModel):
     normal: _Axis
     zero_offset: Annotated[float, Field(ge=-MAX_ZERO_OFFSET, le=MAX_ZERO_OFFSET)]
     gyro_bias: tuple[_Bias, _Bias, _Bias]
-    tilt_checked: Annotated[float, Field(ge=0, le=90)]  # deg the mount check tilted the table
+    tilt_checked: Annotated[float, Field(ge=MIN_CHECK_TILT, le=90)]  # deg the mount check tilted the table
     steps_per_degree: float  # the config's value when calibrated
     created: str  # when, for people (wall clock; nothing decides anything by it)
 

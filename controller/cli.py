@@ -185,7 +185,7 @@ def _profiles(args) -> int:
 
 def _simulate(args) -> int:
     config, config_source = _config(args.config)
-    presses = [sim.parse_press(p) for p in args.press]
+    presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]
     until = sim.parse_time(args.until, "--until") if args.until is not None else None
     history = log = None

@@ -93,8 +93,8 @@ def run(args) -> int:
     root.setLevel(logging.INFO)
     if args.press and not args.sim:
         raise InputError("--press needs --sim: on the real table, press its buttons")
-    presses = [sim.parse_press(p) for p in args.press]
     config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
+    presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     calibration = service.calibration_for_run(config, simulated=args.sim)
     presets = service.load_presets(config, source)
     if args.sim:

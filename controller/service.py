@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from gpiozero.exc import GPIOZeroError
+
 from controller import calibration as cal
 from controller.clock import MonotonicClock
 from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
@@ -66,8 +68,13 @@ class Service:
             buttons_pressed=lambda: self.panel.pressed(),
         )
         # Refuses start-up (StartupRefused) if the stop button reads pressed.
-        self.panel = ButtonPanel(hardware.button_pins, post=self.controller.post, on_stop=hardware.motor.halt,
-                                 now=hardware.clock.now, pin_factory=hardware.pin_factory)
+        try:
+            self.panel = ButtonPanel(hardware.button_pins, post=self.controller.post, on_stop=hardware.motor.halt,
+                                     now=hardware.clock.now, pin_factory=hardware.pin_factory)
+        except GPIOZeroError as e:
+            from drivers.pi import pins_busy
+
+            raise pins_busy(e) from None
         self.loop = RealTimeLoop(self.controller, clock=hardware.clock, period=config.period,
                                  halt=hardware.motor.halt, notifier=self.notifier, on_tick=self._after_tick)
         self._ready = threading.Event()
@@ -145,8 +152,9 @@ def config_for_run(path: str | None, *, simulated: bool, calibration: str | None
         config, source = load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
     if calibration is None and simulated:
         calibration = SIM_CALIBRATION
-    if calibration is not None:
-        config = config.model_copy(update={"calibration": CalibrationConfig(file=calibration)})
+    # Absolute from here on: lgpio changes the working directory when it loads.
+    calibration = os.path.abspath(calibration or config.calibration.file)
+    config = config.model_copy(update={"calibration": CalibrationConfig(file=calibration)})
     return config, source
 
 

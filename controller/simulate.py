@@ -50,14 +50,16 @@ def parse_time(text: str, option: str, what: str = "") -> float:
         raise InputError(f"{option} {what or text!r}: {text!r} is not a time (use seconds, or 90s, 2m, 1m30s)") from None
 
 
-def parse_press(text: str) -> Press:
-    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``."""
+def parse_press(text: str, buttons=BUTTONS) -> Press:
+    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``; ``buttons`` are those fitted."""
     m = _SCHEDULE.match(text.strip())
     if not m:
         raise InputError(f"--press {text!r}: expected NAME@T[:HOLD], e.g. stop@35.5 or return@60:20")
     name = m["name"]
     if name not in BUTTONS:
         raise InputError(f"--press {text!r}: no button named {name!r} (buttons: {', '.join(BUTTONS)})")
+    if name not in buttons:
+        raise InputError(f"--press {text!r}: the table has no {name} button ([pins] {name} = false)")
     hold = parse_time(m["hold"], "--press", text) if m["hold"] else 0.0
     return Press(parse_time(m["t"], "--press", text), name, hold)
 

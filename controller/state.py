@@ -94,8 +94,11 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
     if name == "reset":
         return _on_reset(m, ctx)
     if name == "select":
-        # Choosing what start will run never moves the table, so it is allowed whenever the table
-        # is idle, latched or not; during a session it would change nothing, so it is refused.
+        # Choosing what start will run never moves the table. It is refused while latched (the
+        # LED and buzzer show the latch, not the count, so the choice could not be seen) and
+        # during a session (it would change nothing).
+        if m.latched:
+            return Outcome(m, (f"select ignored while {m.state}",))
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"select ignored while {m.activity.value}",))
         if ctx.presets < 2:

@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
+from gpiozero.exc import GPIOZeroError
+
 from controller.calibration import Calibration, mount_for
 from controller.errors import ConfigError, HardwareError
 from drivers.i2c import BusioI2C
@@ -56,6 +58,12 @@ def pin_factory(name: str):
         ) from None
 
 
+def pins_busy(error: Exception) -> HardwareError:
+    """A pin that cannot be claimed: most often, the service has it."""
+    return HardwareError(errno.EBUSY, f"cannot claim the pins ({error}): if the service is running, stop it first "
+                         "(sudo systemctl stop inversion-table)")
+
+
 def open_i2c(bus: int) -> BusioI2C:
     """/dev/i2c-<bus>, with a message that says how to fix the usual reasons it is missing."""
     path = f"/dev/i2c-{bus}"
@@ -100,18 +108,23 @@ def build(config, *, clock, calibration: Calibration | None) -> PiHardware:
     try:
         factory = pin_factory(config.gpio.pin_factory)
         later(factory.close)
+        pins = config.pins
+        # The pins first: if another process (the service) holds them, stop here, before the
+        # IMU's set-up resets a chip that process is reading.
+        try:
+            indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
+            later(indicators.close)
+            motor = Stepper(
+                step_pin=pins.step, dir_pin=pins.dir, enable_pin=pins.enable,
+                steps_per_degree=config.steps_per_degree, max_speed=config.limits.max_speed,
+                pulses=lambda step, direction: ThreadedPulseTrain(step, direction), pin_factory=factory,
+            )
+        except GPIOZeroError as e:
+            raise pins_busy(e) from None
         bus = open_i2c(config.imu.bus)
         later(bus.close)
         imu = Mpu6050Imu(bus, clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
         later(imu.close)
-        pins = config.pins
-        indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
-        later(indicators.close)
-        motor = Stepper(
-            step_pin=pins.step, dir_pin=pins.dir, enable_pin=pins.enable,
-            steps_per_degree=config.steps_per_degree, max_speed=config.limits.max_speed,
-            pulses=lambda step, direction: ThreadedPulseTrain(step, direction), pin_factory=factory,
-        )
         later(motor.close)  # closed first: closers run last-in, first-out
     except BaseException:
         while closers:

@@ -108,3 +108,10 @@ def test_profiles_lists_and_checks(capsys):
 def test_python_dash_m_controller_runs_the_same_command():
     done = subprocess.run([sys.executable, "-m", "controller", "profiles"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "oscillate" in done.stdout
+
+
+def test_a_press_of_a_button_the_table_does_not_have_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("[pins]\nselect = false\n", encoding="utf-8")
+    assert main(["simulate", "--fast", "--config", str(config), "--press", "select@1"]) == 2
+    assert "--press 'select@1': the table has no select button ([pins] select = false)" in capsys.readouterr().err

@@ -235,6 +235,6 @@ def test_a_simulated_table_never_uses_the_real_tables_calibration(tmp_path):
     real, _ = config_for_run(path, simulated=False)
     simulated, _ = config_for_run(path, simulated=True)
     assert real.calibration.file == str(tmp_path / "calibration.json")
-    assert simulated.calibration.file == SIM_CALIBRATION
+    assert simulated.calibration.file == os.path.abspath(SIM_CALIBRATION)  # absolute: lgpio may chdir
     chosen, _ = config_for_run(path, simulated=True, calibration="elsewhere.json")
-    assert chosen.calibration.file == "elsewhere.json"
+    assert chosen.calibration.file == os.path.abspath("elsewhere.json")

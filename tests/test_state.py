@@ -89,7 +89,7 @@ def test_select_steps_presets_only_while_idle_and_never_moves():
     idle = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=3))
     assert idle.select_next and idle.machine.activity is Activity.IDLE and not idle.machine.motion_requested
     stopped = on_button(press(Machine(), "stop"), ButtonEvent("select", True, 0.0), Context(presets=3))
-    assert stopped.select_next and stopped.machine.state == "stopped"
+    assert not stopped.select_next and stopped.notices == ("select ignored while stopped",)
     running = on_button(press(Machine(), "start"), ButtonEvent("select", True, 0.0), Context(presets=3))
     assert not running.select_next and running.notices == ("select ignored while running",)
     single = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=1))
