@@ -60,6 +60,11 @@ class DeadMan:
             self.fired = False  # the loop runs again; a later stall must fire again
         return False
 
+    @property
+    def watching(self) -> bool:
+        """Whether the watcher thread is alive (the service feeds systemd only while it is)."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
     def start(self) -> None:
         """Watch from a thread of its own, on real time (the simulator calls ``check`` itself)."""
         self._thread = threading.Thread(target=self._run, name="dead-man", daemon=True)

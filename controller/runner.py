@@ -72,7 +72,10 @@ class RealTimeLoop:
                     log.exception("after a control period")
                     self.controller.trip(Trip.INTERNAL_ERROR)
             now = self.clock.now()
-            if not heartbeat_stale(self.controller.heartbeat, now, self.period) and now - last_ping >= self.notifier.watchdog_interval:
+            # Fed only while this period completed (fresh heartbeat) and the dead-man is watching:
+            # a loop that fails every period, or runs without its dead-man, gets restarted.
+            fresh = not heartbeat_stale(self.controller.heartbeat, now, self.period)
+            if fresh and self.deadman.watching and now - last_ping >= self.notifier.watchdog_interval:
                 self.notifier.watchdog()
                 last_ping = now
             due += self.period

@@ -125,3 +125,51 @@ def test_a_full_notify_queue_drops_pings_instead_of_blocking_the_loop(notify_soc
     with Notifier(path) as n:
         results = [n.watchdog() for _ in range(5000)]
     assert results[0] and not all(results)  # it got through, then the queue filled, and we went on
+
+
+def _silent_for(sock, seconds: float) -> bool:
+    """True if no WATCHDOG=1 arrives within ``seconds`` (after what was already queued)."""
+    sock.settimeout(0.05)
+    try:
+        while True:
+            sock.recv(256)  # drain what was sent before
+    except socket.timeout:
+        pass
+    sock.settimeout(seconds)
+    try:
+        while True:
+            if sock.recv(256).decode() == "WATCHDOG=1":
+                return False
+    except socket.timeout:
+        return True
+
+
+def test_a_period_that_fails_every_time_starves_the_watchdog(table):
+    hw, controller, loop, sock = table
+    assert sock.recv(256)  # it was being fed
+
+    def broken(now):
+        raise RuntimeError("a bug in every period")
+
+    controller._tick = broken
+    assert wait_for(lambda: controller.machine.trip is Trip.INTERNAL_ERROR)
+    assert _silent_for(sock, 0.6)  # the heartbeat no longer advances, so no pings
+    assert hw.motor.halted
+
+
+def test_a_failure_after_the_period_trips_through_the_one_path(table):
+    hw, controller, loop, sock = table
+
+    def broken(record):
+        raise RuntimeError("the LED driver failed")
+
+    loop.on_tick = broken
+    assert wait_for(lambda: controller.machine.trip is Trip.INTERNAL_ERROR)
+    assert hw.motor.halted
+
+
+def test_without_its_dead_man_the_loop_stops_feeding_the_watchdog(table):
+    hw, controller, loop, sock = table
+    assert sock.recv(256)
+    loop.deadman.close()  # as if the watcher thread had died
+    assert _silent_for(sock, 0.6)
