@@ -248,6 +248,7 @@ class Controller:
             presets=len(self.presets),
             at_home=supervisor.at_home(self.setpoint.position, self.limits),
             trip_cause_active=self._trip_cause_active(),
+            session_time_up=self._session_time_up(),
         )
         self._apply(state.on_button(self.machine, ev, ctx), now)
 
@@ -375,6 +376,12 @@ class Controller:
             return True
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
+
+    def _session_time_up(self) -> bool:
+        if self.estimate is None or supervisor.at_home(self.setpoint.position, self.limits):
+            return False
+        angle = max(self.estimate.angle, self.setpoint.position)
+        return command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.return_speed)
 
     def _trip_cause_active(self) -> bool:
         if self.machine.trip is None or self.reading is None:

@@ -67,6 +67,7 @@ class Context:
     presets: int = 1  # how many presets `select` steps through
     at_home: bool = False
     trip_cause_active: bool = False  # the supervisor still sees the trip's cause
+    session_time_up: bool = False  # head-down past the session timeout (say, while a stop held it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,9 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
             m = replace(m, motion_requested=True)
             return Outcome(m, ("return held: moving toward home at reduced speed while held",))
         return Outcome(m, (f"{name} ignored: tripped ({m.trip}); hold return to come home, or reset",))
+    if name in ("start", "down") and ctx.session_time_up:
+        # The next motion would be the timeout return at once: only the ways home are offered.
+        return Outcome(m, (f"{name} ignored: the session time is up; press return (or hold up) to come home",))
     if name == "start":
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"start ignored while {m.activity.value}",))

@@ -90,3 +90,24 @@ def test_a_stop_beeps_once_and_a_select_is_counted_out_on_the_pins():
     stop_beep = [b for t, _, b in levels if 5.0 <= t < 8.0]
     assert stop_beep[0] and any(stop_beep) and not stop_beep[-1]  # one beep, then quiet while stopped
     assert sum(1 for a, b in zip(stop_beep, stop_beep[1:]) if b and not a) == 0
+
+
+def test_the_buzzer_warns_before_a_session_timeout_return():
+    config = Config.model_validate({"limits": {"session_timeout": "60s", "idle_timeout": "30m"}})
+    result, levels, events = _run(config, ["down@1:40", "down@50:300"])  # held head-down past the timeout
+    returned = next(e for e in events if e["event"] == "return")
+    assert returned["reason"] == "session-timeout"
+    warned = next(e["t"] for e in events if e["event"] == "indicate" and e["buzzer"] == "warning")
+    assert warned == pytest.approx(returned["t"] - AUTO_MOVE_WARNING, abs=0.05)
+    assert any(e["event"] == "notice" and "(session timeout)" in e["message"] for e in events)
+
+
+def test_after_a_reset_with_the_time_up_only_the_ways_home_are_offered():
+    config = Config.model_validate({"limits": {"session_timeout": "30s", "idle_timeout": "30m"}})
+    # jog head-down, stop before the timeout, wait past it, reset, then try start and down
+    result, levels, events = _run(config, ["down@1:45", "stop@46", "reset@90", "start@92", "down@94:2"],
+                                  until=100)
+    notices = [e["message"] for e in events if e["event"] == "notice"]
+    assert "start ignored: the session time is up; press return (or hold up) to come home" in notices
+    assert "down ignored: the session time is up; press return (or hold up) to come home" in notices
+    assert not any(e["event"] == "return" for e in events)  # and nothing started by itself
