@@ -222,6 +222,8 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
 def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config") -> None:
     """Reject a profile that goes past the config's limits: ProfileError with one line per problem."""
     n, lim, home = fmt_number, config.limits, config.table.home_angle
+    if profile.progression is not None:  # the steepest it will get is what must fit
+        profile = profile.at_level(profile.progression.final_level)
     lines = []
     for i, step in enumerate(profile.steps):
         for key, angle in step.angles().items():

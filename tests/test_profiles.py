@@ -108,7 +108,7 @@ def test_format_duration_round_trips(seconds):
 
 # --- presets -----------------------------------------------------------------------------------
 
-ALL_PRESETS = ["decompression", "gentle", "hold-40", "oscillate", "slow-entry"]
+ALL_PRESETS = ["build-up", "decompression", "gentle", "hold-40", "oscillate", "slow-entry"]
 
 
 @pytest.mark.parametrize("name", ALL_PRESETS)
@@ -247,10 +247,10 @@ def test_resolve_unknown_name_lists_presets_and_suggests():
         resolve_profile("gentel")
     msg = str(info.value)
     assert msg.startswith("no preset or profile file named 'gentel'")
-    assert "did you mean 'gentle'?" in msg and "presets: decompression, gentle, hold-40, oscillate, slow-entry" in msg
+    assert "did you mean 'gentle'?" in msg and "presets: build-up, decompression, gentle, hold-40, oscillate, slow-entry" in msg
     with pytest.raises(ProfileError) as info:
         resolve_profile("zzz")
-    assert str(info.value) == "no preset or profile file named 'zzz' (presets: decompression, gentle, hold-40, oscillate, slow-entry)"
+    assert str(info.value) == "no preset or profile file named 'zzz' (presets: build-up, decompression, gentle, hold-40, oscillate, slow-entry)"
 
 
 # --- check_profile_limits ----------------------------------------------------------------------
