@@ -20,6 +20,8 @@ LEVEL_TIME = 2.0        # s of samples with the bed level and still
 TILTED_TIME = 1.0       # s of samples after the head-down jog
 SETTLE_TIME = 0.5       # s after the last motion before samples count
 RETURN_NOTICED_WITHIN = 0.5  # s
+STILL_WINDOW = 0.5           # s of still readings averaged (noise about 0.03°)
+REVERSED_EVIDENCE = 0.1      # deg against the steps, from still readings (an angle check may trip by 0.2°)
 TRAVEL_MARGIN = 15.0    # deg: a reading this far outside the table's travel means the axes are wrong
 MAX_PIVOT_SHARE = 0.26  # of 1 g along the tilt axis (15°): more, and [imu] names the wrong axes
 GRAVITY = 9.80665
@@ -97,9 +99,10 @@ class Calibrator:
         self.service.start()
 
     def measure_level(self) -> cal.Level:
+        before = (self._tilt_now(), self.hw.motor.steps)
         self.ask("Jog the table level with up and down (check with a spirit level on the bed), make sure "
                  "nobody is on it, then press Enter. ")
-        self._settle()
+        self._settle(before=before)
         self.say(f"Measuring for {LEVEL_TIME:g} s; keep the table still...")
         samples = self._collect(LEVEL_TIME)
         level = cal.measure_level(samples, self.hw.mount)
@@ -113,9 +116,10 @@ class Calibrator:
         # Counted in steps, not in the motor's position: resetting a trip re-anchors the position to
         # the sensor, which would make the two agree by construction.
         steps, halts = motor.steps, motor.halt_count
+        before = self._tilt_now()
         self.ask(f"Hold down on the table until it has tilted about {cal.CHECK_TILT:g}° head-down, release it, "
                  "then press Enter. ")
-        self._settle()
+        self._settle(before=(before, steps))
         if motor.halt_count != halts:
             raise CalibrationError("the table was stopped or tripped during the tilt; nothing saved: start again")
         commanded = (motor.steps - steps) / motor.steps_per_degree
@@ -123,6 +127,22 @@ class Calibrator:
         self.say(f"Tilt: the motor stepped {commanded:.2f}°, the sensor saw {measured:.2f}°; the mount and the "
                  "drive agree.")
         return measured
+
+    def _tilt_now(self) -> float:
+        samples = self.recorder.since(self.clock.now() - STILL_WINDOW) or [self.recorder.read()]
+        return sum(self.hw.mount.raw_tilt_deg(s.accel) for s in samples) / len(samples)
+
+    def _diagnose_direction(self, before: tuple[float, int]) -> None:
+        """After a jog that tripped: if the sensor (its direction confirmed in step 1) saw the table
+        turn against the steps the motor was sent, the motor turns the other way."""
+        tilt, steps = before
+        moved, stepped = self._tilt_now() - tilt, self.hw.motor.steps - steps
+        if abs(moved) > REVERSED_EVIDENCE and stepped and (moved > 0) != (stepped > 0):
+            raise CalibrationError(
+                f"the motor was stepped {'head-down' if stepped > 0 else 'head-up'} and the table went "
+                f"{'head-up' if moved < 0 else 'head-down'} ({moved:+.1f}°), so it tripped: the motor turns the "
+                "other way. Set [motor] reverse = true (or swap one coil pair, A1 and A2), then calibrate again"
+            )
 
     def result(self, level: cal.Level, measured: float) -> cal.Calibration:
         mount = self.hw.mount
@@ -135,8 +155,15 @@ class Calibrator:
 
     def bring_home(self) -> None:
         """Ends once the table is home, or when nobody is bringing it there (it says so)."""
-        self.ask("Press return on the table to bring it home, then press Enter. ")
         c = self.service.controller
+        if at_home(c.setpoint.position, c.limits):
+            return
+        if c.machine.stop_latched:
+            self.ask("Release stop, press reset, then press return to bring the table home; then press Enter. ")
+        elif c.machine.trip is not None:
+            self.ask("Hold return on the table until it is home (it moves only while held), then press Enter. ")
+        else:
+            self.ask("Press return on the table to bring it home, then press Enter. ")
         noticed_by = time.monotonic() + RETURN_NOTICED_WITHIN  # the press reaches the loop within a period or two
         while c.machine.activity.value == "returning" or (
             time.monotonic() < noticed_by and not at_home(c.setpoint.position, c.limits)
@@ -151,12 +178,14 @@ class Calibrator:
     def settle(self) -> None:
         self._settle()
 
-    def _settle(self) -> None:
+    def _settle(self, before: tuple[float, int] | None = None) -> None:
         """Wait until the table has not been commanded to move for SETTLE_TIME; refuse if latched."""
         c = self.service.controller
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < SETTLE_TIME:
             if c.machine.latched:
+                if before is not None and c.machine.trip is not None:
+                    self._diagnose_direction(before)
                 why = c.machine.trip or "the stop button"
                 raise CalibrationError(f"the table is {c.machine.state} ({why}): {_advice(why)}")
             if c.machine.activity.value != "idle":
@@ -185,8 +214,8 @@ def _flip(axis: str) -> str:
 
 def _advice(why: str) -> str:
     if why in ("tracking", "stall", "unexpected-motion"):
-        return ("the sensor did not see the motion the motor made: check [imu] forward and normal, and that the "
-                "sensor is fixed to the bed frame")
+        return ("the sensor did not see the motion the motor made: check that the motor turns (power, wiring, "
+                "current limit), [imu] forward and normal, and that the sensor is fixed to the bed frame")
     return "release stop, press reset, and start again" if why == "the stop button" else "see docs/SAFETY.md"
 
 
@@ -205,5 +234,10 @@ def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[
         say(f"Saved {config.calibration.file}.")
         calibrator.bring_home()
         return result
+    except CalibrationError as failure:
+        if calibrator.service is not None:  # the table may be off home: never leave it there silently
+            say(f"Calibration failed: {failure}")
+            calibrator.bring_home()
+        raise
     finally:
         calibrator.close()

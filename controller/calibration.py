@@ -151,9 +151,13 @@ class Calibration(StrictModel):
 def check_writable(path: str | Path) -> None:
     """Refuse before the procedure starts, rather than after the person has done it all."""
     folder = Path(path).parent
+    if Path(path).is_dir():
+        raise CalibrationError(f"{path}: is a folder; name a file (--calibration or [calibration] file)")
+    if Path(path).exists() and not os.access(path, os.W_OK):
+        raise CalibrationError(f"{path}: no permission to replace it: run calibrate with sudo")
     if not folder.is_dir():
         raise CalibrationError(f"{path}: the folder {folder} does not exist (systemd/install.sh creates it): "
-                               "create it, or set [calibration] file")
+                               "create it, or name another file (--calibration or [calibration] file)")
     if not os.access(folder, os.W_OK):
         raise CalibrationError(f"{path}: no permission to write in {folder}: run calibrate with sudo")
 

@@ -47,7 +47,9 @@ home_angle = -60          # deg; loading position; must be -89 <= x <= -5 (negat
 steps_per_degree = 200.0  # motor (micro)steps per degree of table tilt; 1 <= x <= 20000
                           # (or leave it out and describe the drive in [motor] instead)
 
-# [motor]                 # the drive, as an alternative to [table] steps_per_degree:
+[motor]
+reverse = false           # true if DIR high turns the table head-up (calibrate tells you)
+# The drive, as an alternative to [table] steps_per_degree:
 # steps_per_rev = 200     # full steps per motor revolution (1.8° motors: 200)
 # microsteps = 16         # the driver's microstepping (MS1..MS3 jumpers): 1, 2, 4, ... 256
 # gear_ratio = 22.5       # motor revolutions per revolution of the table's pivot
@@ -176,9 +178,14 @@ class MotorConfig(StrictModel):
     microsteps: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256] | None = None
     gear_ratio: Annotated[float, Field(gt=0, le=100_000)] | None = None
 
+    # DIR high turns the table head-down; true if this motor turns it head-up instead (or swap
+    # one coil pair, A1 and A2, and leave this false).
+    reverse: bool = False
+
     @property
     def given(self) -> bool:
-        return bool(self.model_fields_set)
+        """Whether the drive train (steps, microsteps, gear) is described here."""
+        return bool(self.model_fields_set & {"steps_per_rev", "microsteps", "gear_ratio"})
 
     @property
     def steps_per_degree(self) -> float:

@@ -117,6 +117,7 @@ def build(config, *, clock, calibration: Calibration | None) -> PiHardware:
             motor = Stepper(
                 step_pin=pins.step, dir_pin=pins.dir, enable_pin=pins.enable,
                 steps_per_degree=config.steps_per_degree, max_speed=config.limits.max_speed,
+            dir_inverted=config.motor.reverse,
                 pulses=lambda step, direction: ThreadedPulseTrain(step, direction), pin_factory=factory,
             )
         except GPIOZeroError as e:

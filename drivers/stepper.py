@@ -49,12 +49,14 @@ class Stepper:
         pulses: PulseTrainFactory,
         pin_factory=None,
         enable_active_low: bool = True,
+        dir_inverted: bool = False,
         position: float = 0.0,
     ) -> None:
         if steps_per_degree <= 0 or max_speed <= 0:
             raise ValueError("steps_per_degree and max_speed must be positive")
         self._step = DigitalOutputDevice(step_pin, pin_factory=pin_factory)
-        self._dir = DigitalOutputDevice(dir_pin, pin_factory=pin_factory)
+        # DIR high turns the table head-down, unless the motor is wired the other way round.
+        self._dir = DigitalOutputDevice(dir_pin, active_high=not dir_inverted, pin_factory=pin_factory)
         # ENABLE is active low on common drivers; it starts disabled, and a hardware pull must
         # hold it disabled while the Pi boots or after the process exits (the pins then float).
         self._enable = DigitalOutputDevice(

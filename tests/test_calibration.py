@@ -196,3 +196,38 @@ def test_a_stop_and_reset_during_the_tilt_still_refuses(tmp_path):
     with pytest.raises(CalibrationError, match="stopped or tripped during the tilt"):
         calibrate(config, hw, say=lambda line: None, ask=ask)
     assert not os.path.exists(config.calibration.file)
+
+
+def test_a_motor_turning_the_wrong_way_is_named(tmp_path):
+    config = _fast_config(tmp_path)
+    hw = hardware.build(config, clock=MonotonicClock(), motor_wired_reversed=True)
+    person = SimulatedPerson(hw, say=lambda line: None)
+    with pytest.raises(CalibrationError, match=r"the motor turns the other way. Set \[motor\] reverse = true"):
+        calibrate(config, hw, say=lambda line: None, ask=person.ask)
+    assert not os.path.exists(config.calibration.file)
+    # and with reverse = true in the config, the same table calibrates
+    config = Config.model_validate(FAST | {"motor": {"reverse": True}, "calibration": {"file": str(tmp_path / "c.json")}})
+    hw = hardware.build(config, clock=MonotonicClock(), motor_wired_reversed=True)
+    person = SimulatedPerson(hw, say=lambda line: None)
+    assert calibrate(config, hw, say=lambda line: None, ask=person.ask).tilt_checked > 5
+
+
+def test_a_failed_calibration_still_brings_the_table_home(tmp_path):
+    config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "cal.json")}})
+    hw = hardware.build(config, clock=MonotonicClock())
+    lines = []
+    person = SimulatedPerson(hw, say=lines.append)
+
+    def ask(prompt):
+        if "Hold down" in prompt:
+            answer = person.ask(prompt)
+            hw.press("stop")  # stopped head-down, after the tilt
+            hw.release("stop")
+            return answer
+        return person.ask(prompt)
+
+    with pytest.raises(CalibrationError):
+        calibrate(config, hw, say=lines.append, ask=ask)
+    assert any(line.startswith("Calibration failed:") for line in lines)
+    assert any("press reset, then press return" in line for line in lines)
+    assert abs(hw.table.angle() - config.table.home_angle) < 1.0  # home again

@@ -90,6 +90,7 @@ def build(
     sensor_mount: Mount | None = None,
     who_am_i: int = 0x68,
     calibration: Calibration | None = None,
+    motor_wired_reversed: bool = False,
 ) -> SimulatedHardware:
     """The simulated table at home, idle, with the IMU set up by the real adafruit driver.
 
@@ -118,7 +119,8 @@ def build(
         enable_pin=pins.enable,
         steps_per_degree=spd,
         max_speed=config.limits.max_speed,
-        pulses=lambda step, direction: SimPulseTrain(step, direction, table=table),
+        dir_inverted=config.motor.reverse,
+        pulses=lambda step, direction: SimPulseTrain(step, direction, table=table, wired_reversed=motor_wired_reversed),
         pin_factory=factory,
     )
     indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)

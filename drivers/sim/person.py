@@ -8,6 +8,8 @@ from typing import Callable
 
 # How long the person waits for the table before giving up (a bug, or a trip): never forever.
 PATIENCE = 120.0  # s
+WRONG_WAY = 0.5  # deg the wrong way before the person lets go, as anyone would
+STUCK_AFTER = 2.0  # s without progress before the person lets go
 
 
 class SimulatedPerson:
@@ -15,6 +17,7 @@ class SimulatedPerson:
 
     def __init__(self, hw, *, say: Callable[[str], None] = print, truthful: bool = True) -> None:
         self.hw, self.say, self.truthful = hw, say, truthful
+        self.home = hw.table.angle()  # the table starts home
 
     def ask(self, prompt: str) -> str:
         self.say(prompt.strip())
@@ -27,6 +30,14 @@ class SimulatedPerson:
         elif "Hold down" in prompt:
             start = self.hw.table.angle()
             self._hold("down", until=lambda a: a >= start + 10.0)
+        elif "Hold return" in prompt:
+            self._hold("return", until=lambda a: a <= self.home + 0.5)
+        elif "press reset, then press return" in prompt:
+            for button in ("reset", "return"):
+                self.hw.press(button)
+                self.hw.release(button)
+                time.sleep(0.1)  # a person's pace: the loop sees each press
+            self.say("  (the simulated person presses reset, then return)")
         elif "Press return" in prompt:
             self.hw.press("return")
             self.hw.release("return")
@@ -41,8 +52,18 @@ class SimulatedPerson:
         self.say(f"  (the simulated person holds {button})")
         self.hw.press(button)
         deadline = time.monotonic() + PATIENCE
+        start, way = self.hw.table.angle(), 1 if button == "down" else -1  # up and return: head-up
+        best, best_at = start, time.monotonic()
         try:
-            while not until(self.hw.table.angle()) and time.monotonic() < deadline:
+            while not until(angle := self.hw.table.angle()) and time.monotonic() < deadline:
+                if (angle - start) * way < -WRONG_WAY:
+                    self.say(f"  (the table goes the wrong way: the simulated person lets go of {button})")
+                    break
+                if (angle - best) * way > 0.05:
+                    best, best_at = angle, time.monotonic()
+                elif time.monotonic() - best_at > STUCK_AFTER:
+                    self.say(f"  (the table does not move: the simulated person lets go of {button})")
+                    break
                 time.sleep(0.005)
         finally:
             self.hw.release(button)

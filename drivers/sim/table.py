@@ -125,13 +125,15 @@ class SimTable:
 class SimPulseTrain:
     """The simulator's pulse train: counts pulses into the table instead of toggling STEP."""
 
-    def __init__(self, step: DigitalOutputDevice, direction: DigitalOutputDevice, *, table: SimTable) -> None:
+    def __init__(self, step: DigitalOutputDevice, direction: DigitalOutputDevice, *, table: SimTable,
+                 wired_reversed: bool = False) -> None:
         self._dir = direction
         self._table = table
+        self._reversed = wired_reversed  # a motor whose coils are swapped turns the other way
 
     def emit(self, steps: int, duration: float) -> None:
-        self._dir.value = steps > 0  # set the real (mock) DIR pin, then read it back as the driver would
-        sign = 1 if self._dir.value else -1
+        self._dir.value = steps > 0  # set the real (mock) DIR pin, then read its level as the driver chip does
+        sign = 1 if bool(self._dir.pin.state) != self._reversed else -1  # DIR high: head-down, unless reversed
         self._table.pulses(sign * abs(steps), duration)
 
     def cancel(self) -> int:
