@@ -95,6 +95,11 @@ def run(args) -> int:
         raise InputError("--press needs --sim: on the real table, press its buttons")
     config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
+    if args.calibration is not None and not os.path.exists(args.calibration):
+        from controller.errors import CalibrationError
+
+        raise CalibrationError(f"{args.calibration}: no such calibration file (--calibration); `inversion-table "
+                               f"calibrate{' --sim' if args.sim else ''} --calibration {args.calibration}` makes one")
     calibration = service.calibration_for_run(config, simulated=args.sim)
     presets = service.load_presets(config, source)
     if args.sim:

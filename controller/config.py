@@ -80,8 +80,8 @@ rate_share = 0.1          # ... plus this share of the commanded speed; 0 <= x <
 time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.8s
 
 [presets]                 # what `start` runs on the table; `select` steps through them
-available = ["gentle", "hold-40", "oscillate"]  # preset names or .toml paths; the first is
-                          # selected at power-on; at most 9
+available = ["gentle", "hold-40", "oscillate"]  # preset names or .toml paths (relative to
+                          # this file's folder); the first is selected at power-on; at most 9
 
 [pins]                    # BCM numbers (GPIO17 is 17), not header pin numbers; 4 <= x <= 27
 stop = 17                 # buttons: normally open, to ground (the Pi's pull-ups are used)

@@ -94,7 +94,7 @@ def checks(config: Config, source: str, system: System) -> Iterator[Check]:
     yield Check("config", True, f"{source} is valid")
     yield from _gpio_checks(config, system)
     yield from _i2c_checks(config, system)
-    yield _calibration_check(config)
+    yield _calibration_check(config, system.simulated)
     yield _presets_check(config, source)
 
 
@@ -193,11 +193,13 @@ def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
         bus.close()
 
 
-def _calibration_check(config: Config) -> Check:
+def _calibration_check(config: Config, simulated: bool) -> Check:
     try:
         c = cal.load(config.calibration.file, config)
     except InputError as e:
-        return Check("calibration", False, str(e), "sudo inversion-table calibrate (with the service stopped)")
+        fix = ("inversion-table calibrate --sim" if simulated else
+               "sudo /opt/inversion-table/venv/bin/inversion-table calibrate (with the service stopped)")
+        return Check("calibration", False, str(e), fix)
     return Check("calibration", True, f"{config.calibration.file} ({c.created}): zero {c.zero_offset:+.2f}°, "
                  f"mount {c.forward}/{c.normal} checked by a {c.tilt_checked:g}° tilt")
 
@@ -214,7 +216,7 @@ def _presets_check(config: Config, source: str) -> Check:
 
 def wiring(config: Config) -> list[tuple[str, str, str, str]]:
     """(what, BCM, header pin, connect to) for the configured pins and the IMU's bus."""
-    rows = [("IMU VCC", "3.3 V", "1", "MPU-6050 VCC"), ("IMU GND", "GND", "6", "MPU-6050 GND (and AD0 for 0x68)")]
+    rows = [("IMU VCC", "3.3 V", "1", "MPU-6050 VCC"), ("IMU GND", "GND", "9", "MPU-6050 GND (and AD0 for 0x68)")]
     if config.imu.bus == 1:
         rows += [("IMU SDA", "GPIO2", "3", "MPU-6050 SDA"), ("IMU SCL", "GPIO3", "5", "MPU-6050 SCL")]
     for key, pin in config.pins.by_name().items():

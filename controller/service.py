@@ -34,9 +34,13 @@ log = logging.getLogger("inversion_table")
 
 
 def load_presets(config: Config, config_source: str) -> list[Preset]:
-    """[presets] available, each checked against the config now, before anything moves."""
+    """[presets] available, each checked against the config now, before anything moves. A relative
+    .toml path is taken from the config file's folder (systemd runs the service from /)."""
     presets = []
+    folder = os.path.dirname(os.path.abspath(config_source)) if os.path.isfile(config_source) else None
     for name in config.presets.available:
+        if folder is not None and name.endswith(".toml") and not os.path.isabs(name):
+            name = os.path.join(folder, name)  # next to the config, wherever the command runs from
         try:
             prepared = prepare_profile(name, config, config_source=config_source)
         except InputError as e:
@@ -148,6 +152,9 @@ def config_for_run(path: str | None, *, simulated: bool, calibration: str | None
     elif simulated and not Path(DEFAULT_CONFIG_PATH).exists():
         log.info("no %s: the simulated table uses the shipped defaults", DEFAULT_CONFIG_PATH)
         config, source = Config(), "the default config"
+    elif not Path(DEFAULT_CONFIG_PATH).exists():
+        raise ConfigError(f"{DEFAULT_CONFIG_PATH}: no config yet: install one with systemd/install.sh (it copies "
+                          "systemd/config.example.toml there), pass --config FILE, or try the simulated table with --sim")
     else:
         config, source = load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
     if calibration is None and simulated:

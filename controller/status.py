@@ -10,7 +10,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 # Events worth a line of their own while watching a run.
-SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice")
+SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice", "deadman")
+# ...and those shown even with --fast, where the rest would scroll past unread.
+URGENT_EVENTS = ("trip", "notice", "deadman")
 
 
 def _clock(seconds: float) -> str:
@@ -79,5 +81,6 @@ class Console:
     def event(self, record: dict) -> None:
         if record.get("event") == "session" and record.get("action") == "start":
             self._session_start = record["t"]
-        if self.live and record.get("event") in SHOWN_EVENTS:
+        kind = record.get("event")
+        if kind in SHOWN_EVENTS and (self.live or kind in URGENT_EVENTS):
             self._console.print(describe_event(record))

@@ -52,7 +52,7 @@ class ButtonPanel:
             self.close()
             raise StartupRefused(
                 "the stop button is pressed at start-up (held, stuck or miswired): release it or "
-                f"check its wiring on pin {pins['stop']}; nothing will move until it reads released"
+                f"check its wiring on GPIO{pins['stop']} (BCM numbering); nothing will move until it reads released"
             )
 
     def _edge(self, name: str, pressed: bool) -> None:

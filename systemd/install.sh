@@ -240,13 +240,16 @@ if ((${#REBOOT_REASONS[@]})); then
     printf '  1. Reboot (%s):\n       sudo reboot\n' "${reasons%; }"
 fi
 cat <<EOF
-  $((n + 1)). Check the wiring and the sensors, as the service user:
+  $((n + 1)). Edit the config for this table (home angle, drive, pins, sensor mounting, limits):
+       sudo nano $CONFIG
+  $((n + 2)). Check the wiring and the sensors, as the service user:
        sudo -u $SERVICE_USER $BIN doctor --config $CONFIG
-  $((n + 2)). Calibrate (writes $STATE_DIR/calibration.json):
+  $((n + 3)). Calibrate, with nobody on the table (writes $STATE_DIR/calibration.json):
        sudo $BIN calibrate --config $CONFIG
-  $((n + 3)). Start the service and follow its log:
+  $((n + 4)). Start the service and follow its log:
        sudo systemctl start $SERVICE
        journalctl -u $SERVICE -f
+  $((n + 5)). Test the hardware e-stop before anyone lies on the table (docs/HARDWARE.md).
 EOF
 if ((DRY_RUN)); then printf '\nDry run: nothing was changed.\n'; fi
 exit 0

@@ -129,9 +129,9 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     config = tmp_path / "config.toml"
     config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n', encoding="utf-8")
     proc = subprocess.Popen(
-        PROG + ["run", "--sim", "--config", str(config), "--calibration", str(tmp_path / "none.json"),
-                "--press", "start@0.2", "--press", "stop@1.5"],
+        PROG + ["run", "--sim", "--config", str(config), "--press", "start@0.2", "--press", "stop@1.5"],
         env=_env(tmp_path, notify=path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,  # no sim-calibration.json here: uncalibrated
     )
     try:
         receive_until(sock, lambda m: m.startswith("READY=1"))
@@ -162,8 +162,7 @@ def test_run_rejects_bad_input_with_one_clear_message(tmp_path, args, config_tex
     config = tmp_path / "config.toml"
     config.write_text(config_text + f'\n[calibration]\nfile = "{tmp_path / "none.json"}"\n'
                       if "[calibration]" not in config_text else config_text, encoding="utf-8")
-    done = subprocess.run(PROG + ["run", "--config", str(config), "--calibration", str(tmp_path / "none.json")] + args,
-                          env=_env(tmp_path),
+    done = subprocess.run(PROG + ["run", "--config", str(config)] + args, env=_env(tmp_path), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == code, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr + done.stdout
@@ -238,3 +237,17 @@ def test_a_simulated_table_never_uses_the_real_tables_calibration(tmp_path):
     assert simulated.calibration.file == os.path.abspath(SIM_CALIBRATION)  # absolute: lgpio may chdir
     chosen, _ = config_for_run(path, simulated=True, calibration="elsewhere.json")
     assert chosen.calibration.file == os.path.abspath("elsewhere.json")
+
+
+def test_a_preset_file_next_to_the_config_is_found_from_anywhere(tmp_path, monkeypatch):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "mine.toml").write_text('name = "mine"\n[[steps]]\nkind = "hold"\nangle = 10\nduration = 5\n',
+                                      encoding="utf-8")
+    config_path = folder / "config.toml"
+    config_path.write_text('[presets]\navailable = ["mine.toml", "gentle"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    from controller.config import load_config
+
+    presets = load_presets(load_config(config_path), str(config_path))
+    assert [p.name for p in presets] == ["mine", "gentle"]
