@@ -48,6 +48,8 @@ LED_RUNNING = Pattern("running", ((0.5, 0.5),), description="slow blink, 1 per s
 LED_WARNING = Pattern("warning", ((0.125, 0.125),), description="fast blink, 4 per second")
 LED_STOPPED = Pattern("stopped", ((0.15, 0.15), (0.15, 1.05)), description="double flash every 1.5 s")
 LED_TRIPPED = Pattern("tripped", ((0.1, 0.1),), description="rapid blink, 5 per second")
+LED_WAITING = Pattern("waiting", ((0.1, 0.1), (0.1, 0.7)), description="double blink every second")
+BUZZ_WAITING = Pattern("waiting", ((0.1, 4.9),), description="a chirp every 5 s")
 BUZZ_WARNING = Pattern("warning", ((0.1, 0.2),), description="3 short beeps a second")
 BUZZ_STOPPED = Pattern("stopped", ((0.3, 0.0),), repeat=False, description="one beep as the stop latches")
 BUZZ_TRIPPED = Pattern("tripped", ((0.5, 1.5),), description="a beep every 2 s until reset")
@@ -56,6 +58,8 @@ TABLE = (
     ("idle: home or anywhere, waiting for a button", LED_IDLE, SILENT),
     ("running, returning or jogging", LED_RUNNING, SILENT),
     (f"about to return home by itself (a timeout), for the last {AUTO_MOVE_WARNING:g} s", LED_WARNING, BUZZ_WARNING),
+    ("head-down and idle, with nothing that will bring it home by itself (after a reset or a restart): "
+     "press return", LED_WAITING, BUZZ_WAITING),
     ("stopped (stop latched)", LED_STOPPED, BUZZ_STOPPED),
     ("tripped (a fault latched)", LED_TRIPPED, BUZZ_TRIPPED),
 )
@@ -67,6 +71,7 @@ def patterns(
     auto_return_in: float | None = None,
     selected: int | None = None,
     since_selected: float | None = None,
+    waiting_head_down: bool = False,
 ) -> tuple[Pattern, Pattern]:
     """(LED, buzzer) for the table's state; a fresh preset selection is counted out on both."""
     if state == "tripped":
@@ -77,6 +82,8 @@ def patterns(
         return LED_WARNING, BUZZ_WARNING
     if selected is not None and since_selected is not None and since_selected < count(selected).length:
         return count(selected), count(selected)
+    if waiting_head_down and state == "idle":
+        return LED_WAITING, BUZZ_WAITING
     if state == "idle":
         return LED_IDLE, SILENT
     return LED_RUNNING, SILENT

@@ -6,7 +6,7 @@ import logging
 import queue
 import math
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
 from controller import command, estimator, indicate, session, state, supervisor
@@ -70,6 +70,7 @@ class Controller:
         presets: Sequence[session.Preset] = (),
         report: Callable[[dict], None] = lambda record: None,
         buttons_pressed: Callable[[], frozenset[str]] | None = None,
+        restored=None,
     ) -> None:
         self.imu, self.motor, self.mount, self.clock = imu, motor, mount, clock
         self.settings = settings
@@ -92,6 +93,15 @@ class Controller:
         self.heartbeat = clock.now()  # the dead-man reads this: the time of the last full period
         self._anchor_tilts: list[float] = []
         self.last_activity = clock.now()  # the last button press or release (idle timeout)
+        # After a restart (controller/restart.py): the latches and the session clock carry over, and
+        # the last trusted angle lets hold-to-run return count steps home if the IMU never answers.
+        self.blind_anchor = False
+        if restored is not None:
+            self.machine = replace(self.machine, stop_latched=restored.stop_latched, trip=restored.trip)
+            self.head_down = restored.head_down
+            motor.set_position(restored.angle)
+            self.setpoint = Setpoint(restored.angle)
+            self.blind_anchor = True
         self.auto_return_in: float | None = None  # s until a timeout return, while one is counting down
         # A session's speed cap (a slow profile's max_speed) holds until the table is home again,
         # so its way home is as gentle as its way down.
@@ -152,7 +162,9 @@ class Controller:
         if reason is not None:
             self.trip(reason)
         self._handle_events(now, token)
-        if self.estimate is None:  # not anchored yet (power-on, or a sensor dead since): nothing moves
+        if self.estimate is None:  # not anchored yet (power-on, or a sensor dead since)
+            if self.blind_anchor and self.machine.recovering:
+                self._blind_recovery(dt)  # the one motion allowed: hold-to-run home, counting steps
             return
         self._session_clock(now, dt)
         program_goal = self._program_goal(now)
@@ -168,6 +180,23 @@ class Controller:
             cmd = command.HOLD
         if cmd.goal is None:
             self.goal = None
+            self.setpoint = halted(self.motor.position)
+            return
+        self.goal = supervisor.admit_goal(cmd.goal, self.limits)
+        self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
+        self.motor.move_to(self.setpoint.position, dt)
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the step count knows where the table is: from the sensor, or from a restart."""
+        return self.estimate is not None or self.blind_anchor
+
+    def _blind_recovery(self, dt: float) -> None:
+        """A restart found the IMU dead: `return` held moves toward home by the step count alone,
+        from the last trusted angle, at the recovery speed, and stops at home."""
+        cmd = command.choose(self.machine, limits=self.limits, program_goal=None, program_speed=0.0,
+                             jog_speed=self.settings.jog_speed, return_speed=self.return_speed)
+        if cmd.goal is None or supervisor.at_home(self.motor.position, self.limits):
             self.setpoint = halted(self.motor.position)
             return
         self.goal = supervisor.admit_goal(cmd.goal, self.limits)
@@ -209,7 +238,7 @@ class Controller:
         self.reading = supervisor.Reading(
             t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
             angle=e.angle if e else 0.0, rate=e.rate if e else 0.0, residual=e.residual if e else 0.0,
-            position=self.motor.position, commanded_rate=commanded_rate,
+            position=self.motor.position if e else 0.0, commanded_rate=commanded_rate,  # no angle yet: nothing to track
         )
 
     def _handle_events(self, now: float, token: int) -> None:
@@ -234,7 +263,7 @@ class Controller:
             # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth.
             self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
-        if self.motor.halted and command.motion_permitted(self.machine) and self.estimate is not None:
+        if self.motor.halted and command.motion_permitted(self.machine) and self.anchored:
             # Every event up to the token has been seen, and none forbids motion. A halt that came
             # later (a stop pressed just now) keeps the latch: its token no longer matches.
             if self.motor.clear_halt(token):
@@ -341,8 +370,12 @@ class Controller:
     def patterns(self, now: float):
         """(LED, buzzer) patterns for the table's state right now."""
         since = None if self.selected_at is None else now - self.selected_at
-        return indicate.patterns(self.machine.state, auto_return_in=self.auto_return_in,
-                                 selected=self.selected + 1, since_selected=since)
+        m = self.machine
+        waiting = (not m.motion_requested and m.activity is Activity.IDLE and self.anchored
+                   and command.head_down(angle=self.estimate.angle if self.estimate else self.setpoint.position,
+                                         setpoint=self.setpoint.position))
+        return indicate.patterns(m.state, auto_return_in=self.auto_return_in, selected=self.selected + 1,
+                                 since_selected=since, waiting_head_down=waiting)
 
     def _count_down(self, now: float, angle: float) -> None:
         """How long until a timeout return, while head-down; warn once when it is near."""

@@ -11,6 +11,7 @@ from typing import Callable
 from gpiozero.exc import GPIOZeroError
 
 from controller import calibration as cal
+from controller import restart
 from controller.clock import MonotonicClock
 from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
@@ -62,14 +63,21 @@ class Service:
     nothing here knows which.
     """
 
-    def __init__(self, config: Config, hardware, *, presets: list[Preset], notifier: Notifier | None = None) -> None:
+    def __init__(self, config: Config, hardware, *, presets: list[Preset], notifier: Notifier | None = None,
+                 restart_file: Path | None = None) -> None:
         self.config, self.hw = config, hardware
         self.notifier = notifier or Notifier()
         self._status = ""
+        restored = restart.load(restart_file)
+        if restored is not None:
+            log.warning("restarted: the table was at %.1f°%s", restored.angle,
+                        " with the stop latched" if restored.stop_latched else
+                        f", tripped ({restored.trip})" if restored.trip else "")
+        self._keeper = restart.Keeper(restart_file) if restart_file is not None else None
         self.controller = Controller(
             imu=hardware.imu, motor=hardware.motor, mount=hardware.mount, clock=hardware.clock,
             settings=settings_from(config), presets=presets, report=self._event,
-            buttons_pressed=lambda: self.panel.pressed(),
+            buttons_pressed=lambda: self.panel.pressed(), restored=restored,
         )
         # Refuses start-up (StartupRefused) if the stop button reads pressed.
         try:
@@ -92,6 +100,8 @@ class Service:
     def _after_tick(self, record: dict) -> None:
         now = self.hw.clock.now()
         self.hw.indicators.show(*self.controller.patterns(now), now)
+        if self._keeper is not None:
+            self._keeper.update(self.controller, now)
         c = self.controller
         if c.estimate is not None or c.machine.trip is not None:
             self._ready.set()
@@ -186,9 +196,9 @@ def run(
     started: Callable[[Service], None] = lambda service: None,
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted."""
-    hardware = build(config, clock=MonotonicClock(), calibration=calibration)
+    hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
     try:
-        service = Service(config, hardware, presets=presets)
+        service = Service(config, hardware, presets=presets, restart_file=restart.path_from_environment())
     except BaseException:
         hardware.close()
         raise

@@ -264,3 +264,17 @@ class Mpu6050Imu:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class UnavailableImu:
+    """Stands in for an MPU-6050 that could not be set up: every read fails, so the supervisor trips
+    ``imu-lost`` and the service can still come up, show it, and let ``return`` count steps home."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self) -> ImuSample:
+        raise ImuError(errno.ENODEV, f"the MPU-6050 was not set up at start-up: {self.error}")
+
+    def close(self) -> None:
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ from gpiozero.exc import GPIOZeroError
 from controller.calibration import Calibration, mount_for
 from controller.errors import ConfigError, HardwareError
 from drivers.i2c import BusioI2C
-from drivers.imu import Mount, Mpu6050Imu
+from drivers.imu import Mount, Mpu6050Imu, UnavailableImu
 from drivers.indicators import Indicators
 from drivers.stepper import Stepper, ThreadedPulseTrain
 
 FACTORY_ENV = "GPIOZERO_PIN_FACTORY"
+log = logging.getLogger("inversion_table")
 # What each pin factory needs from the system, for the messages that say how to get it.
 FACTORY_PACKAGES = {
     "lgpio": "sudo apt install python3-lgpio (Raspberry Pi OS), or pip install lgpio",
@@ -98,8 +100,12 @@ class PiHardware:
             self._closers.pop()()
 
 
-def build(config, *, clock, calibration: Calibration | None) -> PiHardware:
-    """Every device of the real table, or a HardwareError/ConfigError naming what is wrong."""
+def build(config, *, clock, calibration: Calibration | None, imu_required: bool = True) -> PiHardware:
+    """Every device of the real table, or a HardwareError/ConfigError naming what is wrong.
+
+    With ``imu_required`` False (the service), an IMU that cannot be set up is replaced by one
+    whose reads fail: the service comes up tripped instead of restarting in a loop.
+    """
     closers: list = []
 
     def later(close):
@@ -122,9 +128,15 @@ def build(config, *, clock, calibration: Calibration | None) -> PiHardware:
             )
         except GPIOZeroError as e:
             raise pins_busy(e) from None
-        bus = open_i2c(config.imu.bus)
-        later(bus.close)
-        imu = Mpu6050Imu(bus, clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
+        try:
+            bus = open_i2c(config.imu.bus)
+            later(bus.close)
+            imu = Mpu6050Imu(bus, clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
+        except HardwareError as e:
+            if imu_required:
+                raise
+            log.error("IMU: %s", e)
+            imu = UnavailableImu(e)
         later(imu.close)
         later(motor.close)  # closed first: closers run last-in, first-out
     except BaseException:

@@ -91,6 +91,8 @@ def build(
     who_am_i: int = 0x68,
     calibration: Calibration | None = None,
     motor_wired_reversed: bool = False,
+    start_angle: float | None = None,
+    imu_required: bool = True,
 ) -> SimulatedHardware:
     """The simulated table at home, idle, with the IMU set up by the real adafruit driver.
 
@@ -106,7 +108,7 @@ def build(
     table = SimTable(
         clock=clock,
         steps_per_degree=spd,
-        angle=config.table.home_angle,
+        angle=config.table.home_angle if start_angle is None else start_angle,  # a restart may find it elsewhere
         enabled=lambda: enable_pin.state == 0,  # ENABLE is active low
     )
     mount = mount_for(config, calibration)
