@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="run on the simulated table (mock pins, emulated IMU), in real time")
     r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
+    r.add_argument("--user", metavar="NAME", help="the table's user (the config's [[users]]): their limits apply")
+    r.add_argument("--history", metavar="FILE",
+                   help="history file (default: the config's [history] file; with --sim, none unless given)")
 
     c = sub.add_parser("calibrate", help="measure the level offset and gyro bias; check the mount and drive",
                        description=(

@@ -22,7 +22,8 @@ def open_history(path: str) -> History:
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise HistoryError(f"{path}: the folder {folder} does not exist")
+        raise HistoryError(f"{path}: the folder {folder} does not exist (systemd/install.sh creates it): "
+                           "create it, or name another file (--history or [history] file)")
     return History(path)
 
 

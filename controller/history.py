@@ -13,7 +13,7 @@ from controller.errors import InputError
 SCHEMA_VERSION = 1
 # A session still open in the file when it is opened again ended with the process (power cut, kill).
 IN_PROGRESS = "in-progress"
-OUTCOMES = ("completed", "stopped", "returned", "timeout", IN_PROGRESS)  # or "trip: <reason>"
+OUTCOMES = ("completed", "stopped", "returned", "timeout", "service stopped", IN_PROGRESS)  # or "trip: <reason>"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (

@@ -34,20 +34,34 @@ LOGGED_EVENTS = ("button", "return", "session", "home", "deadman")
 log = logging.getLogger("inversion_table")
 
 
-def load_presets(config: Config, config_source: str) -> list[Preset]:
-    """[presets] available, each checked against the config now, before anything moves. A relative
-    .toml path is taken from the config file's folder (systemd runs the service from /)."""
+def load_presets(config: Config, config_source: str, *, user: str | None = None,
+                 levels: dict[str, int] | None = None) -> list[Preset]:
+    """[presets] available, each checked against the config (and the user's limits) now, before
+    anything moves. A relative .toml path is taken from the config file's folder (systemd runs the
+    service from /). ``levels`` are progressive profiles' levels by profile name."""
     presets = []
     folder = os.path.dirname(os.path.abspath(config_source)) if os.path.isfile(config_source) else None
     for name in config.presets.available:
         if folder is not None and name.endswith(".toml") and not os.path.isabs(name):
             name = os.path.join(folder, name)  # next to the config, wherever the command runs from
         try:
-            prepared = prepare_profile(name, config, config_source=config_source)
+            presets.append(prepare_preset(name, config, config_source, user=user, levels=levels or {}))
         except InputError as e:
             raise ConfigError(f"{config_source}: [presets] available: {e}") from None
-        presets.append(Preset(prepared.profile.name, prepared.program))
     return presets
+
+
+def prepare_preset(name: str, config: Config, config_source: str, *, user: str | None,
+                   levels: dict[str, int]) -> Preset:
+    from profiles import resolve_profile
+
+    profile, _ = resolve_profile(name)
+    level = levels.get(profile.name, 0)
+    prepared = prepare_profile(name, config, config_source=config_source, user=user, level=level)
+    for note in prepared.notes:
+        log.info("%s", note)
+    final = profile.progression.final_level if profile.progression is not None else None
+    return Preset(prepared.profile.name, prepared.program, name, final, level)
 
 
 def event_line(record: dict) -> str:
@@ -92,13 +106,19 @@ class Service:
         self._ready = threading.Event()
 
     # -- the loop's thread ---------------------------------------------------------------------
+    session_log = None  # a controller.sessionlog.SessionLog, when sessions are recorded
+
     def _event(self, record: dict) -> None:
+        if self.session_log is not None:
+            self.session_log.event(record)
         if record.get("event") in LOGGED_EVENTS:
             level = logging.WARNING if record["event"] == "deadman" else logging.INFO
             log.log(level, "%s", event_line(record))
 
     def _after_tick(self, record: dict) -> None:
         now = self.hw.clock.now()
+        if self.session_log is not None:
+            self.session_log.tick(record)
         self.hw.indicators.show(*self.controller.patterns(now), now)
         if self._keeper is not None:
             self._keeper.update(self.controller, now)
@@ -194,6 +214,9 @@ def run(
     presets: list[Preset],
     stop: threading.Event,
     started: Callable[[Service], None] = lambda service: None,
+    history=None,
+    user: str | None = None,
+    config_source: str = "the config",
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
@@ -202,9 +225,32 @@ def run(
     except BaseException:
         hardware.close()
         raise
-    with service:
-        service.start()
-        started(service)
-        stop.wait()
-        log.info("stopping: %s", service.status())
+    writer = None
+    if history is not None:
+        from controller.sessionlog import BackgroundWriter, SessionLog
+
+        writer = BackgroundWriter()
+        progressive = {p.name: p for p in presets if p.final_level is not None}
+
+        def on_level(name: str, level: int) -> None:  # the loop's thread: compiling is pure and quick
+            c = service.controller
+            again = prepare_preset(progressive[name].source, config, config_source, user=user, levels={name: level})
+            c.presets = tuple(again if p.name == name else p for p in c.presets)
+
+        service.session_log = SessionLog(
+            history, user=user, levels={p.name: p.level for p in progressive.values()},
+            final_levels={p.name: p.final_level for p in progressive.values()},
+            head_down=lambda: service.controller.head_down, submit=writer, on_level=on_level,
+        )
+    try:
+        with service:
+            service.start()
+            started(service)
+            stop.wait()
+            log.info("stopping: %s", service.status())
+            if service.session_log is not None:
+                service.session_log.interrupt()
+    finally:
+        if writer is not None:
+            writer.close()
     return 0

@@ -49,6 +49,9 @@ class Preset:
 
     name: str
     program: Program
+    source: str = ""  # the preset name or file it was prepared from (to prepare it again)
+    final_level: int | None = None  # a progressive profile's last level; None otherwise
+    level: int = 0
 
 
 @dataclass(frozen=True, slots=True)

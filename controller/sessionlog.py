@@ -88,9 +88,10 @@ class SessionLog:
         elif kind == "home":
             self._end("completed" if self.completed else self.outcome or "returned")
 
-    def close(self) -> None:
-        """The process is ending: a session still open stays in progress in the file (it was cut short)."""
-        self.profile = None
+    def interrupt(self, outcome: str = "service stopped") -> None:
+        """The service is shutting down cleanly: a session still open ends with ``outcome``."""
+        if self.profile is not None:
+            self._end(outcome)
 
     def _begin(self, profile: str) -> None:
         self.profile, self.max_angle, self.completed, self.outcome = profile, None, False, None

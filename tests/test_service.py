@@ -171,7 +171,8 @@ def test_run_rejects_bad_input_with_one_clear_message(tmp_path, args, config_tex
 def _calibrated(tmp_path, extra: str = "") -> str:
     config = tmp_path / "config.toml"
     cal_path = tmp_path / "calibration.json"
-    config.write_text(f'[calibration]\nfile = "{cal_path}"\n' + extra, encoding="utf-8")
+    config.write_text(f'[calibration]\nfile = "{cal_path}"\n[history]\nfile = "{tmp_path / "history.sqlite"}"\n' + extra,
+                      encoding="utf-8")
     cfg = Config.model_validate({"calibration": {"file": str(cal_path)}})
     cal.save(cal_path, cal.Calibration(forward="+x", normal="+z", zero_offset=0.1, gyro_bias=(0.4, -0.3, 0.2),
                                        tilt_checked=10.0, steps_per_degree=cfg.steps_per_degree, created="now"))
