@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--history", metavar="FILE",
                    help="record the session in this history file (SQLite); progressive profiles take their level from it")
 
+    pl = sub.add_parser("plot", help="draw a trace (simulate --log) as a picture: angle, target, limits, events")
+    pl.add_argument("trace", metavar="TRACE.jsonl")
+    pl.add_argument("-o", "--output", metavar="FILE", required=True, help="the picture to write (.png, .svg, .pdf)")
+    pl.add_argument("--title", help="a title (default: the trace's file name)")
+
     u = sub.add_parser("users", help="list the users, or record a user's acknowledgement of the contraindications")
     u_sub = u.add_subparsers(dest="action", parser_class=_Parser)
     u_sub.add_parser("list", help="list the users and their limits (the default)")
@@ -64,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
     h.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
     h.add_argument("--user", metavar="NAME", help="only this user's sessions")
+    h.add_argument("--plot", metavar="FILE", help="also draw each session's angle and time head-down to FILE")
 
     r = sub.add_parser("run", help="the service: run the table from its buttons (systemd starts it)", description=(
         "Run the table: its buttons start, stop and jog it; the status LED and buzzer show its state. "
@@ -128,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             return sim.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "plot":
+            from controller.plot import plot_trace
+
+            n = plot_trace(args.trace, args.output, title=args.title)
+            print(f"{args.output}: {n} samples drawn")
+            return 0
         if args.command in ("users", "history"):
             from controller import cli_people
 

@@ -69,6 +69,11 @@ def history(args) -> int:
                       s.outcome)
     console = Console(highlight=False)
     console.print(table)
+    if args.plot:
+        from controller.plot import plot_history
+
+        plot_history(sessions, args.plot, title=f"sessions{f' of {args.user}' if args.user else ''} in {path}")
+        print(f"{args.plot}: {len(sessions)} session(s) drawn")
     for user in sorted({s.user for s in sessions}):
         mine = [s for s in sessions if s.user == user]
         done = [s for s in mine if s.outcome == "completed"]

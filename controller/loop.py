@@ -149,7 +149,7 @@ class Controller:
         return {
             "t": now,
             "angle": angle,
-            "target": self.setpoint.position,
+            "target": self.setpoint.position if self.anchored else angle,  # before the anchor: stay where it is
             "goal": self.goal,
             "state": self.machine.state,
         }

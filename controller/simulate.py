@@ -169,6 +169,9 @@ class Simulation:
             now=self.hw.clock.now,
             period=self.settings.period,
         )
+        lim = self.settings.limits  # the trace says what the limits were, for plots and tools
+        self._event({"t": self.t0, "event": "limits", "home_angle": lim.home_angle, "max_angle": lim.max_angle,
+                     "max_speed": lim.max_speed, "session_timeout": lim.session_timeout})
         self._actions: list[tuple[float, int, str, Callable[[], None]]] = []
         self._seq = 0
         for p in presses:

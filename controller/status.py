@@ -69,7 +69,7 @@ class Console:
         t = record["t"]
         line = (
             f"t {_clock(t)}  {record['state']:9}  angle {record['angle'] if record['angle'] is not None else float('nan'):6.1f}°  "
-            f"target {record['target']:6.1f}°"
+            f"target {record['target'] if record['target'] is not None else float('nan'):6.1f}°"
         )
         if self._session_start is not None and self.expected is not None and record["state"] == "running":
             line += f"  left {_clock(self._session_start + self.expected - t)}"

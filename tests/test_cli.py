@@ -29,7 +29,8 @@ def test_oscillate_runs_to_home_and_the_trace_follows_the_contract(tmp_path, cap
         assert all(isinstance(s[k], (int, float)) for k in ("t", "angle", "true_angle", "target"))
     periods = {round(b["t"] - a["t"], 6) for a, b in zip(samples, samples[1:])}
     assert periods == {0.02}
-    assert events[0] == {"t": 0.0, "event": "button", "name": "start", "action": "press"}
+    assert events[0]["event"] == "limits" and events[0]["max_angle"] == 60  # what the run's limits were
+    assert events[1] == {"t": 0.0, "event": "button", "name": "start", "action": "press"}
     assert any(e["event"] == "home" for e in events)
     assert samples[-1]["state"] == "idle" and abs(samples[-1]["true_angle"] - (-60)) <= 1
 
