@@ -185,6 +185,7 @@ class Simulation:
             if f.duration is not None:
                 self._schedule(f.t + f.duration, f"fault {f.kind} ends", lambda k=f.kind: self._fault(k, False))
         self.ticks = 0
+        self._closed = False
         self._shown: tuple[str, str] | None = None
 
     def _schedule(self, t: float, label: str, action: Callable[[], None]) -> None:
@@ -217,43 +218,67 @@ class Simulation:
 
     def run(self, *, pace: Callable[[float], None] | None = None) -> Result:
         """Run to the end; ``pace(t)`` is called before each period (real-time mode sleeps there)."""
-        period = self.settings.period
         try:
             while True:
-                next_tick = self.ticks * period
-                if self._actions and self._actions[0][0] <= next_tick:
-                    t, _, _, action = heapq.heappop(self._actions)
-                    self.hw.clock.advance_to(self.t0 + max(t, self.now()))
-                    action()
-                    continue
-                if self.until is not None and next_tick > self.until:
-                    return self._result(EXIT_NOT_HOME, "reached --until")
-                if pace is not None:
-                    pace(next_tick)
-                self.hw.clock.advance_to(self.t0 + next_tick)
-                self.ticks += 1
-                if self.loop_stalled:  # the loop does not run; the dead-man still watches
-                    self.deadman.check()
-                    if self.deadman.fired and not self._actions:
-                        return self._result(EXIT_LATCHED, "the control loop stalled; the dead-man halted the motor")
-                    continue
-                record = self.controller.tick()
-                self.deadman.check()
-                self._indicate()
-                record["t"] = next_tick
-                record["true_angle"] = self.hw.table.angle()
-                if self.trace is not None:
-                    self.trace.write(record)
-                if self.on_tick is not None:
-                    self.on_tick(record)
-                ended = self._ended()
-                if ended is not None:
-                    return ended
-                if next_tick > MAX_SIMULATED_TIME:
-                    raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending (a bug)")
+                result = self._next(pace=pace, check_end=True)
+                if result is not None:
+                    return result
         finally:
+            self.close()
+
+    def step_until(self, t: float) -> None:
+        """Run every action and period up to simulated time ``t``, with no end (interactive use)."""
+        while self.ticks * self.settings.period <= t:
+            self._next(pace=None, check_end=False)
+
+    def press(self, name: str, pressed: bool = True) -> None:
+        """Press (or release) a button now, as a person at the table would."""
+        (self.hw.press if pressed else self.hw.release)(name)
+
+    def close(self) -> None:
+        """Release the simulated pins and devices. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
             self.panel.close()
             self.hw.close()
+
+    def _next(self, *, pace, check_end: bool) -> Result | None:
+        """One scheduled action, or one control period; a Result once the run has ended."""
+        period = self.settings.period
+        next_tick = self.ticks * period
+        if self._actions and self._actions[0][0] <= next_tick:
+            t, _, _, action = heapq.heappop(self._actions)
+            self.hw.clock.advance_to(self.t0 + max(t, self.now()))
+            action()
+            return None
+        if check_end and self.until is not None and next_tick > self.until:
+            return self._result(EXIT_NOT_HOME, "reached --until")
+        if pace is not None:
+            pace(next_tick)
+        self.hw.clock.advance_to(self.t0 + next_tick)
+        self.ticks += 1
+        if self.loop_stalled:  # the loop does not run; the dead-man still watches
+            self.deadman.check()
+            if check_end and self.deadman.fired and not self._actions:
+                return self._result(EXIT_LATCHED, "the control loop stalled; the dead-man halted the motor")
+            return None
+        record = self.controller.tick()
+        self.deadman.check()
+        self._indicate()
+        record["t"] = next_tick
+        record["true_angle"] = self.hw.table.angle()
+        if self.trace is not None:
+            self.trace.write(record)
+        if self.on_tick is not None:
+            self.on_tick(record)
+        if not check_end:
+            return None
+        ended = self._ended()
+        if ended is not None:
+            return ended
+        if next_tick > MAX_SIMULATED_TIME:
+            raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending (a bug)")
+        return None
 
     def _indicate(self) -> None:
         """Play the LED and buzzer patterns; the trace hears when they change."""
