@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="inject a fault at T, e.g. imu-disconnect@40 or stall@12:2")
     s.add_argument("--until", metavar="T", help="end the run at T seconds")
     s.add_argument("--user", metavar="NAME", help="run as this user (the config's [[users]]): their limits apply")
+    s.add_argument("--interactive", action="store_true",
+                   help="a terminal UI: keys are the table's buttons (s stop, r reset, g start, h return, u up, "
+                        "d down, p select, space lets go, q quits); PROFILE, or the config's presets")
+    s.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="with --interactive: simulated seconds per real second (default 1)")
     s.add_argument("--history", metavar="FILE",
                    help="record the session in this history file (SQLite); progressive profiles take their level from it")
 
@@ -213,6 +218,8 @@ def _simulate(args) -> int:
         history = open_history(args.history)
         if args.user is not None:
             require_acknowledged(history, args.user)
+    if args.interactive:
+        return _interactive(args, config, config_source)
     prepared = None
     if args.profile:
         level = _level(history, args.user, args.profile)
@@ -256,6 +263,25 @@ def _simulate(args) -> int:
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
     )
     return result.exit_code
+
+
+def _interactive(args, config, config_source: str) -> int:
+    if args.press or args.fault or args.log or args.until or args.history or args.fast:
+        raise InputError("--interactive takes PROFILE, --config, --user, --seed and --speed only: the keys are the buttons")
+    if not 0.1 <= args.speed <= 100:
+        raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
+    from controller.service import load_presets
+
+    if args.profile:
+        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user)
+        presets, expected = [Preset(prepared.profile.name, prepared.program)], prepared.duration
+    else:
+        presets, expected = load_presets(config, config_source, user=args.user), None
+    from controller.tui import SimulatorApp
+
+    run = sim.Simulation(config.for_user(args.user), presets=presets, seed=args.seed)
+    SimulatorApp(run, speed=args.speed, expected=expected).run()
+    return 0
 
 
 def _level(history, user: str | None, name: str) -> int:

@@ -1,0 +1,82 @@
+"""The interactive simulator, driven headlessly through Textual's pilot: keys move, stop and return the table."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("textual")
+
+from controller import simulate as sim  # noqa: E402
+from controller.config import Config  # noqa: E402
+from controller.preflight import prepare_profile  # noqa: E402
+from controller.session import Preset  # noqa: E402
+from controller.tui import SimulatorApp, drawing  # noqa: E402
+
+
+def test_the_drawing_tilts_with_the_angle():
+    level, head_down, head_up = drawing(0.0), drawing(30.0), drawing(-45.0)
+    row = lambda picture: next(i for i, line in enumerate(picture.splitlines()) if "O" in line)  # noqa: E731
+    assert row(level) == 7 and row(head_down) > 7 and row(head_up) < 7  # the head is lower when head-down
+
+
+def _app(profile="hold-40", speed=0.1):  # the tests move time themselves
+    config = Config()
+    prepared = prepare_profile(profile, config)
+    run = sim.Simulation(config, presets=[Preset(prepared.profile.name, prepared.program)])
+    return SimulatorApp(run, speed=speed, expected=prepared.duration), run
+
+
+def test_keys_start_stop_reset_and_return_the_table():
+    async def scenario():
+        app, run = _app()
+        async with app.run_test() as pilot:
+            app.advance(1.0)  # the power-on anchor
+            home = run.hw.table.angle()
+            await pilot.press("g")  # start
+            app.advance(5.0)
+            moving = run.hw.table.angle()
+            assert moving > home + 10  # it moves
+            await pilot.press("s")  # stop
+            app.advance(0.1)
+            stopped = run.hw.table.angle()
+            app.advance(3.0)
+            assert run.controller.machine.state == "stopped" and abs(run.hw.table.angle() - stopped) < 0.1
+            screen = str(app.query_one("#state").render())
+            assert "state      stopped" in screen
+            await pilot.press("r")  # reset: never moves
+            app.advance(2.0)
+            assert abs(run.hw.table.angle() - stopped) < 0.1 and run.controller.machine.state == "idle"
+            await pilot.press("h")  # return (held)
+            app.advance(60.0)
+            assert abs(run.hw.table.angle() - home) < 1.0  # home again
+            await pilot.press("space")
+            assert app.held == set()
+        assert run._closed  # the app closed the simulated hardware
+
+    asyncio.run(scenario())
+
+
+def test_hold_to_run_jog_stops_when_let_go():
+    async def scenario():
+        config = Config()
+        run = sim.Simulation(config, presets=[])
+        app = SimulatorApp(run, speed=0.1)
+        async with app.run_test() as pilot:
+            app.advance(1.0)
+            start = run.hw.table.angle()
+            await pilot.press("d")  # down, held
+            app.advance(3.0)
+            assert run.hw.table.angle() > start + 3  # 2°/s jog
+            await pilot.press("space")  # let go
+            app.advance(0.5)
+            there = run.hw.table.angle()
+            app.advance(2.0)
+            assert abs(run.hw.table.angle() - there) < 0.05
+            await pilot.press("g")  # no preset: start is refused, with a line in the log
+            app.advance(0.2)
+            log = "\n".join(str(line) for line in app.query_one("#log").lines)
+            assert "start ignored: no preset selected" in log
+
+    asyncio.run(scenario())
