@@ -20,19 +20,16 @@ from controller.errors import StartupRefused
 from controller.notify import Notifier
 from controller.service import Service, load_presets
 from drivers.sim import hardware
-from tests.test_runner import wait_for
+from tests.test_runner import notify_socket, wait_for  # noqa: F401 - notify_socket is a fixture
 
 PROG = [sys.executable, "-m", "controller"]
 
 
 @pytest.fixture
-def notify(tmp_path):
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(5.0)
-    yield path, sock
-    sock.close()
+def notify(notify_socket):
+    """systemd's notify socket (tests/test_runner.py), with more patience for a whole service."""
+    notify_socket[1].settimeout(5.0)
+    return notify_socket
 
 
 def receive_until(sock, predicate, limit=400):
