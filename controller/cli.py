@@ -211,6 +211,9 @@ def _simulate(args) -> int:
     history = log = None
     if args.user is not None:
         config.user(args.user)  # an unknown user is refused before anything else
+        if args.history is None:
+            raise InputError("--user needs --history FILE: a user's acknowledgement of the contraindications "
+                             "and progress are kept there")
     if args.history is not None:
         from controller.cli_people import open_history
         from controller.users import require_acknowledged
@@ -218,8 +221,12 @@ def _simulate(args) -> int:
         history = open_history(args.history)
         if args.user is not None:
             require_acknowledged(history, args.user)
-    if args.interactive:
+    if args.interactive:  # the acknowledgement was checked above; the interactive table records nothing
+        if history is not None:
+            history.close()
         return _interactive(args, config, config_source)
+    if args.speed != 1.0:
+        raise InputError("--speed works with --interactive only (use --fast for the fastest run)")
     prepared = None
     if args.profile:
         level = _level(history, args.user, args.profile)
@@ -266,8 +273,9 @@ def _simulate(args) -> int:
 
 
 def _interactive(args, config, config_source: str) -> int:
-    if args.press or args.fault or args.log or args.until or args.history or args.fast:
-        raise InputError("--interactive takes PROFILE, --config, --user, --seed and --speed only: the keys are the buttons")
+    if args.press or args.fault or args.log or args.until or args.fast:
+        raise InputError("--interactive takes PROFILE, --config, --user, --history, --seed and --speed only: the keys "
+                         "are the buttons")
     if not 0.1 <= args.speed <= 100:
         raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
     from controller.service import load_presets

@@ -78,9 +78,21 @@ def plot_trace(path: str, out: str, *, title: str | None = None) -> int:
     ax.set_title(title or Path(path).name)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
     return len(samples)
+
+
+def _save(fig, out: str) -> None:
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(out, dpi=110)
+    except ValueError as e:  # matplotlib's "Format 'xyz' is not supported"
+        raise InputError(f"{out}: {e}; use .png, .svg or .pdf") from None
+    except OSError as e:
+        raise InputError(f"{out}: cannot write the picture: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
 
 
 def _shade_latches(ax, samples: list[dict]) -> None:
@@ -109,10 +121,10 @@ def plot_history(sessions: list, out: str, *, title: str) -> None:
     bottom.bar(numbers, [s.head_down / 60 for s in sessions], color=colours)
     bottom.set_ylabel("head-down (min)")
     bottom.set_xlabel("session")
-    for outcome, colour in OUTCOME_COLOURS.items():
-        top.bar([], [], color=colour, label=outcome)
-    top.bar([], [], color="tab:red", label="trip or cut short")
-    top.legend(fontsize=8, ncols=5, loc="upper left")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=outcome) for outcome, colour in OUTCOME_COLOURS.items()]
+    handles.append(Patch(color="tab:red", label="trip or cut short"))
+    top.legend(handles=handles, fontsize=8, ncols=5, loc="upper left")
     top.set_title(title)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)

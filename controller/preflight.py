@@ -32,9 +32,15 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
 
     profile, source = resolve_profile(name_or_path)
     notes = []
+    names: dict[str, str] = {}
     if user is not None:
         # A user's limits apply on top of the config's: angles and head-down time are checked
         # (and refused) like the config's; a faster profile is slowed to the user's speed.
+        person = config.user(user)
+        if person.max_angle is not None and person.max_angle < config.limits.max_angle:
+            names["max_angle"] = f"user '{user}' max_angle"
+        if person.max_head_down is not None and person.max_head_down < config.limits.session_timeout:
+            names["session_timeout"] = f"user '{user}' max_head_down"
         config = config.for_user(user)
         config_source = f"user '{user}' in {config_source}"
         cap = config.limits.max_speed
@@ -43,25 +49,26 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
                 notes.append(f"{source}: max_speed = {profile.max_speed:g} capped at {cap:g} deg/s for user '{user}'")
             profile = profile.model_copy(update={"max_speed": cap})
     if profile.progression is not None:  # the whole way up must fit, not only today's session
-        _compile(profile.at_level(profile.progression.final_level), config, f"{source} (at its target)", config_source)
+        _compile(profile.at_level(profile.progression.final_level), config, f"{source} (at its target)", config_source,
+                 names)
     profile = profile.at_level(level)
-    program, head_down, total = _compile(profile, config, source, config_source)
+    program, head_down, total = _compile(profile, config, source, config_source, names)
     return Prepared(profile, source, program, head_down, total, tuple(notes), level)
 
 
-def _compile(profile, config, source: str, config_source: str):
+def _compile(profile, config, source: str, config_source: str, names: dict[str, str]):
     """(program, head-down bound, total time) of a profile that fits the config; else ProfileError."""
     from profiles import check_profile_limits
 
-    check_profile_limits(profile, config, source=source, config_source=config_source)
+    check_profile_limits(profile, config, source=source, config_source=config_source, names=names)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
     head_down, total = session.time_above(program, config.table.home_angle)
     timeout = config.limits.session_timeout
     if head_down > timeout:
         raise ProfileError(
             f"{source}: keeps the user head-down for up to {format_duration(round(head_down))}, longer than "
-            f"[limits] session_timeout = {format_duration(timeout)} ({config_source}); shorten the steps "
-            f"or raise the timeout"
+            f"{names.get('session_timeout', '[limits] session_timeout')} = {format_duration(timeout)} ({config_source}); "
+            + ("choose a shorter profile" if "session_timeout" in names else "shorten the steps or raise the timeout")
         )
     for block in program.blocks:
         if block.within is None:

@@ -126,6 +126,10 @@ class SimulatorApp(App):
         for record in self.events:
             if record.get("event") == "session" and record.get("action") == "start":
                 self.session_start = record["t"]
+            elif record.get("event") in ("trip", "home") or (record.get("event") == "session"
+                                                             and record.get("action") == "complete") or (
+                    record.get("event") == "button" and record.get("name") == "stop"):
+                self.session_start = None  # the session is over: the bar stays where it was
             if record.get("event") not in ("indicate", "limits"):
                 self.query_one("#log", RichLog).write(describe_event(record))
         self.events.clear()

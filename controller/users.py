@@ -33,7 +33,10 @@ def require_acknowledged(history, user: str) -> None:
 def acknowledge(history, user: str, *, ask: Callable[[str], str], say: Callable[[str], None]) -> bool:
     """Show the contraindications and record the user's yes; False if they did not say yes."""
     say(CONTRAINDICATIONS)
-    answer = ask(f"\n{user}: none of these applies to me, and I will not use the table alone. Type yes: ")
+    try:
+        answer = ask(f"\n{user}: none of these applies to me, and I will not use the table alone. Type yes: ")
+    except EOFError:  # no one at the keyboard (input closed): no acknowledgement
+        answer = ""
     if answer.strip().lower() != "yes":
         say("Not acknowledged: nothing recorded.")
         return False

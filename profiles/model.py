@@ -219,9 +219,12 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
     raise ProfileError(f"no preset or profile file named '{name_or_path}' ({hint}presets: {', '.join(names)})")
 
 
-def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config") -> None:
-    """Reject a profile that goes past the config's limits: ProfileError with one line per problem."""
+def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config",
+                         names: dict[str, str] | None = None) -> None:
+    """Reject a profile that goes past the config's limits: ProfileError with one line per problem.
+    ``names`` says what to call a limit that is a user's rather than the config's."""
     n, lim, home = fmt_number, config.limits, config.table.home_angle
+    max_angle_name = (names or {}).get("max_angle", "[limits] max_angle")
     if profile.progression is not None:  # the steepest it will get is what must fit
         profile = profile.at_level(profile.progression.final_level)
     lines = []
@@ -229,7 +232,7 @@ def check_profile_limits(profile: Profile, config: Config, *, source: str, confi
         for key, angle in step.angles().items():
             field = f"{item_label('steps', i, step.kind)} {key} = {n(angle)}"
             if angle > lim.max_angle:
-                lines.append(f"{source}: {field} is above [limits] max_angle = {n(lim.max_angle)} ({config_source})")
+                lines.append(f"{source}: {field} is above {max_angle_name} = {n(lim.max_angle)} ({config_source})")
             if angle < home:
                 lines.append(f"{source}: {field} is below [table] home_angle = {n(home)} ({config_source})")
     if profile.max_speed is not None and profile.max_speed > lim.max_speed:

@@ -64,7 +64,7 @@ def test_a_users_limits_refuse_a_preset_that_asks_for_more(files, capsys):
     _, config, history = files
     assert simulate("hold-40", config, history, user="bo") == 2
     err = capsys.readouterr().err
-    assert "preset 'hold-40': steps #1 (hold) angle = 40 is above [limits] max_angle = 30 (user 'bo'" in err
+    assert "preset 'hold-40': steps #1 (hold) angle = 40 is above user 'bo' max_angle = 30 (user 'bo'" in err
 
 
 def test_a_users_speed_cap_slows_a_faster_preset_with_a_note(files, capsys):
@@ -157,3 +157,27 @@ def test_a_kill_mid_session_leaves_every_earlier_session_intact(files):
     assert [(s.profile, s.outcome) for s in sessions] == [
         ("step-up", "completed"), ("step-up", "completed"), ("hold-40", IN_PROGRESS)]
     assert all(s.ended and s.head_down > 0 for s in sessions[:2])
+
+
+def test_a_users_time_limit_is_named_as_hers(files, capsys):
+    _, config, history = files
+    with open(config, "a", encoding="utf-8") as f:
+        f.write('[[users]]\nname = "sue"\nmax_head_down = "4m"\n')
+    with History(history) as h:
+        h.acknowledge("sue", CONTRAINDICATIONS_VERSION)
+    assert simulate("hold-40", config, history, user="sue") == 2
+    err = capsys.readouterr().err
+    assert "longer than user 'sue' max_head_down = 4m" in err and "choose a shorter profile" in err
+
+
+def test_a_user_needs_a_history_and_a_closed_prompt_acknowledges_nothing(files, capsys, monkeypatch):
+    profile, config, history = files
+    assert main(["simulate", "gentle", "--fast", "--config", config, "--user", "ana"]) == 2
+    assert "--user needs --history FILE" in capsys.readouterr().err
+
+    def closed(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", closed)
+    assert main(["users", "ack", "bo", "--config", config, "--history", history + ".new"]) == 1
+    assert "Not acknowledged: nothing recorded." in capsys.readouterr().out
