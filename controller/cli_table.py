@@ -101,20 +101,21 @@ def run(args) -> int:
         raise CalibrationError(f"{args.calibration}: no such calibration file (--calibration); `inversion-table "
                                f"calibrate{' --sim' if args.sim else ''} --calibration {args.calibration}` makes one")
     calibration = service.calibration_for_run(config, simulated=args.sim)
-    history, levels = None, {}
+    history = None
     if args.user is not None:
         config.user(args.user)  # an unknown user is refused before anything else
+        if args.sim and args.history is None:
+            raise InputError("--user needs --history FILE: a user's acknowledgement of the contraindications "
+                             "and progress are kept there")
     if args.history is not None or not args.sim:  # the real table always keeps its history
         from controller.cli_people import open_history
-        from controller.sessionlog import GUEST
         from controller.users import require_acknowledged
 
         history = open_history(args.history or config.history.file)
         if args.user is not None:
             require_acknowledged(history, args.user)
-        levels = _levels(history, args.user or GUEST, config)
-    presets = service.load_presets(config, source, user=args.user, levels=levels)
-    config = config.for_user(args.user)
+    users = service.user_choices(config, source, first=args.user, history=history)
+    presets = users[0].presets
     if args.sim:
         from drivers.sim.hardware import build
     else:
@@ -133,22 +134,10 @@ def run(args) -> int:
     logging.getLogger("inversion_table").info(
         "starting on the %s table: config %s, %d preset(s)", "simulated" if args.sim else "real", source, len(presets))
     try:
-        return service.run(config, build=build, calibration=calibration, presets=presets, stop=stop,
-                           started=started, history=history, user=args.user, config_source=source)
+        # The hardware is built for the config's limits (every user's are lower); the users' own
+        # limits are the controller's, and switch with them.
+        return service.run(config, build=build, calibration=calibration, users=users, stop=stop,
+                           started=started, history=history, config_source=source)
     finally:
         if history is not None:
             history.close()
-
-
-def _levels(history, user: str, config) -> dict[str, int]:
-    """Every preset's progression level for this user, by profile name."""
-    from profiles import resolve_profile
-
-    levels = {}
-    for name in config.presets.available:
-        try:
-            profile, _ = resolve_profile(name)
-        except InputError:
-            continue  # load_presets names the problem
-        levels[profile.name] = history.level(user, profile.name)
-    return levels

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from controller.command import AUTO_MOVE_WARNING
 
 COUNT_ON, COUNT_OFF = 0.15, 0.25  # s: one pulse of a count (the selected preset's number)
+LONG_COUNT_ON = 0.6  # s: one pulse of a user's number
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ class Pattern:
         return False
 
 
-def count(n: int) -> Pattern:
-    """n short pulses, once: the number of the preset just selected."""
-    return Pattern(f"count-{n}", ((COUNT_ON, COUNT_OFF),) * n, repeat=False)
+def count(n: int, *, long: bool = False) -> Pattern:
+    """n pulses, once: the number of the preset (short) or the user (long) just selected."""
+    on = LONG_COUNT_ON if long else COUNT_ON
+    return Pattern(f"{'user' if long else 'count'}-{n}", ((on, COUNT_OFF),) * n, repeat=False)
 
 
 SILENT = Pattern("silent", ((0.0, 1.0),), description="off")
@@ -72,6 +74,8 @@ def patterns(
     selected: int | None = None,
     since_selected: float | None = None,
     waiting_head_down: bool = False,
+    user: int | None = None,
+    since_user: float | None = None,
 ) -> tuple[Pattern, Pattern]:
     """(LED, buzzer) for the table's state; a fresh preset selection is counted out on both."""
     if state == "tripped":
@@ -80,6 +84,8 @@ def patterns(
         return LED_STOPPED, BUZZ_STOPPED
     if auto_return_in is not None and auto_return_in <= AUTO_MOVE_WARNING:
         return LED_WARNING, BUZZ_WARNING
+    if user is not None and since_user is not None and since_user < count(user, long=True).length:
+        return count(user, long=True), count(user, long=True)
     if selected is not None and since_selected is not None and since_selected < count(selected).length:
         return count(selected), count(selected)
     if waiting_head_down and state == "idle":
@@ -94,4 +100,5 @@ def markdown_table() -> str:
     rows = ["| the table is | LED | buzzer |", "|---|---|---|"]
     rows += [f"| {what} | {led.description} | {buzz.description} |" for what, led, buzz in TABLE]
     rows.append("| a preset was just selected with `select` | its number in short flashes | its number in short beeps |")
+    rows.append("| a user was just selected (`select` held 1.5 s) | their number in long flashes | their number in long beeps |")
     return "\n".join(rows)

@@ -56,6 +56,16 @@ class Settings:
     tracking: supervisor.Tracking = supervisor.Tracking()
 
 
+@dataclass(frozen=True)
+class UserChoice:
+    """A user the table can be switched to (a long press of `select`): their presets and limits."""
+
+    name: str | None  # None: nobody in particular (the config's own limits)
+    presets: tuple[session.Preset, ...]
+    settings: Settings
+    acknowledged: bool = True  # the contraindications (only an acknowledged user may start)
+
+
 class Controller:
     """Runs one control period per ``tick()``; other threads only ``post`` events to it."""
 
@@ -71,6 +81,7 @@ class Controller:
         report: Callable[[dict], None] = lambda record: None,
         buttons_pressed: Callable[[], frozenset[str]] | None = None,
         restored=None,
+        users: Sequence[UserChoice] = (),
     ) -> None:
         self.imu, self.motor, self.mount, self.clock = imu, motor, mount, clock
         self.settings = settings
@@ -78,6 +89,11 @@ class Controller:
         self.presets = tuple(presets)
         self.selected = 0  # index into presets: what `start` runs
         self.selected_at: float | None = None  # when `select` last changed it
+        self.users = tuple(users)
+        self.user_index = 0
+        self.user_selected_at: float | None = None
+        if self.users:
+            self._take_user(self.users[0])
         self._report = report
         self._buttons_pressed = buttons_pressed
         self._events: queue.SimpleQueue = queue.SimpleQueue()
@@ -186,6 +202,15 @@ class Controller:
         self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
         self.motor.move_to(self.setpoint.position, dt)
 
+    def _take_user(self, choice: UserChoice) -> None:
+        self.presets = choice.presets
+        self.settings = choice.settings
+        self.limits = choice.settings.limits
+
+    @property
+    def user(self) -> str | None:
+        return self.users[self.user_index].name if self.users else None
+
     @property
     def anchored(self) -> bool:
         """Whether the step count knows where the table is: from the sensor, or from a restart."""
@@ -275,6 +300,8 @@ class Controller:
         ctx = Context(
             profile_selected=bool(self.presets),
             presets=len(self.presets),
+            users=max(1, len(self.users)),
+            user_acknowledged=self.users[self.user_index].acknowledged if self.users else True,
             at_home=supervisor.at_home(self.setpoint.position, self.limits),
             trip_cause_active=self._trip_cause_active(),
             session_time_up=self._session_time_up(),
@@ -289,6 +316,15 @@ class Controller:
         self.machine = outcome.machine
         if self.machine.activity is Activity.IDLE and previous.activity is not Activity.IDLE:
             self.program = None
+        if outcome.user_next and self.users:
+            # Only at home and idle (state.py): every user's limits hold there, so nothing trips.
+            self.user_index = (self.user_index + 1) % len(self.users)
+            choice = self.users[self.user_index]
+            self._take_user(choice)
+            self.selected, self.user_selected_at, self.selected_at = 0, now, None
+            name = choice.name or "guest"
+            log.info("user %d of %d: %s", self.user_index + 1, len(self.users), name)
+            self._report({"t": now, "event": "user", "name": name, "number": self.user_index + 1})
         if outcome.select_next:
             self.selected = (self.selected + 1) % len(self.presets)
             self.selected_at = now
@@ -375,7 +411,8 @@ class Controller:
                    and command.head_down(angle=self.estimate.angle if self.estimate else self.setpoint.position,
                                          setpoint=self.setpoint.position))
         return indicate.patterns(m.state, auto_return_in=self.auto_return_in, selected=self.selected + 1,
-                                 since_selected=since, waiting_head_down=waiting)
+                                 since_selected=since, waiting_head_down=waiting, user=self.user_index + 1,
+                                 since_user=None if self.user_selected_at is None else now - self.user_selected_at)
 
     def _count_down(self, now: float, angle: float) -> None:
         """How long until a timeout return, while head-down; warn once when it is near."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +16,7 @@ from controller import restart
 from controller.clock import MonotonicClock
 from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
-from controller.loop import Controller
+from controller.loop import Controller, UserChoice
 from controller.notify import Notifier
 from controller.preflight import prepare_profile
 from controller.runner import RealTimeLoop
@@ -34,8 +35,36 @@ LOGGED_EVENTS = ("button", "return", "session", "home", "deadman")
 log = logging.getLogger("inversion_table")
 
 
+def user_choices(config: Config, config_source: str, *, first: str | None, history) -> list[UserChoice]:
+    """Everyone a long press of `select` steps through: ``first``, then nobody in particular, then
+    each of the config's [[users]], each with the presets that fit their limits and their levels."""
+    from controller.sessionlog import GUEST
+    from controller.users import CONTRAINDICATIONS_VERSION
+
+    names = [first] + [n for n in [None, *(u.name for u in config.users)] if n != first]
+    choices = []
+    for name in names:
+        levels = {} if history is None else {p: history.level(name or GUEST, p) for p in _preset_names(config)}
+        presets = load_presets(config, config_source, user=name, levels=levels, lenient=name != first)
+        acknowledged = name is None or (history is not None and history.acknowledged(name, CONTRAINDICATIONS_VERSION))
+        choices.append(UserChoice(name, tuple(presets), settings_from(config.for_user(name)), acknowledged))
+    return choices
+
+
+def _preset_names(config: Config) -> list[str]:
+    from profiles import resolve_profile
+
+    names = []
+    for name in config.presets.available:
+        try:
+            names.append(resolve_profile(name)[0].name)
+        except InputError:
+            pass  # load_presets names the problem
+    return names
+
+
 def load_presets(config: Config, config_source: str, *, user: str | None = None,
-                 levels: dict[str, int] | None = None) -> list[Preset]:
+                 levels: dict[str, int] | None = None, lenient: bool = False) -> list[Preset]:
     """[presets] available, each checked against the config (and the user's limits) now, before
     anything moves. A relative .toml path is taken from the config file's folder (systemd runs the
     service from /). ``levels`` are progressive profiles' levels by profile name."""
@@ -47,7 +76,9 @@ def load_presets(config: Config, config_source: str, *, user: str | None = None,
         try:
             presets.append(prepare_preset(name, config, config_source, user=user, levels=levels or {}))
         except InputError as e:
-            raise ConfigError(f"{config_source}: [presets] available: {e}") from None
+            if not lenient:
+                raise ConfigError(f"{config_source}: [presets] available: {e}") from None
+            log.info("not offered to user '%s': %s", user, e)  # another user's table: skip what does not fit
     return presets
 
 
@@ -78,7 +109,7 @@ class Service:
     """
 
     def __init__(self, config: Config, hardware, *, presets: list[Preset], notifier: Notifier | None = None,
-                 restart_file: Path | None = None) -> None:
+                 restart_file: Path | None = None, users: list[UserChoice] = ()) -> None:
         self.config, self.hw = config, hardware
         self.notifier = notifier or Notifier()
         self._status = ""
@@ -91,7 +122,7 @@ class Service:
         self.controller = Controller(
             imu=hardware.imu, motor=hardware.motor, mount=hardware.mount, clock=hardware.clock,
             settings=settings_from(config), presets=presets, report=self._event,
-            buttons_pressed=lambda: self.panel.pressed(), restored=restored,
+            buttons_pressed=lambda: self.panel.pressed(), restored=restored, users=users,
         )
         # Refuses start-up (StartupRefused) if the stop button reads pressed.
         try:
@@ -135,6 +166,8 @@ class Service:
         c = self.controller
         m = c.machine
         text = m.state + (f" ({m.trip})" if m.trip else "")
+        if c.user is not None:
+            text += f", user {c.user}"
         if c.presets:
             text += f", preset {c.presets[c.selected].name} ({c.selected + 1} of {len(c.presets)})"
         if c.estimate is not None:
@@ -211,17 +244,18 @@ def run(
     *,
     build: Callable,
     calibration: cal.Calibration | None,
-    presets: list[Preset],
+    users: list[UserChoice],
     stop: threading.Event,
     started: Callable[[Service], None] = lambda service: None,
     history=None,
-    user: str | None = None,
     config_source: str = "the config",
 ) -> int:
-    """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted."""
+    """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted.
+    ``users`` are the people the table can be switched between; the first is the table's to start."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
     try:
-        service = Service(config, hardware, presets=presets, restart_file=restart.path_from_environment())
+        service = Service(config, hardware, presets=list(users[0].presets), users=users,
+                          restart_file=restart.path_from_environment())
     except BaseException:
         hardware.close()
         raise
@@ -230,17 +264,26 @@ def run(
         from controller.sessionlog import BackgroundWriter, SessionLog
 
         writer = BackgroundWriter()
-        progressive = {p.name: p for p in presets if p.final_level is not None}
+
+        def progressive(choice: UserChoice) -> dict[str, Preset]:
+            return {p.name: p for p in choice.presets if p.final_level is not None}
 
         def on_level(name: str, level: int) -> None:  # the loop's thread: compiling is pure and quick
             c = service.controller
-            again = prepare_preset(progressive[name].source, config, config_source, user=user, levels={name: level})
-            c.presets = tuple(again if p.name == name else p for p in c.presets)
+            choice = c.users[c.user_index]
+            again = prepare_preset(progressive(choice)[name].source, config, config_source, user=choice.name,
+                                   levels={name: level})
+            presets = tuple(again if p.name == name else p for p in choice.presets)
+            c.users = tuple(replace(u, presets=presets) if u is choice else u for u in c.users)
+            c.presets = presets
 
         service.session_log = SessionLog(
-            history, user=user, levels={p.name: p.level for p in progressive.values()},
-            final_levels={p.name: p.final_level for p in progressive.values()},
+            history, user=users[0].name,
+            levels={p.name: p.level for p in progressive(users[0]).values()},
+            final_levels={p.name: p.final_level for u in users for p in progressive(u).values()},
             head_down=lambda: service.controller.head_down, submit=writer, on_level=on_level,
+            levels_of=lambda user: {p.name: p.level for p in progressive(
+                next(u for u in service.controller.users if (u.name or "guest") == user)).values()},
         )
     try:
         with service:

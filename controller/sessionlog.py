@@ -57,8 +57,10 @@ class SessionLog:
         head_down: Callable[[], float],
         submit: Callable[[Callable[[], None]], None] = lambda job: job(),
         on_level: Callable[[str, int], None] = lambda profile, level: None,
+        levels_of: Callable[[str], dict[str, int]] | None = None,
     ) -> None:
         self.history, self.user = history, user or GUEST
+        self._levels_of = levels_of  # a user's levels, when the table switches to them
         self.levels, self.final_levels = dict(levels), final_levels
         self._head_down, self._submit, self._on_level = head_down, submit, on_level
         self._id: list[int | None] = [None]  # filled in by the write (on the writer's thread)
@@ -73,6 +75,11 @@ class SessionLog:
 
     def event(self, record: dict) -> None:
         kind = record.get("event")
+        if kind == "user":  # the table was switched to another user (only ever at home, idle)
+            self.user = record["name"]
+            if self._levels_of is not None:
+                self.levels = dict(self._levels_of(self.user))
+            return
         if kind == "session" and record.get("action") == "start":
             self._begin(record.get("preset", "profile"))
         elif self.profile is None:

@@ -126,6 +126,7 @@ class Simulation:
         on_tick: Callable[[dict], None] | None = None,
         on_event: Callable[[dict], None] | None = None,
         calibration=None,
+        users=(),
     ) -> None:
         self.config = config
         self.settings = settings_from(config)
@@ -150,6 +151,7 @@ class Simulation:
             presets=presets if presets is not None else [session.Preset("profile", program)] if program else [],
             report=self._event,
             buttons_pressed=lambda: self.panel.pressed(),
+            users=users,
         )
         try:
             self.panel = ButtonPanel(

@@ -8,6 +8,8 @@ from enum import Enum
 BUTTONS = ("stop", "reset", "start", "return", "up", "down", "select")
 MOTION_BUTTONS = frozenset({"start", "return", "up", "down"})  # the only ways motion may begin (I7)
 HOLD_TO_RUN = frozenset({"up", "down", "return"})  # act only while held
+# `select` pressed and released quickly steps to the next preset; held this long, to the next user.
+LONG_PRESS = 1.5  # s
 
 
 class Activity(str, Enum):
@@ -39,6 +41,7 @@ class Machine:
     # A person has asked for motion (an accepted start/return/up/down) since power-on or the last
     # reset: until then nothing moves, not even an automatic return (safety rule 6).
     motion_requested: bool = False
+    select_since: float | None = None  # when `select` went down (it acts on release: short or long)
 
     @property
     def state(self) -> str:
@@ -68,6 +71,8 @@ class Context:
     at_home: bool = False
     trip_cause_active: bool = False  # the supervisor still sees the trip's cause
     session_time_up: bool = False  # head-down past the session timeout (say, while a stop held it)
+    users: int = 1  # how many users a long press of `select` steps through
+    user_acknowledged: bool = True  # the current user has acknowledged the contraindications
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class Outcome:
     session_started: bool = False  # a profile must be (re)started from the current position
     returning_started: bool = False  # a return plan must be built from the current position
     select_next: bool = False  # step to the next preset (it never moves the table)
+    user_next: bool = False  # step to the next user (only at home; it never moves the table)
 
 
 def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
@@ -86,7 +92,7 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
     held = m.held | {ev.name} if ev.pressed else m.held - {ev.name}
     m = replace(m, held=held)
     if not ev.pressed:
-        return _on_release(m, ev.name)
+        return _on_release(m, ev, ctx)
     name = ev.name
     if name == "stop":
         # A stop forgets the hold-to-run buttons held before it: after the reset they need a
@@ -102,9 +108,7 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
             return Outcome(m, (f"select ignored while {m.state}",))
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"select ignored while {m.activity.value}",))
-        if ctx.presets < 2:
-            return Outcome(m, ("select: there is only one preset",))
-        return Outcome(m, select_next=True)
+        return Outcome(replace(m, select_since=ev.t))  # short or long: decided on release
     if m.stop_latched:
         return Outcome(m, (f"{name} ignored: stop is latched; release stop and press reset first",))
     if m.trip is not None:
@@ -120,6 +124,9 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
             return Outcome(m, (f"start ignored while {m.activity.value}",))
         if not ctx.profile_selected:
             return Outcome(m, ("start ignored: no preset selected",))
+        if not ctx.user_acknowledged:
+            return Outcome(m, ("start ignored: this user has not acknowledged the contraindications "
+                               "(inversion-table users ack NAME)",))
         return Outcome(replace(m, activity=Activity.RUNNING, motion_requested=True), session_started=True)
     if name == "return":
         if ctx.at_home and m.activity in (Activity.IDLE, Activity.JOGGING):
@@ -134,7 +141,21 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
     return Outcome(replace(m, activity=Activity.JOGGING, jog_direction=direction, motion_requested=True))
 
 
-def _on_release(m: Machine, name: str) -> Outcome:
+def _on_release(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
+    name = ev.name
+    if name == "select" and m.select_since is not None:
+        held_for, m = ev.t - m.select_since, replace(m, select_since=None)
+        if m.latched or m.activity is not Activity.IDLE:
+            return Outcome(m)  # something happened while it was held: choose nothing
+        if held_for >= LONG_PRESS:
+            if ctx.users < 2:
+                return Outcome(m, ("select held: there is only one user",))
+            if not ctx.at_home:  # at home every user's limits hold; elsewhere they might not
+                return Outcome(m, ("select held: the user can be changed only at home",))
+            return Outcome(m, user_next=True)
+        if ctx.presets < 2:
+            return Outcome(m, ("select: there is only one preset",))
+        return Outcome(m, select_next=True)
     if name in ("up", "down") and m.activity is Activity.JOGGING:
         other = "down" if name == "up" else "up"
         if other in m.held:  # the other jog button is still held: follow it

@@ -85,15 +85,39 @@ def test_return_then_arrival_ends_idle():
     assert arrived_home(m).state == "idle"
 
 
-def test_select_steps_presets_only_while_idle_and_never_moves():
-    idle = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=3))
-    assert idle.select_next and idle.machine.activity is Activity.IDLE and not idle.machine.motion_requested
+def click(m, name, t0, t1, **ctx):
+    """Press at t0, release at t1: the outcome of the release."""
+    m = on_button(m, ButtonEvent(name, True, t0), Context(**ctx)).machine
+    return on_button(m, ButtonEvent(name, False, t1), Context(**ctx))
+
+
+def test_select_steps_presets_on_a_short_press_and_users_on_a_long_one_never_moving():
+    short = click(Machine(), "select", 0.0, 0.2, presets=3)
+    assert short.select_next and not short.user_next and short.machine.activity is Activity.IDLE
+    assert not short.machine.motion_requested and short.machine.select_since is None
+    long = click(Machine(), "select", 0.0, 1.6, presets=3, users=2, at_home=True)
+    assert long.user_next and not long.select_next and not long.machine.motion_requested
+    away = click(Machine(), "select", 0.0, 1.6, users=2, at_home=False)
+    assert not away.user_next and away.notices == ("select held: the user can be changed only at home",)
+    alone = click(Machine(), "select", 0.0, 2.0, users=1, at_home=True)
+    assert not alone.user_next and alone.notices == ("select held: there is only one user",)
     stopped = on_button(press(Machine(), "stop"), ButtonEvent("select", True, 0.0), Context(presets=3))
-    assert not stopped.select_next and stopped.notices == ("select ignored while stopped",)
+    assert stopped.notices == ("select ignored while stopped",)
     running = on_button(press(Machine(), "start"), ButtonEvent("select", True, 0.0), Context(presets=3))
-    assert not running.select_next and running.notices == ("select ignored while running",)
-    single = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=1))
+    assert running.notices == ("select ignored while running",)
+    single = click(Machine(), "select", 0.0, 0.1, presets=1)
     assert not single.select_next and single.notices == ("select: there is only one preset",)
+    # a stop while select is held: the release chooses nothing
+    m = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=3, users=2)).machine
+    m = press(m, "stop")
+    out = on_button(m, ButtonEvent("select", False, 2.0), Context(presets=3, users=2, at_home=True))
+    assert not out.select_next and not out.user_next
+
+
+def test_an_unacknowledged_user_cannot_start():
+    out = on_button(Machine(), ButtonEvent("start", True, 0.0), Context(user_acknowledged=False))
+    assert out.machine.state == "idle" and not out.session_started
+    assert "has not acknowledged the contraindications" in out.notices[0]
 
 
 def test_start_needs_a_selected_profile():
@@ -138,8 +162,8 @@ def test_invariants_hold_for_every_button_sequence(seq):
             name == "return" and before.trip is not None and not before.stop_latched
         ):
             assert m.motion_requested == before.motion_requested  # a refused press asks for nothing
-        if name == "select":  # choosing a preset never changes what the table does
-            assert replace(m, held=frozenset()) == replace(before, held=frozenset())
+        if name == "select":  # choosing a preset or a user never changes what the table does
+            assert replace(m, held=frozenset(), select_since=None) == replace(before, held=frozenset(), select_since=None)
         if pressed and name == "stop":
             assert m.stop_latched
         if before.stop_latched and not (pressed and name == "reset"):
