@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--user", metavar="NAME", help="run as this user (the config's [[users]]): their limits apply")
     s.add_argument("--interactive", action="store_true",
                    help="a terminal UI: keys are the table's buttons (s stop, r reset, g start, h return, u up, "
-                        "d down, p select, space lets go, q quits); PROFILE, or the config's presets")
+                        "d down, p select, P next user, space lets go, q quits); PROFILE, or the config's presets")
     s.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="with --interactive: simulated seconds per real second (default 1)")
     s.add_argument("--history", metavar="FILE",
@@ -278,16 +278,23 @@ def _interactive(args, config, config_source: str) -> int:
                          "are the buttons")
     if not 0.1 <= args.speed <= 100:
         raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
-    from controller.service import load_presets
-
+    users = ()
     if args.profile:
         prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user)
         presets, expected = [Preset(prepared.profile.name, prepared.program)], prepared.duration
-    else:
-        presets, expected = load_presets(config, config_source, user=args.user), None
+    else:  # the config's presets, and its users (P): as on the table
+        from controller.cli_people import open_history
+        from controller.service import user_choices
+
+        history = open_history(args.history) if args.history else None
+        users = user_choices(config, config_source, first=args.user, history=history)
+        if history is not None:
+            history.close()
+        presets, expected = list(users[0].presets), None
     from controller.tui import SimulatorApp
 
-    run = sim.Simulation(config.for_user(args.user), presets=presets, seed=args.seed)
+    run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,
+                         users=users)
     SimulatorApp(run, speed=args.speed, expected=expected).run()
     return 0
 

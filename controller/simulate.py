@@ -237,6 +237,11 @@ class Simulation:
         """Press (or release) a button now, as a person at the table would."""
         (self.hw.press if pressed else self.hw.release)(name)
 
+    def hold(self, name: str, seconds: float) -> None:
+        """Press a button now and release it ``seconds`` of simulated time later."""
+        self.hw.press(name)
+        self._schedule(self.now() + seconds, f"release {name}", lambda: self.hw.release(name))
+
     def close(self) -> None:
         """Release the simulated pins and devices. Safe to call twice."""
         if not self._closed:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
 
 from controller import simulate as sim
+from controller.state import LONG_PRESS
 from controller.status import describe_event
 from controller.validation import format_duration
 
@@ -63,6 +64,7 @@ class SimulatorApp(App):
         Binding("d", "hold('down')", "down (hold)"),
         Binding("space", "release_all", "let go"),
         Binding("p", "button('select')", "select"),
+        Binding("P", "next_user", "user"),
         Binding("q", "quit", "quit"),
     ]
 
@@ -105,6 +107,13 @@ class SimulatorApp(App):
         self.simulation.press(name)
         self.simulation.press(name, False)
 
+    def action_next_user(self) -> None:
+        """`select` held past the long press: the next user (only at home)."""
+        if "select" not in self.simulation.hw.button_pins:
+            self.notify("the table has no select button")
+            return
+        self.simulation.hold("select", LONG_PRESS + 0.1)
+
     def action_hold(self, name: str) -> None:
         if name in self.held:
             self.held.discard(name)
@@ -141,6 +150,7 @@ class SimulatorApp(App):
             f"head-down  {format_duration(round(c.head_down))} of {format_duration(c.limits.session_timeout)}",
             f"preset     {c.presets[c.selected].name} ({c.selected + 1} of {len(c.presets)})" if c.presets
             else "preset     none",
+            f"user       {c.user or 'guest'}",
             f"held       {', '.join(sorted(self.held)) or '-'}",
         ]
         leds = self.simulation.hw.indicators.playing()

@@ -80,3 +80,21 @@ def test_hold_to_run_jog_stops_when_let_go():
             assert "start ignored: no preset selected" in log
 
     asyncio.run(scenario())
+
+
+def test_shift_p_switches_the_user_at_home():
+    async def scenario():
+        from controller.service import user_choices
+
+        config = Config.model_validate({"users": [{"name": "ana", "max_angle": 30}]})
+        users = user_choices(config, "test", first=None, history=None)
+        run = sim.Simulation(config, presets=list(users[0].presets), users=users)
+        app = SimulatorApp(run, speed=0.1)
+        async with app.run_test() as pilot:
+            app.advance(1.0)
+            await pilot.press("P")
+            app.advance(2.0)
+            assert run.controller.user == "ana"
+            assert "user       ana" in str(app.query_one("#state").render())
+
+    asyncio.run(scenario())
