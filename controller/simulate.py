@@ -242,6 +242,10 @@ class Simulation:
         self.hw.press(name)
         self._schedule(self.now() + seconds, f"release {name}", lambda: self.hw.release(name))
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         """Release the simulated pins and devices. Safe to call twice."""
         if not self._closed:

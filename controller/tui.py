@@ -95,6 +95,8 @@ class SimulatorApp(App):
     # -- the clock -------------------------------------------------------------------------------
     def advance(self, seconds: float | None = None) -> None:
         """Move simulated time on by a frame (or ``seconds``) and redraw."""
+        if self.simulation.closed:
+            return
         self.t += (1 / FRAME_RATE) * self.speed if seconds is None else seconds
         self.simulation.step_until(self.t)
         self.refresh_screen()
@@ -129,6 +131,8 @@ class SimulatorApp(App):
 
     # -- the screen ------------------------------------------------------------------------------
     def refresh_screen(self) -> None:
+        if self.simulation.closed or not self.query("#table"):
+            return  # the app is closing (a frame timer can fire while the widgets go away)
         c = self.simulation.controller
         angle = c.estimate.angle if c.estimate is not None else None
         self.query_one("#table", Static).update(drawing(self.simulation.hw.table.angle()))

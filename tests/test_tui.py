@@ -32,6 +32,7 @@ def test_keys_start_stop_reset_and_return_the_table():
     async def scenario():
         app, run = _app()
         async with app.run_test() as pilot:
+            await pilot.pause()  # let the screen finish mounting
             app.advance(1.0)  # the power-on anchor
             home = run.hw.table.angle()
             await pilot.press("g")  # start
@@ -64,6 +65,7 @@ def test_hold_to_run_jog_stops_when_let_go():
         run = sim.Simulation(config, presets=[])
         app = SimulatorApp(run, speed=0.1)
         async with app.run_test() as pilot:
+            await pilot.pause()  # let the screen finish mounting
             app.advance(1.0)
             start = run.hw.table.angle()
             await pilot.press("d")  # down, held
@@ -91,9 +93,11 @@ def test_shift_p_switches_the_user_at_home():
         run = sim.Simulation(config, presets=list(users[0].presets), users=users)
         app = SimulatorApp(run, speed=0.1)
         async with app.run_test() as pilot:
+            await pilot.pause()  # let the screen finish mounting
             app.advance(1.0)
             await pilot.press("P")
             app.advance(2.0)
+            await pilot.pause()
             assert run.controller.user == "ana"
             assert "user       ana" in str(app.query_one("#state").render())
 
