@@ -124,7 +124,7 @@ def _env(tmp_path, **extra):
 def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     path, sock = notify
     config = tmp_path / "config.toml"
-    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n', encoding="utf-8")
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")
     proc = subprocess.Popen(
         PROG + ["run", "--sim", "--config", str(config), "--press", "start@0.2", "--press", "stop@1.5"],
         env=_env(tmp_path, notify=path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
