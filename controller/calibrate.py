@@ -102,7 +102,7 @@ class Calibrator:
         before = (self._tilt_now(), self.hw.motor.steps)
         self.ask("Jog the table level with up and down (check with a spirit level on the bed), make sure "
                  "nobody is on it, then press Enter. ")
-        self._settle(before=before)
+        self.settle(before=before)
         self.say(f"Measuring for {LEVEL_TIME:g} s; keep the table still...")
         samples = self._collect(LEVEL_TIME)
         level = cal.measure_level(samples, self.hw.mount)
@@ -119,7 +119,7 @@ class Calibrator:
         before = self._tilt_now()
         self.ask(f"Hold down on the table until it has tilted about {cal.CHECK_TILT:g}° head-down, release it, "
                  "then press Enter. ")
-        self._settle(before=(before, steps))
+        self.settle(before=(before, steps))
         if motor.halt_count != halts:
             raise CalibrationError("the table was stopped or tripped during the tilt; nothing saved: start again")
         commanded = (motor.steps - steps) / motor.steps_per_degree
@@ -175,10 +175,7 @@ class Calibrator:
             self.say("The table is not home: bring it home with return before anyone uses it.")
 
     # -- helpers ---------------------------------------------------------------------------------
-    def settle(self) -> None:
-        self._settle()
-
-    def _settle(self, before: tuple[float, int] | None = None) -> None:
+    def settle(self, before: tuple[float, int] | None = None) -> None:
         """Wait until the table has not been commanded to move for SETTLE_TIME; refuse if latched."""
         c = self.service.controller
         quiet_since = time.monotonic()

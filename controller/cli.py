@@ -301,7 +301,7 @@ def _interactive(args, config, config_source: str) -> int:
 
 def _level(history, user: str | None, name: str) -> int:
     """A progressive profile's level for this user, from the history (0 without one)."""
-    from controller.sessionlog import GUEST
+    from controller.users import GUEST
     from profiles import resolve_profile
 
     profile, _ = resolve_profile(name)

@@ -14,6 +14,7 @@ from controller.errors import ImuError
 from controller.planner import Setpoint, halted, step_toward
 from controller.reasons import REASONS, Trip, describe
 from controller.state import Activity, ButtonEvent, Context, Machine
+from controller.users import GUEST
 
 # Sensor trust: an I2C read is retried within the period to ride through a noise blip; the
 # supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).
@@ -322,7 +323,7 @@ class Controller:
             choice = self.users[self.user_index]
             self._take_user(choice)
             self.selected, self.user_selected_at, self.selected_at = 0, now, None
-            name = choice.name or "guest"
+            name = choice.name or GUEST
             log.info("user %d of %d: %s", self.user_index + 1, len(self.users), name)
             self._report({"t": now, "event": "user", "name": name, "number": self.user_index + 1})
         if outcome.select_next:

@@ -21,6 +21,7 @@ from controller.notify import Notifier
 from controller.preflight import prepare_profile
 from controller.runner import RealTimeLoop
 from controller.session import Preset
+from controller.users import GUEST
 from controller.simulate import settings_from
 from drivers.buttons import ButtonPanel
 
@@ -38,7 +39,6 @@ log = logging.getLogger("inversion_table")
 def user_choices(config: Config, config_source: str, *, first: str | None, history) -> list[UserChoice]:
     """Everyone a long press of `select` steps through: ``first``, then nobody in particular, then
     each of the config's [[users]], each with the presets that fit their limits and their levels."""
-    from controller.sessionlog import GUEST
     from controller.users import CONTRAINDICATIONS_VERSION
 
     names = [first] + [n for n in [None, *(u.name for u in config.users)] if n != first]
@@ -283,7 +283,7 @@ def run(
             final_levels={p.name: p.final_level for u in users for p in progressive(u).values()},
             head_down=lambda: service.controller.head_down, submit=writer, on_level=on_level,
             levels_of=lambda user: {p.name: p.level for p in progressive(
-                next(u for u in service.controller.users if (u.name or "guest") == user)).values()},
+                next(u for u in service.controller.users if (u.name or GUEST) == user)).values()},
         )
     try:
         with service:

@@ -7,9 +7,9 @@ import queue
 import threading
 from typing import Callable
 
-from controller.history import IN_PROGRESS, History
+from controller.history import History
+from controller.users import GUEST
 
-GUEST = "guest"  # the user of a session nobody chose a user for
 
 log = logging.getLogger("inversion_table")
 
@@ -126,8 +126,3 @@ class SessionLog:
             user = self.user
             self._submit(lambda: history.set_level(user, profile, level))
             self._on_level(profile, level)
-
-
-def unfinished(history: History) -> list:
-    """Sessions a power cut or a kill left open."""
-    return [s for s in history.sessions() if s.outcome == IN_PROGRESS]

@@ -6,6 +6,8 @@ from typing import Callable
 
 from controller.errors import InputError
 
+GUEST = "guest"  # the user of a session nobody chose a user for
+
 # Raise the version when the text changes in substance: everyone is asked again.
 CONTRAINDICATIONS_VERSION = 1
 CONTRAINDICATIONS = """\
