@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import CLONE_IDS, Config
+from controller.config import Config
+from controller.config_hardware import CLONE_IDS
 from drivers.imu import KNOWN_CLONE_IDS
 from tests.test_config import error_of, write
 
