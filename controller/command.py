@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.planner import move_time
@@ -10,8 +11,9 @@ from controller.supervisor import Limits
 
 # While a trip is latched, hold-to-run return goes no faster than this share of max_speed (I3).
 RECOVERY_SPEED_SHARE = 0.5
-# Time counts as head-down while the angle is above this (positive is head-down).
-HEAD_DOWN_ABOVE = 0.0  # deg
+# Time counts as head-down while the angle is above this (the BRIEF's one definition): a table
+# resting flat at 0 deg, or near it with sensor noise, is not head-down.
+HEAD_DOWN_ABOVE = 1.0  # deg
 # A table about to move by itself (a timeout return) warns this long before: the LED, the buzzer
 # and a log line, so nobody is surprised by motion nobody pressed for.
 AUTO_MOVE_WARNING = 10.0  # s
@@ -42,13 +44,16 @@ def choose(
     program_speed: float,
     jog_speed: float,
     return_speed: float,
+    position: float | None = None,
 ) -> Command:
     """The goal for this period. ``program_goal`` and ``program_speed`` are the running profile's
-    or the return's; every speed is capped by ``limits.max_speed`` whatever asked for it."""
+    or the return's; every speed is capped by ``limits.max_speed`` whatever asked for it.
+    ``position`` is where the step count says the table is (None: not known yet)."""
     if m.stop_latched:
         return HOLD  # I3: nothing moves at all while a stop is latched
     if m.trip is not None:
-        if m.recovering:  # hold-to-run, toward home only, at reduced speed
+        if m.recovering and position is not None and position > limits.home_angle:
+            # hold-to-run, toward home only (never from beyond it), at reduced speed
             return Command(limits.home_angle, min(return_speed, limits.max_speed * RECOVERY_SPEED_SHARE))
         return HOLD
     if not m.motion_requested:
@@ -76,19 +81,83 @@ def head_down_time(previous: float, *, angle: float, setpoint: float, dt: float,
     return previous + dt if head_down(angle=angle, setpoint=setpoint) else previous
 
 
-def seconds_to_timeout(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> float:
+def time_to_come_up(angle: float, velocity: float, *, speed: float, accel: float) -> float:
+    """Seconds until a return at ``speed`` begun now has the table out of head-down (pure bound).
+
+    A table still heading down must first brake (v/a seconds, v²/2a degrees further); one already
+    heading home only speeds up to ``speed``. The table passes HEAD_DOWN_ABOVE on its way, so
+    there is no braking at the end.
+    """
+    brake_time = brake_distance = 0.0
+    if velocity > 0:
+        brake_time, brake_distance = velocity / accel, velocity * velocity / (2 * accel)
+    above = angle + brake_distance - HEAD_DOWN_ABOVE
+    if above <= 0:
+        return 0.0
+    u = min(speed, max(0.0, -velocity))  # already heading home (a faster one is slowed to speed)
+    ramp_time, ramp_distance = (speed - u) / accel, (speed * speed - u * u) / (2 * accel)
+    if ramp_distance >= above:
+        return brake_time + (math.sqrt(u * u + 2 * accel * above) - u) / accel
+    return brake_time + ramp_time + (above - ramp_distance) / speed
+
+
+def return_allowance(angle: float, velocity: float, *, limits: Limits, return_speed: float) -> float:
+    """How much longer than I5's allowance (a return at max_speed from here, braking first if
+    need be) a return at ``return_speed`` takes: the session-timeout return begins this much early."""
+    slow = time_to_come_up(angle, velocity, speed=min(return_speed, limits.max_speed), accel=limits.max_accel)
+    fast = time_to_come_up(angle, velocity, speed=limits.max_speed, accel=limits.max_accel)
+    return max(0.0, slow - fast)
+
+
+def seconds_to_timeout(head_down: float, *, angle: float, limits: Limits, return_speed: float,
+                       velocity: float = 0.0, period: float = 0.0) -> float:
     """Head-down seconds left before the session-timeout return must begin (0 once it is due).
 
     Invariant I5 bounds head-down time by session_timeout plus a return at max_speed, but the
-    table comes home at the gentler return_speed. So the return begins early by the difference,
-    and a sleeping user is still out in time.
+    table comes home at the gentler return_speed, after braking if it is still heading down. So
+    the return begins early by the difference, and a sleeping user is still out in time.
     """
-    above = max(0.0, angle - HEAD_DOWN_ABOVE)
-    slow = move_time(above, max_speed=min(return_speed, limits.max_speed), max_accel=limits.max_accel)
-    fast = move_time(above, max_speed=limits.max_speed, max_accel=limits.max_accel)
-    return max(0.0, limits.session_timeout - (head_down + (slow - fast)))
+    # The clock is read once a period, and the countdown may run faster than the clock while the
+    # table goes further down (warning_lead): begin a period's worth of countdown early.
+    lead = period * warning_lead(velocity, limits=limits, return_speed=return_speed)
+    early = return_allowance(angle, velocity, limits=limits, return_speed=return_speed) + lead
+    return max(0.0, limits.session_timeout - (head_down + early))
 
 
-def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float) -> bool:
+def timeout_due(head_down: float, *, angle: float, limits: Limits, return_speed: float,
+                velocity: float = 0.0, period: float = 0.0) -> bool:
     """Whether the session-timeout return must begin now."""
-    return seconds_to_timeout(head_down, angle=angle, limits=limits, return_speed=return_speed) <= 0.0
+    return seconds_to_timeout(head_down, angle=angle, limits=limits, return_speed=return_speed,
+                              velocity=velocity, period=period) <= 0.0
+
+
+def seconds_until_due(head_down: float, *, angle: float, velocity: float, limits: Limits, return_speed: float,
+                      period: float, horizon: float) -> float | None:
+    """When the session-timeout return will begin if the table goes on as it is going now
+    (head-down at ``velocity``, up to max_angle); None if not within ``horizon`` seconds.
+
+    Going further down makes the way back longer, so the countdown can run faster than the clock
+    (and start before the table is head-down at all): a warning "in N s" must look ahead.
+    """
+    step = max(period, horizon / 40)
+    t = 0.0
+    while t <= horizon + 1e-9:
+        ahead = min(limits.max_angle, angle + max(0.0, velocity) * t)
+        below_for = 0.0 if angle > HEAD_DOWN_ABOVE else (HEAD_DOWN_ABOVE - angle) / max(velocity, 1e-9)
+        counted = head_down + max(0.0, t - below_for)
+        if timeout_due(counted, angle=ahead, limits=limits, return_speed=return_speed, velocity=velocity, period=period):
+            return t
+        t += step
+    return None
+
+
+def warning_lead(velocity: float, *, limits: Limits, return_speed: float) -> float:
+    """How fast the timeout's countdown runs, in countdown seconds per second (at least 1).
+
+    Going further head-down makes the way back longer: each second at ``velocity`` adds
+    velocity x (1/return_speed - 1/max_speed) to the return, so the countdown runs faster than
+    the clock.
+    """
+    if velocity <= 0:
+        return 1.0
+    return 1.0 + velocity * max(0.0, 1.0 / min(return_speed, limits.max_speed) - 1.0 / limits.max_speed)

@@ -30,6 +30,7 @@ MAX_REST_TIME = 300.0          # s (5 m)
 MAX_STEP_RATE = 2000           # steps/s at [limits] max_speed
 MIN_RATE = 20                  # Hz
 MAX_RATE = 200                 # Hz
+STALL_TRIP_WITHIN = 1.0        # s: a stall or slip trips within this (invariant I8)
 MAX_PRESETS = 9                # the buzzer counts the selected preset out in beeps
 DEFAULT_CONFIG_PATH = "/etc/inversion-table/config.toml"
 DEFAULT_CALIBRATION_PATH = "/var/lib/inversion-table/calibration.json"
@@ -54,8 +55,9 @@ reverse = false           # true if DIR high turns the table head-up (calibrate 
 [limits]
 max_angle = 60            # deg head-down; 0 < x <= 90 (the hard ceiling)
 max_speed = 4.0           # deg/s; 0 < x <= 10
-max_accel = 4.0           # deg/s²; 0 < x <= 20
-session_timeout = "20m"   # time spent head-down (angle > 0) in one session before the table
+max_accel = 4.0           # deg/s²; 0 < x <= 20 (and enough to reach a watched speed quickly:
+                          # see [tracking])
+session_timeout = "20m"   # time spent head-down (above +1°) in one session before the table
                           # brings the user home; 10s <= x <= 2h
 idle_timeout = "2m"       # a table left head-down after a jog, with no button pressed for this
                           # long, comes home; 10s <= x <= 30m
@@ -72,8 +74,12 @@ rate = 50                 # control loop rate in Hz; 20 <= x <= 200
 
 [tracking]                # the measured motion must follow the commanded one (stall, slip)
 position_tolerance = 2.0  # deg between the sensor's angle and the step count; 0.5 <= x <= 5
-rate_tolerance = 0.3      # deg/s between the gyro and the commanded speed ...; 0.1 <= x <= 2
-rate_share = 0.1          # ... plus this share of the commanded speed; 0 <= x <= 1
+rate_tolerance = 0.1      # deg/s between the gyro and the commanded speed ...; 0.05 <= x <= 2
+rate_share = 0.05         # ... plus this share of the commanded speed; 0 <= x <= 0.5
+                          # A stall is seen within `time` only at speeds of at least
+                          # 2 x rate_tolerance / (1 - rate_share) (0.21 deg/s here): every speed
+                          # (motion, users, profiles) must be at least that, and
+                          # 2 x (rate_tolerance + rate_share x max_speed) at most 1.5 deg/s (a slip)
 time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.8s
 
 [presets]                 # what `start` runs on the table; `select` steps through them
@@ -163,8 +169,8 @@ class TrackingConfig(StrictModel):
     """
 
     position_tolerance: Annotated[float, Field(ge=0.5, le=5.0)] = 2.0
-    rate_tolerance: Annotated[float, Field(ge=0.1, le=2.0)] = 0.3
-    rate_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    rate_tolerance: Annotated[float, Field(ge=0.05, le=2.0)] = 0.1
+    rate_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
     time: Annotated[Duration, Field(ge=0.05, le=0.8), LimitNote(le="so a stall trips within 1 s")] = 0.3
 
 
@@ -252,6 +258,7 @@ class Config(StrictModel):
             lines.append(f"{source} gives {n(round(self.steps_per_degree, 3))} steps per degree: at [limits] max_speed = "
                          f"{n(lim.max_speed)} that is {rate:.0f} steps/s, above the {MAX_STEP_RATE} the step pulses can "
                          "reach: lower the microstepping or max_speed")
+        lines += self._tracking_problems()
         names = [u.name for u in self.users]
         for i, user in enumerate(self.users):
             label = f"users #{i + 1} ({user.name})"
@@ -269,6 +276,41 @@ class Config(StrictModel):
         if lines:
             raise problem("\n".join(lines))
         return self
+
+    def _tracking_problems(self) -> list[str]:
+        """What makes the stall and slip checks blind within 1 s (I8), one line each."""
+        from controller.supervisor import SLIP_VISIBLE_RATE, Tracking, slip_allowance, slowest_watched_speed
+
+        n, lim, mot, trk = fmt_number, self.limits, self.motion, self.tracking
+        tracking = Tracking(**trk.model_dump())
+        slowest = slowest_watched_speed(tracking)
+        why = (f"the slowest speed whose stall [tracking] rate_tolerance = {n(trk.rate_tolerance)} and rate_share = "
+               f"{n(trk.rate_share)} can see within 1 s, {slowest:.3g} deg/s")
+        lines = []
+        speeds = [("[motion] return_speed", mot.return_speed), ("[motion] jog_speed", mot.jog_speed),
+                  ("the hold-to-run return while tripped (half [limits] max_speed, at most [motion] return_speed)",
+                   min(mot.return_speed, lim.max_speed * 0.5))]
+        speeds += [(f"users #{i + 1} ({u.name}) max_speed", u.max_speed) for i, u in enumerate(self.users)
+                   if u.max_speed is not None]
+        for name, speed in speeds:
+            if speed < slowest - 1e-9:
+                lines.append(f"{name} = {n(speed)} is below {why}: lower rate_tolerance or raise the speed")
+        # A stall that starts with a move is seen once the move is fast enough to watch: the time to
+        # accelerate to that speed, the mismatch's `time` and two periods of latency fit in 1 s (I8).
+        latency = slowest / lim.max_accel + trk.time + 2 * self.period
+        if latency > STALL_TRIP_WITHIN + 1e-9:
+            lines.append(f"[limits] max_accel = {n(lim.max_accel)} is too low to catch a stall within "
+                         f"{n(STALL_TRIP_WITHIN)} s: a move takes {slowest / lim.max_accel:.2g} s to reach {slowest:.3g} deg/s "
+                         f"(the slowest speed [tracking] rate_tolerance can watch), then [tracking] time = "
+                         f"{format_duration(trk.time)} and two periods at [control] rate = {self.control.rate}: "
+                         f"{latency:.2f} s; raise max_accel or lower [tracking] time")
+        allowance = slip_allowance(tracking, lim.max_speed)
+        if allowance > SLIP_VISIBLE_RATE + 1e-9:
+            lines.append(f"[tracking] rate_tolerance = {n(trk.rate_tolerance)} + rate_share = {n(trk.rate_share)} x "
+                         f"[limits] max_speed = {n(lim.max_speed)} tolerates {allowance / 2:.3g} deg/s of mismatch: a "
+                         f"slip of {n(SLIP_VISIBLE_RATE)} deg/s must stand out by twice that (at most "
+                         f"{n(SLIP_VISIBLE_RATE / 2)}): lower rate_tolerance or rate_share")
+        return lines
 
     def for_user(self, name: str | None) -> Config:
         """The config with a user's limits applied (every one the lower of the two); the config

@@ -28,6 +28,11 @@ class Estimate:
     residual: float = 0.0  # deg, accelerometer tilt minus the gyro-propagated angle, low-passed
 
 
+def start(*, tilt: float, gyro_rate: float, gyro_bias: float, t: float) -> Estimate:
+    """The first estimate, with a gyro bias measured while the table stood still."""
+    return Estimate(angle=tilt, rate=gyro_rate - gyro_bias, gyro_bias=gyro_bias, t=t)
+
+
 def update(previous: Estimate | None, *, tilt: float, gyro_rate: float, t: float, still: bool) -> Estimate:
     """Fold one sample into the estimate.
 

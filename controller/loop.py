@@ -36,6 +36,7 @@ class Imu(Protocol):
 class Motor(Protocol):
     position: float
     halt_count: int
+    steps_per_degree: float
 
     def move_to(self, degrees: float, duration: float) -> int: ...
     def halt(self) -> None: ...
@@ -109,6 +110,8 @@ class Controller:
         self.reading: supervisor.Reading | None = None
         self.heartbeat = clock.now()  # the dead-man reads this: the time of the last full period
         self._anchor_tilts: list[float] = []
+        self._anchor_rates: list[float] = []
+        self.step_rate = 0.0  # deg/s the motor stepped at over the last period (the tracking checks)
         self.last_activity = clock.now()  # the last button press or release (idle timeout)
         # After a restart (controller/restart.py): the latches and the session clock carry over, and
         # the last trusted angle lets hold-to-run return count steps home if the IMU never answers.
@@ -124,6 +127,7 @@ class Controller:
         # so its way home is as gentle as its way down.
         self.session_speed: float | None = None
         self._warned = False
+        self._return_budget: float | None = None  # I5's bound for the return under way
 
     # -- other threads -------------------------------------------------------------------------
     def post(self, event: ButtonEvent) -> None:
@@ -142,6 +146,11 @@ class Controller:
             return
         self.motor.halt()
         self.machine = state.on_trip(self.machine, reason)
+        if REASONS[reason].reanchor and self._sensor_trusted_now():
+            # The trip just proved the step count wrong (stall, slip, lost steps): from here on the
+            # last trusted angle is the sensor's, so a recovery that later loses the sensor counts
+            # steps from where the table really was, not from where the motor thought it was.
+            self.motor.set_position(self.estimate.angle)
         self.setpoint = halted(self.motor.position)
         self.program = None
         log.warning("TRIP %s", describe(reason))
@@ -175,6 +184,7 @@ class Controller:
         dt = self.settings.period
         token = self.motor.halt_count  # read before the events, see Stepper.clear_halt
         self._sense(now)
+        self.step_rate = 0.0  # until this period moves the motor
         self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
@@ -182,6 +192,12 @@ class Controller:
         if self.estimate is None:  # not anchored yet (power-on, or a sensor dead since)
             if self.blind_anchor and self.machine.recovering:
                 self._blind_recovery(dt)  # the one motion allowed: hold-to-run home, counting steps
+            return
+        if self.motor.halted:
+            # Nothing can move this period: plan nothing, so the setpoint never runs ahead of a
+            # motor that refused the move (the next period would send both periods' steps at once).
+            self._hold_still()
+            self._session_clock(now, dt)
             return
         self._session_clock(now, dt)
         program_goal = self._program_goal(now)
@@ -192,16 +208,26 @@ class Controller:
             program_speed=session.speed_now(self.program, self.progress) if self.program is not None else 0.0,
             jog_speed=self.settings.jog_speed,
             return_speed=self.return_speed,
+            position=self.motor.position,
         )
         if self.machine.recovering and self._sensor_says_home(reason):
             cmd = command.HOLD
         if cmd.goal is None:
-            self.goal = None
-            self.setpoint = halted(self.motor.position)
+            self._hold_still()
             return
         self.goal = supervisor.admit_goal(cmd.goal, self.limits)
         self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
-        self.motor.move_to(self.setpoint.position, dt)
+        self._move(dt)
+        if self.motor.halted:  # a stop pressed during this period: the move was refused
+            self.setpoint = halted(self.motor.position)
+
+    def _move(self, dt: float) -> None:
+        steps = self.motor.move_to(self.setpoint.position, dt)
+        self.step_rate = steps / self.motor.steps_per_degree / dt
+
+    def _hold_still(self) -> None:
+        self.goal = None
+        self.setpoint = halted(self.motor.position)
 
     def _take_user(self, choice: UserChoice) -> None:
         self.presets = choice.presets
@@ -221,13 +247,14 @@ class Controller:
         """A restart found the IMU dead: `return` held moves toward home by the step count alone,
         from the last trusted angle, at the recovery speed, and stops at home."""
         cmd = command.choose(self.machine, limits=self.limits, program_goal=None, program_speed=0.0,
-                             jog_speed=self.settings.jog_speed, return_speed=self.return_speed)
+                             jog_speed=self.settings.jog_speed, return_speed=self.return_speed,
+                             position=self.motor.position)
         if cmd.goal is None or supervisor.at_home(self.motor.position, self.limits):
             self.setpoint = halted(self.motor.position)
             return
         self.goal = supervisor.admit_goal(cmd.goal, self.limits)
         self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
-        self.motor.move_to(self.setpoint.position, dt)
+        self._move(dt)
 
     def _sense(self, now: float) -> None:
         """Read the IMU (retrying a failed transfer), update the estimate, and build the reading."""
@@ -240,7 +267,7 @@ class Controller:
             except ImuError as exc:
                 failures += 1
                 log.debug("IMU read failed: %s", exc)
-        commanded_rate = self.setpoint.velocity  # what the motor stepped at over the last period
+        commanded_rate = self.step_rate  # what the motor really stepped at over the last period
         if sample is None:
             self.reading = supervisor.Reading(t=now, sample_ok=False, attempts=attempts, failures=failures)
             return
@@ -250,10 +277,13 @@ class Controller:
         tilt, gyro_rate = self.mount.tilt_deg(sample.accel), self.mount.rate_dps(sample.gyro)
         if trustworthy and self.estimate is None:
             self._anchor_tilts.append(tilt)
+            self._anchor_rates.append(gyro_rate)
             if len(self._anchor_tilts) >= ANCHOR_SAMPLES:
-                # power-on: anchor the step count to the mean tilt; nothing moves
+                # power-on: anchor the step count to the mean tilt, and the gyro's bias to its mean
+                # rate (nothing moves yet), so the tracking checks are exact from the first move
                 tilt = sum(self._anchor_tilts) / len(self._anchor_tilts)
-                self.estimate = estimator.update(None, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=True)
+                bias = sum(self._anchor_rates) / len(self._anchor_rates)
+                self.estimate = estimator.start(tilt=tilt, gyro_rate=gyro_rate, gyro_bias=bias, t=sample.t)
                 self.motor.set_position(self.estimate.angle)
                 self.setpoint = Setpoint(self.estimate.angle)
         elif trustworthy:  # a doubtful sample is not folded in
@@ -268,7 +298,7 @@ class Controller:
         )
 
     def _handle_events(self, now: float, token: int) -> None:
-        was_tripped = self.machine.trip
+        was_tripped, was_recovering = self.machine.trip, self.machine.recovering
         events = []
         while True:
             try:
@@ -287,6 +317,12 @@ class Controller:
                     self._button(ButtonEvent(name, False, now), now)
         if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor and self.estimate:
             # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth.
+            self.motor.set_position(self.estimate.angle)
+            self.setpoint = Setpoint(self.estimate.angle)
+        if (self.machine.recovering and not was_recovering and REASONS[self.machine.trip].reanchor
+                and self._sensor_trusted_now() and self.setpoint.still):
+            # A held return begins after a trip that proved the step count wrong: the sensor is the
+            # truth (a slip may have gone on moving the table since the trip), so steer from it.
             self.motor.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
         if self.motor.halted and command.motion_permitted(self.machine) and self.anchored:
@@ -339,18 +375,19 @@ class Controller:
             self.progress = session.start(now)
             self._report({"t": now, "event": "session", "action": "start", "preset": preset.name})
         if outcome.returning_started:
+            self._return_budget = self._head_down_budget() if self.estimate is not None else None
             self.program = self._return_program()
             self.progress = session.start(now)
             self._report({"t": now, "event": "return", "reason": self.machine.return_reason})
 
-    def _return_program(self) -> session.Program:
+    def _return_program(self, speed: float | None = None) -> session.Program:
         s = self.settings
         home = self.limits.home_angle
         legs = (session.Leg(home, 0.0),)
         if self.setpoint.position > s.rest_angle + supervisor.HOME_TOLERANCE:
             # Rest near horizontal before going upright: coming up too fast makes people dizzy.
             legs = (session.Leg(s.rest_angle, s.rest_time),) + legs
-        speed = min(self.return_speed, self.limits.max_speed)
+        speed = min(speed or self.return_speed, self.limits.max_speed)
         return session.Program((session.Block(legs),), speed=speed, accel=self.limits.max_accel)
 
     def _program_goal(self, now: float) -> float | None:
@@ -380,12 +417,16 @@ class Controller:
         )
         m = self.machine
         self.auto_return_in = None
-        if m.latched or not m.motion_requested or m.activity is Activity.RETURNING or home:
+        if m.latched or not m.motion_requested or home:
             self._warned = False
             return  # nothing moves by itself while latched, or after a reset until a person asks
-        angle = max(self.estimate.angle, self.setpoint.position)
-        self._count_down(now, angle)
-        if command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.return_speed):
+        if m.activity is Activity.RETURNING:
+            self._warned = False
+            self._hurry_if_late(now)
+            return
+        left = self._time_left()
+        self._count_down(now, left)
+        if left <= 0:
             log.warning("session timeout: head-down for %.0f s, bringing the table home", self.head_down)
             self._apply(state.begin_return(m, "session-timeout"), now)
         elif (
@@ -396,6 +437,32 @@ class Controller:
             log.warning("idle timeout: head-down with no button pressed for %.0f s, bringing the table home",
                         now - self.last_activity)
             self._apply(state.begin_return(m, "idle-timeout"), now)
+
+    def _time_left(self) -> float:
+        """Seconds of head-down time left before the session-timeout return must begin."""
+        angle = max(self.estimate.angle, self.setpoint.position)
+        return command.seconds_to_timeout(self.head_down, angle=angle, limits=self.limits, return_speed=self.return_speed,
+                                          velocity=self.setpoint.velocity, period=self.settings.period)
+
+    def _head_down_budget(self) -> float:
+        """I5's bound for this session from here: the timeout plus a return at max_speed."""
+        angle = max(self.estimate.angle, self.setpoint.position)
+        lim = self.limits
+        return lim.session_timeout + command.time_to_come_up(angle, self.setpoint.velocity, speed=lim.max_speed,
+                                                             accel=lim.max_accel)
+
+    def _hurry_if_late(self, now: float) -> None:
+        """The clock is read during a return too: one whose plan would end past I5's bound (fixed
+        when it began) goes on at max_speed instead of the comfort speed."""
+        if self.program is None or self.program.speed >= self.limits.max_speed or self._return_budget is None:
+            return
+        sp, lim = self.setpoint, self.limits
+        needed = command.time_to_come_up(sp.position, sp.velocity, speed=self.program.speed, accel=lim.max_accel)
+        if self.head_down + needed > self._return_budget + 2 * self.settings.period:  # a period's rounding aside
+            log.warning("the return would keep the user head-down past the session timeout: returning at max_speed")
+            self._report({"t": now, "event": "notice", "message": "returning faster: the session time is up"})
+            self.program = self._return_program(speed=lim.max_speed)
+            self.progress = session.start(now)
 
     @property
     def return_speed(self) -> float:
@@ -415,13 +482,18 @@ class Controller:
                                  since_selected=since, waiting_head_down=waiting, user=self.user_index + 1,
                                  since_user=None if self.user_selected_at is None else now - self.user_selected_at)
 
-    def _count_down(self, now: float, angle: float) -> None:
-        """How long until a timeout return, while head-down; warn once when it is near."""
-        if not command.head_down(angle=self.estimate.angle, setpoint=self.setpoint.position):
+    def _count_down(self, now: float, left: float) -> None:
+        """How long until a timeout return, while head-down or heading there; warn once when near."""
+        heading_down = self.setpoint.velocity > 0 and self.machine.activity is not Activity.IDLE
+        if not heading_down and not command.head_down(angle=self.estimate.angle, setpoint=self.setpoint.position):
             self._warned = False
             return
-        left = command.seconds_to_timeout(self.head_down, angle=angle, limits=self.limits,
-                                          return_speed=self.return_speed)
+        if heading_down:  # the countdown may run faster than the clock: look ahead
+            ahead = command.seconds_until_due(
+                self.head_down, angle=max(self.estimate.angle, self.setpoint.position), velocity=self.setpoint.velocity,
+                limits=self.limits, return_speed=self.return_speed, period=self.settings.period,
+                horizon=command.AUTO_MOVE_WARNING + 2.0) if left <= 100 * command.AUTO_MOVE_WARNING else None
+            left = max(left, command.AUTO_MOVE_WARNING + 2.0) if ahead is None else min(left, ahead)
         why = "session timeout"
         if self.machine.activity is Activity.IDLE:
             idle_left = self.settings.idle_timeout - (now - self.last_activity)
@@ -448,11 +520,17 @@ class Controller:
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
 
+    def _sensor_trusted_now(self) -> bool:
+        """Whether this period's sample was good and the supervisor doubts nothing about it."""
+        r, w = self.reading, self.watch
+        return (self.estimate is not None and r is not None and r.sample_ok and w.frozen_since is None
+                and w.implausible_since is None and w.disagree_since is None
+                and abs(r.residual) <= supervisor.DISAGREE_LIMIT / 4)  # a gyro starting to lie: not yet
+
     def _session_time_up(self) -> bool:
         if self.estimate is None or supervisor.at_home(self.setpoint.position, self.limits):
             return False
-        angle = max(self.estimate.angle, self.setpoint.position)
-        return command.timeout_due(self.head_down, angle=angle, limits=self.limits, return_speed=self.return_speed)
+        return self._time_left() <= 0
 
     def _trip_cause_active(self) -> bool:
         if self.machine.trip is None or self.reading is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller import session
+from controller import command, session
+from controller.supervisor import Limits
 from controller.errors import ProfileError
 from controller.validation import format_duration
 
@@ -62,11 +63,19 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
 
     check_profile_limits(profile, config, source=source, config_source=config_source, names=names)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
-    head_down, total = session.time_above(program, config.table.home_angle)
+    _check_speeds_watched(program, config, source, config_source)
+    steps_head_down, total = session.time_above(program, config.table.home_angle, command.HEAD_DOWN_ABOVE)
+    # At run time the timeout return begins early by what the comfort return takes beyond one at
+    # max_speed (command.seconds_to_timeout): counted here, so a profile that passes is never cut short.
+    head_down = steps_head_down + _return_allowance(program, config)
     timeout = config.limits.session_timeout
     if head_down > timeout:
+        early = "" if head_down == steps_head_down else (
+            f" ({format_duration(round(steps_head_down))} in its steps, and the timeout return must begin "
+            f"{format_duration(round(head_down - steps_head_down))} early at [motion] return_speed = "
+            f"{min(config.motion.return_speed, program.speed):g})")
         raise ProfileError(
-            f"{source}: keeps the user head-down for up to {format_duration(round(head_down))}, longer than "
+            f"{source}: keeps the user head-down for up to {format_duration(round(head_down))}{early}, longer than "
             f"{names.get('session_timeout', '[limits] session_timeout')} = {format_duration(timeout)} ({config_source}); "
             + ("choose a shorter profile" if "session_timeout" in names else "shorten the steps or raise the timeout")
         )
@@ -80,3 +89,43 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
                 f"than one cycle ({format_duration(round(one_cycle))} at {program.speed:g} deg/s): no cycle would run"
             )
     return program, head_down, total
+
+
+def _check_speeds_watched(program: session.Program, config, source: str, config_source: str) -> None:
+    """Every move must be fast enough for a stall to trip within 1 s (I8): refused at load if not."""
+    from controller.supervisor import Tracking, slowest_watched_speed
+
+    slowest = slowest_watched_speed(Tracking(**config.tracking.model_dump()))
+    lines = []
+    if program.speed < slowest - 1e-9:
+        lines.append(f"{source}: max_speed = {program.speed:g} is below {slowest:.3g} deg/s, the slowest speed whose "
+                     f"stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see within 1 s "
+                     f"({config_source}): raise the speed or lower rate_tolerance")
+    for block in program.blocks:
+        for leg in block.legs:
+            speed = session.leg_speed(program, leg)
+            if leg.speed is not None and speed < slowest - 1e-9:
+                lines.append(f"{source}: {block.label} speed = {leg.speed:g} is below {slowest:.3g} deg/s, the slowest "
+                             f"speed whose stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see "
+                             f"within 1 s ({config_source}): raise the speed or lower rate_tolerance")
+    if lines:
+        from controller.validation import join_problems
+
+        raise ProfileError(join_problems(list(dict.fromkeys(lines))))
+
+
+def _return_allowance(program: session.Program, config) -> float:
+    """The most the run-time clock starts a timeout return early at any point of ``program``: at
+    the top of each move, still braking from the move's speed (command.return_allowance)."""
+    lim = config.limits
+    limits = Limits(home_angle=config.table.home_angle, max_angle=lim.max_angle, max_speed=lim.max_speed,
+                    max_accel=lim.max_accel, session_timeout=lim.session_timeout)
+    return_speed = min(config.motion.return_speed, program.speed)  # a slow profile also comes home slowly
+    worst = 0.0
+    for block in program.blocks:
+        for leg in block.legs:
+            if leg.goal is None:
+                continue
+            speed = session.leg_speed(program, leg)
+            worst = max(worst, command.return_allowance(leg.goal, speed, limits=limits, return_speed=return_speed))
+    return worst + 1.0 / config.control.rate  # and the period the clock is read in

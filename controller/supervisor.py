@@ -8,12 +8,16 @@ from controller.reasons import Trip
 
 # -- safety timings and margins (safety rules 3-5, invariants I1, I8) ----------------------------
 # The estimate may pass a travel limit by this much before it trips: above sensor noise, and well
-# inside I1 (the true angle never beyond a limit by more than 1 deg).
+# inside I1 (the true angle never beyond a limit by more than 1 deg). The estimate checked is the
+# one predicted a period ahead (angle + rate x period), so speed and loop rate do not eat the margin.
 ANGLE_LIMIT_MARGIN = 0.5  # deg
 # Within this of home the table counts as home (the session ends, its head-down timer resets).
 HOME_TOLERANCE = 1.0  # deg
 # No good sample for this long and the IMU is lost (I8: trip within 0.1 s of losing it).
 IMU_LOST_AFTER = 0.06  # s
+# The look-ahead of the travel-limit check is one period, never more than this (the longest period
+# a config allows, 20 Hz): a late period must not make a still table look as if it were leaving.
+LIMIT_LEAD_MAX = 0.05  # s
 # Share of I2C transfers failing, averaged over I2C_ERROR_TIME: a bus this bad is not trusted even
 # if retries still get samples through (a 20 ms blip stays well below it).
 I2C_ERROR_SHARE = 0.25
@@ -52,9 +56,29 @@ class Tracking:
     """How closely the measured motion must follow the commanded one (config [tracking])."""
 
     position_tolerance: float = 2.0  # deg between the estimate and the step count
-    rate_tolerance: float = 0.3  # deg/s between the gyro and the commanded speed ...
-    rate_share: float = 0.1  # ... plus this share of the commanded speed
+    rate_tolerance: float = 0.1  # deg/s between the gyro and the commanded speed ...
+    rate_share: float = 0.05  # ... plus this share of the commanded speed
     time: float = 0.3  # s a mismatch must last before it trips
+
+
+# A stall is watched by the gyro: at speed v the table should turn at v, and turns at 0. That
+# mismatch must clear the tolerance by as much again (sensor noise must not hide it for `time`),
+# so a stall is seen within `time` only at speeds of at least this factor times the tolerance.
+STALL_VISIBLE_FACTOR = 2.0
+# The slowest slide of a slipping drive that must trip within 1 s (the simulator's slip is 1.5
+# deg/s); slower slides are caught by the position check, later.
+SLIP_VISIBLE_RATE = 1.5  # deg/s
+
+
+def slowest_watched_speed(tracking: Tracking) -> float:
+    """The slowest commanded speed at which a stall still trips within ``tracking.time`` (deg/s)."""
+    return STALL_VISIBLE_FACTOR * tracking.rate_tolerance / max(1e-9, 1.0 - tracking.rate_share)
+
+
+def slip_allowance(tracking: Tracking, max_speed: float) -> float:
+    """The largest rate mismatch tolerated at ``max_speed``, times the noise factor (deg/s): a slip
+    slower than this could go unseen by the rate check."""
+    return STALL_VISIBLE_FACTOR * (tracking.rate_tolerance + tracking.rate_share * max_speed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +156,9 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         return w, None  # a doubtful sample: judge nothing else on it
     if _lasted(w.disagree_since, r.t, DISAGREE_AFTER):
         return w, Trip.IMU_DISAGREE
-    limit = check_angle(r.angle, limits)
+    # Judged where the table will be when the next period could look again: at speed, a limit
+    # reached in the middle of a period would otherwise be passed by a period's worth of motion.
+    limit = check_angle(r.angle + r.rate * min(dt, LIMIT_LEAD_MAX), limits)
     if limit is not None:
         return w, limit
     return _track(w, r, tracking)

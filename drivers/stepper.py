@@ -110,7 +110,9 @@ class Stepper:
             if self._halted or self._closed:
                 return 0
             wanted = round((degrees - self._offset) * self.steps_per_degree) - self._steps
-            limit = math.floor(self._max_step_rate * duration)
+            # One step more than the rate allows: the planner's positions are rounded to whole
+            # steps, so a period at full speed may need ceil(rate x duration) of them.
+            limit = math.floor(self._max_step_rate * duration) + 1
             if abs(wanted) > limit:
                 self.clamped_moves += 1
                 wanted = limit if wanted > 0 else -limit

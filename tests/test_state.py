@@ -24,8 +24,9 @@ def release(m, name):
     return on_button(m, ButtonEvent(name, False, 0.0), Context()).machine
 
 
-def cmd(m, goal=10.0):
-    return command.choose(m, limits=LIMITS, program_goal=goal, program_speed=3.0, jog_speed=2.0, return_speed=3.0)
+def cmd(m, goal=10.0, position=20.0):
+    return command.choose(m, limits=LIMITS, program_goal=goal, program_speed=3.0, jog_speed=2.0, return_speed=3.0,
+                          position=position)
 
 
 def test_power_on_is_idle_and_holds():

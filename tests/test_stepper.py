@@ -58,7 +58,8 @@ def test_moves_in_whole_steps_and_keeps_position(motor):
 def test_a_move_faster_than_the_limit_is_clamped(motor):
     m, _ = motor
     sent = m.move_to(0.0, 0.02)  # 60 deg in one period: a planner bug
-    assert sent == int(4.0 * 1.05 * 200 * 0.02) and m.clamped_moves == 1
+    # one step of rounding allowed over the rate: a period at full speed may need ceil(rate x dt)
+    assert sent == int(4.0 * 1.05 * 200 * 0.02) + 1 and m.clamped_moves == 1
 
 
 def test_halt_latches_keeps_torque_and_counts_only_sent_steps(motor):
