@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -17,6 +18,9 @@ from controller.trace import TraceWriter
 from controller.validation import format_duration
 
 PROG = "inversion-table"
+# Output into a pipe whose reader has gone (`| head -1`): stop quietly with the status a shell gives
+# a program killed by SIGPIPE (128 + 13), as Unix tools do. A closed pipe is not an internal error.
+EXIT_CLOSED_PIPE = 141
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
                     "sim-calibration.json in the current directory)")
 
@@ -132,6 +136,28 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
+        code = _command(argv)
+        sys.stdout.flush()  # buffered output meets a closed pipe here, at the latest
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away: send what is still buffered nowhere, say nothing, exit 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush then goes nowhere
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
+def _command(argv: list[str] | None) -> int:
+    try:
         parser = _parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -170,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a bug: main() ends quietly
     except Exception:  # a bug: say so plainly, with the details a report needs
         print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
         return sim.EXIT_INTERNAL

@@ -50,8 +50,9 @@ def users(args) -> int:
 
 
 def history(args) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from controller.status import rich_console
 
     config = _config(args.config)
     path = args.history or config.history.file
@@ -67,7 +68,7 @@ def history(args) -> int:
         table.add_row(str(s.id), s.user, s.profile, "" if s.level is None else str(s.level + 1), s.started[:16],
                       format_duration(round(s.head_down)), "" if s.max_angle is None else f"{s.max_angle:.0f}°",
                       s.outcome)
-    console = Console(highlight=False)
+    console = rich_console()
     console.print(table)
     if args.plot:
         from controller.plot import plot_history

@@ -13,12 +13,11 @@ PROG = "inversion-table"
 
 
 def doctor(args) -> int:
-    from rich.console import Console as RichConsole
-
     from controller import doctor, service
     from controller.errors import ConfigError
+    from controller.status import rich_console
 
-    console = RichConsole(highlight=False)
+    console = rich_console()
     try:
         config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     except ConfigError as exc:

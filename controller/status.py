@@ -1,7 +1,9 @@
-"""What a person watching a simulated run sees: a live status line, or a progress bar with --fast."""
+"""What a person sees: the one console factory the commands print through, and, for a simulated
+run, a live status line or a progress bar with --fast."""
 
 from __future__ import annotations
 
+import errno
 import sys
 
 from rich.console import Console as RichConsole
@@ -13,6 +15,17 @@ from rich.text import Text
 SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice", "deadman")
 # ...and those shown even with --fast, where the rest would scroll past unread.
 URGENT_EVENTS = ("trip", "notice", "deadman")
+
+
+class _RichConsole(RichConsole):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; a closed pipe is the command's business (cli.main: quietly, 141)
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def rich_console(**options) -> RichConsole:
+    """The console every command prints through (stdout, or ``stderr=True``)."""
+    return _RichConsole(highlight=False, **options)
 
 
 def _clock(seconds: float) -> str:
@@ -35,7 +48,7 @@ class Console:
         self.expected = expected  # seconds of steps in the profile, for "time left"
         self.until = until
         self.tty = sys.stdout.isatty()
-        self._console = RichConsole(highlight=False)
+        self._console = rich_console()
         self._display = None
         self._task = None
         self._session_start: float | None = None

@@ -116,3 +116,29 @@ def test_a_press_of_a_button_the_table_does_not_have_is_refused(tmp_path, capsys
     config.write_text("[pins]\nselect = false\n", encoding="utf-8")
     assert main(["simulate", "--fast", "--config", str(config), "--press", "select@1"]) == 2
     assert "--press 'select@1': the table has no select button ([pins] select = false)" in capsys.readouterr().err
+
+
+def _into_a_closed_pipe(args, *, buffered: bool):
+    """Run the command with its stdout a pipe whose reader has gone (as after `| head -1`)."""
+    import os
+
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "controller", *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env=env)
+    finally:
+        os.close(write)
+    return done
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize("args", [["profiles"], ["simulate", "hold-40", "--fast", "--log", "/dev/stdout"],
+                                  ["doctor", "--sim"]])  # doctor writes through rich, which would exit 1
+def test_output_into_a_closed_pipe_ends_quietly_with_141(args, buffered):
+    done = _into_a_closed_pipe(args, buffered=buffered)
+    assert done.stderr == "" and done.returncode == 141, (done.returncode, done.stderr)
