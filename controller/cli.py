@@ -168,8 +168,10 @@ def _command(argv: list[str] | None) -> int:
         if args.command == "plot":
             from controller.plot import plot_trace
 
-            n = plot_trace(args.trace, args.output, title=args.title)
-            print(f"{args.output}: {n} samples drawn")
+            drawn = plot_trace(args.trace, args.output, title=args.title)
+            for note in drawn.notes:
+                print(f"{PROG}: warning: {note}", file=sys.stderr)
+            print(f"{drawn.path}: {drawn.count} samples drawn")
             return 0
         if args.command in ("users", "history"):
             from controller import cli_people

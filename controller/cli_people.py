@@ -73,8 +73,8 @@ def history(args) -> int:
     if args.plot:
         from controller.plot import plot_history
 
-        plot_history(sessions, args.plot, title=f"sessions{f' of {args.user}' if args.user else ''} in {path}")
-        print(f"{args.plot}: {len(sessions)} session(s) drawn")
+        drawn = plot_history(sessions, args.plot, title=f"sessions{f' of {args.user}' if args.user else ''} in {path}")
+        print(f"{drawn.path}: {drawn.count} session(s) drawn")
     for user in sorted({s.user for s in sessions}):
         mine = [s for s in sessions if s.user == user]
         done = [s for s in mine if s.outcome == "completed"]
