@@ -267,9 +267,13 @@ def _simulate(args) -> int:
     config = config.for_user(args.user)
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
-    root = logging.getLogger()
+    root, ours = logging.getLogger(), logging.getLogger("inversion_table")
+    handlers, level = list(root.handlers), ours.level
+    # The console prints each trip, notice and timeout return once, from its event; the loop's log
+    # lines say the same, so only its errors (with their details) are let through.
+    ours.setLevel(logging.ERROR)
     if console.tty:
-        for handler in list(root.handlers):
+        for handler in handlers:
             root.removeHandler(handler)
         root.addHandler(console.log_handler())
     try:
@@ -291,15 +295,27 @@ def _simulate(args) -> int:
         with console:
             result = run.run(pace=None if args.fast else sim.real_time_pacer())
     finally:
+        ours.setLevel(level)
+        if console.tty:
+            root.handlers[:] = handlers
         if trace is not None:
             trace.close()
         if history is not None:
             history.close()
-    print(
-        f"ended at t={result.t:.2f} s: {result.why}; state {result.state}, angle {result.angle:.1f}° "
-        f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
-    )
+    print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}")
     return result.exit_code
+
+
+def where_left(result: sim.Result) -> str:
+    """The state and angle a run left the table in, saying which angle is known and how."""
+    true = f"true {result.true_angle:.1f}°"
+    if result.sensor_stale and result.position is not None:
+        last = (f"the sensor's last angle, {result.angle:.1f}°, is stale" if result.angle is not None
+                else "no angle from the sensor")
+        return f"state {result.state}, angle by the step count {result.position:.1f}° ({true}; {last})"
+    if result.angle is None:
+        return f"state {result.state}, angle unknown: no reading from the sensor ({true})"
+    return f"state {result.state}, angle {result.angle:.1f}° ({true})"
 
 
 def _interactive(args, config, config_source: str) -> int:

@@ -13,8 +13,10 @@ from rich.text import Text
 
 # Events worth a line of their own while watching a run.
 SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice", "deadman")
-# ...and those shown even with --fast, where the rest would scroll past unread.
+# ...and those shown even with --fast, where the rest would scroll past unread (and a return the
+# table starts by itself, a timeout's).
 URGENT_EVENTS = ("trip", "notice", "deadman")
+AUTOMATIC_RETURNS = ("session-timeout", "idle-timeout")
 
 
 class _RichConsole(RichConsole):
@@ -37,7 +39,17 @@ def describe_event(record: dict) -> str:
     kind = record["event"]
     detail = {k: v for k, v in record.items() if k not in ("t", "event")}
     text = " ".join(f"{v}" if k in ("name", "reason", "kind", "action", "message") else f"{k}={v}" for k, v in detail.items())
+    if kind in ("trip", "deadman"):
+        from controller.reasons import describe
+
+        text = describe(record["reason"])  # the code and what happened, as the journal says it
     return f"{_clock(record['t'])}  {kind:8} {text}"
+
+
+def urgent(record: dict) -> bool:
+    """Whether an event is shown even in a --fast run."""
+    kind = record.get("event")
+    return kind in URGENT_EVENTS or (kind == "return" and record.get("reason") in AUTOMATIC_RETURNS)
 
 
 class Console:
@@ -95,5 +107,5 @@ class Console:
         if record.get("event") == "session" and record.get("action") == "start":
             self._session_start = record["t"]
         kind = record.get("event")
-        if kind in SHOWN_EVENTS and (self.live or kind in URGENT_EVENTS):
+        if kind in SHOWN_EVENTS and (self.live or urgent(record)):
             self._console.print(describe_event(record))

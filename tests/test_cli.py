@@ -142,3 +142,37 @@ def _into_a_closed_pipe(args, *, buffered: bool):
 def test_output_into_a_closed_pipe_ends_quietly_with_141(args, buffered):
     done = _into_a_closed_pipe(args, buffered=buffered)
     assert done.stderr == "" and done.returncode == 141, (done.returncode, done.stderr)
+
+
+def _simulate_in_a_subprocess(*args):
+    return subprocess.run([sys.executable, "-m", "controller", "simulate", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_each_trip_and_notice_of_a_fast_run_is_printed_once_and_says_what_happened():
+    done = _simulate_in_a_subprocess("hold-40", "--fast", "--fault", "imu-disconnect@20", "--press", "return@22:60")
+    both = done.stdout + done.stderr
+    assert both.count("imu-lost") == 2, both  # the trip's line, and the end line naming the latched trip
+    (trip,) = [line for line in both.splitlines() if "trip " in line and "imu-lost" in line]
+    assert "the angle sensor stopped answering" in trip
+    assert both.count("return held: moving toward home") == 1, both
+
+
+def test_a_run_with_nothing_to_do_says_the_table_stayed_home(capsys):
+    assert main(["simulate", "--fast"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "nothing ran" in line and "stayed home and idle" in line and "nan" not in line, line
+    assert "short of home" not in line
+
+
+def test_a_sensor_dead_from_power_on_trips_before_the_run_ends(capsys):
+    assert main(["simulate", "--fast", "--fault", "imu-disconnect@0"]) == 3
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "tripped (imu-lost)" in line and "nan" not in line and "no reading from the sensor" in line, line
+
+
+def test_a_hold_to_run_return_with_the_sensor_lost_ends_saying_the_step_count_brought_it_home(capsys):
+    assert main(["simulate", "hold-40", "--fast", "--fault", "imu-disconnect@20", "--press", "return@22:60"]) == 3
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "home by the step count" in line, line
+    assert "angle by the step count -60.0°" in line and "is stale" in line, line
