@@ -61,6 +61,15 @@ def history(args) -> int:
         return 0
     with open_history(path) as h:
         sessions = h.sessions(args.user)
+        everyone = sorted({s.user for s in h.sessions(None)}) if args.user is not None and not sessions else []
+    if not sessions:  # say so, rather than draw an empty table
+        if args.user is None:
+            print(f"{path}: no sessions recorded yet", file=sys.stderr)
+        else:
+            print(f"no sessions of user '{args.user}' in {path}"
+                  + (f" (sessions of: {', '.join(everyone)})" if everyone else " (no sessions at all yet)"),
+                  file=sys.stderr)
+        return 0
     table = Table(title=f"sessions in {path}")
     for column in ("#", "user", "profile", "level", "started (UTC)", "head-down", "max angle", "ended"):
         table.add_column(column)

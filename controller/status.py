@@ -25,9 +25,23 @@ class _RichConsole(RichConsole):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-def rich_console(**options) -> RichConsole:
-    """The console every command prints through (stdout, or ``stderr=True``)."""
-    return _RichConsole(highlight=False, **options)
+# Piped or redirected, output is for grep and files: lines as long as they are, tables as wide as
+# their data, never wrapped or cut to 80 columns (a path broken mid-word cannot be copied).
+PIPE_WIDTH = 10_000
+
+
+def rich_console(*, stderr: bool = False, **options) -> RichConsole:
+    """The console every command prints through (stdout, or ``stderr=True``): a terminal's width
+    and wrapping on a terminal; when not a terminal, no wrapping and no truncation."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        options.setdefault("width", PIPE_WIDTH)
+        options.setdefault("soft_wrap", True)
+    return _RichConsole(highlight=False, stderr=stderr, **options)
 
 
 def _clock(seconds: float) -> str:

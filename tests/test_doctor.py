@@ -111,3 +111,13 @@ def test_doctor_from_the_command_line_exit_status(tmp_path, capsys, calibrated):
     assert main(["doctor", "--sim", "--config", str(bad), "--calibration", config.calibration.file]) == 1
     out = capsys.readouterr().out
     assert "FAIL config:" in out and "[pins] stop: must be ≥ 4" in out
+
+
+def test_piped_the_findings_and_fixes_are_not_broken_across_lines(tmp_path, capsys):
+    from controller.cli import main
+
+    missing = tmp_path / "a-folder-with-a-rather-long-name" / "and-a-long-calibration-file-name.json"
+    assert main(["doctor", "--sim", "--calibration", str(missing)]) == 1
+    out = capsys.readouterr().out  # captured: not a terminal
+    assert str(missing) in out, out
+    assert "inversion-table calibrate --sim" in out
