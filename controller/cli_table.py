@@ -18,12 +18,18 @@ def doctor(args) -> int:
     from controller.status import rich_console
 
     console = rich_console()
+
+    def why(text: str) -> None:  # the report went to a pipe or a file: say on stderr why the exit is 1
+        if not sys.stdout.isatty():
+            print(f"{PROG} doctor: exit 1: {text}", file=sys.stderr)
+
     try:
         config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     except ConfigError as exc:
         from rich.markup import escape
 
         console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
+        why(f"the config: {exc}")
         return 1
     if args.sim:
         from drivers.sim.hardware import SimulatedSystem
@@ -31,7 +37,7 @@ def doctor(args) -> int:
         system = SimulatedSystem()
     else:
         system = doctor.System()
-    return 0 if doctor.report(config, source, system, out=console.print) else 1
+    return 0 if doctor.report(config, source, system, out=console.print, why=why) else 1
 
 
 def calibrate(args) -> int:
