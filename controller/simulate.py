@@ -24,6 +24,7 @@ EXIT_INTERNAL = 1
 EXIT_REJECTED = 2
 EXIT_LATCHED = 3
 EXIT_NOT_HOME = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 # A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
 MAX_SIMULATED_TIME = 4 * 3600.0  # s
 # A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if
@@ -339,6 +340,10 @@ class Simulation:
             # is not head-down): with nothing scheduled, nothing will ever move the table again.
             return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
         return None
+
+    def interrupted(self) -> Result:
+        """Where the run was when Ctrl-C ended it."""
+        return self._result(EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
 
     def _sensor_stale(self) -> bool:
         """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""

@@ -176,3 +176,101 @@ def test_a_hold_to_run_return_with_the_sensor_lost_ends_saying_the_step_count_br
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "home by the step count" in line, line
     assert "angle by the step count -60.0°" in line and "is stale" in line, line
+
+
+@pytest.mark.parametrize("command", [["simulate", "{dir}", "--fast"], ["profiles", "check", "{dir}"],
+                                     ["simulate", "{dir}", "--interactive"]])
+def test_a_directory_given_as_a_profile_is_called_a_directory(tmp_path, capsys, command):
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    assert main([part.format(dir=folder) for part in command]) == 2
+    (line,) = _err_lines(capsys)
+    assert f"{folder}: is a directory, not a profile file" in line and "no preset or profile file named" not in line
+
+
+@pytest.fixture
+def low_config(tmp_path):
+    config = tmp_path / "low.toml"
+    config.write_text("[limits]\nmax_angle = 30\n", encoding="utf-8")
+    return str(config)
+
+
+@pytest.mark.parametrize("argv", [
+    ["profiles", "--config", "{c}", "check", "hold-40"],
+    ["profiles", "check", "hold-40", "--config", "{c}"],
+])
+def test_profiles_takes_config_before_or_after_the_action(argv, low_config, capsys):
+    assert main([a.format(c=low_config) for a in argv]) == 2
+    assert "above [limits] max_angle = 30" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["profiles", "--config", "{c}"], ["profiles", "list", "--config", "{c}"],
+                                  ["profiles", "--config", "{c}", "list"]])
+def test_profiles_list_takes_config_and_says_what_the_table_offers(argv, low_config, capsys):
+    assert main([a.format(c=low_config) for a in argv]) == 0
+    out = capsys.readouterr().out
+    assert f"on the table ({low_config}, [presets] available): gentle, hold-40, oscillate" in out
+
+
+def test_users_takes_config_before_the_action(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.toml"
+    config.write_text('[[users]]\nname = "ana"\n', encoding="utf-8")
+    history = tmp_path / "h.sqlite"
+    monkeypatch.setattr("builtins.input", lambda prompt="": "yes")
+    assert main(["users", "--config", str(config), "--history", str(history), "ack", "ana"]) == 0
+    assert main(["users", "--config", str(config), "--history", str(history)]) == 0
+    assert "ana          the config limits; contraindications acknowledged" in capsys.readouterr().out
+
+
+def test_the_profiles_list_keeps_its_columns_with_a_long_name(capsys):
+    from profiles import preset_names
+
+    assert main(["profiles"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.split(" ", 1)[0] in preset_names()]
+    assert len(lines) == len(preset_names())
+    starts = {len(line) - len(line.split(" ", 1)[1].lstrip()) for line in lines}
+    assert len(starts) == 1, lines  # every description starts in the same column
+
+
+@pytest.mark.parametrize("command", ["plot", "history", "profiles", "users"])
+def test_every_command_has_a_description_in_its_help(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert out.split("\n\n")[1].strip() and not out.split("\n\n")[1].startswith(("positional", "options")), out
+
+
+def test_simulate_help_lists_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("0 home", "1 internal error", "2 input rejected", "3 stop or trip latched", "4 not home",
+                 "130 interrupted (Ctrl-C)", "141 "):
+        assert code in out, code
+
+
+def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
+    """On the real clock: a run in real time, interrupted with SIGINT once the session has started."""
+    import os
+    import selectors
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "simulate", "hold-40"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        watch = selectors.DefaultSelector()
+        watch.register(proc.stdout, selectors.EVENT_READ)
+        seen, deadline = "", time.monotonic() + 60
+        while "session  start" not in seen and time.monotonic() < deadline:
+            if watch.select(timeout=1.0):
+                seen += os.read(proc.stdout.fileno(), 4096).decode()  # unbuffered: select sees it all
+        assert "session  start" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    last = (out + err).strip().splitlines()[-1]
+    assert "interrupted (Ctrl-C) at t=" in last and "state running, angle " in last and "exit 130" in last, last
+    assert "Traceback" not in err
