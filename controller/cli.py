@@ -337,7 +337,7 @@ def _simulate(args) -> int:
             with console:
                 result = run.run(pace=None if args.fast else sim.real_time_pacer())
         except KeyboardInterrupt:  # say where the table was left, as at any other end
-            result = run.interrupted()
+            result = run.stopped("interrupted (Ctrl-C)", sim.EXIT_INTERRUPTED)
             print(f"{PROG}: interrupted (Ctrl-C) at t={result.t:.2f} s; {where_left(result)}; exit {result.exit_code}",
                   file=sys.stderr)
             return result.exit_code
@@ -387,8 +387,11 @@ def _interactive(args, config, config_source: str) -> int:
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,
-                         users=users)
+                         users=users,
+                         presses=[sim.Press(0.0, "start")] if args.profile else [])  # as simulate: started at t = 0
     SimulatorApp(run, speed=args.speed, expected=expected).run()
+    result = run.stopped("quit")
+    print(f"left the simulated table at t={result.t:.2f} s: {where_left(result)}")
     return 0
 
 

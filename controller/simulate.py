@@ -341,9 +341,9 @@ class Simulation:
             return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
         return None
 
-    def interrupted(self) -> Result:
-        """Where the run was when Ctrl-C ended it."""
-        return self._result(EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
+    def stopped(self, why: str, code: int = EXIT_HOME) -> Result:
+        """Where the table is now, for a run ended from outside (Ctrl-C, quitting the interactive one)."""
+        return self._result(code, why)
 
     def _sensor_stale(self) -> bool:
         """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""
