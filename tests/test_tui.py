@@ -191,3 +191,27 @@ def test_q_quits_the_app():
 
     asyncio.run(scenario())
 
+
+def _docs_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "interactive.py"
+    spec = importlib.util.spec_from_file_location("docs_interactive", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path.parent
+
+
+def test_the_readme_picture_of_the_interactive_simulator_is_the_app_as_it_is_now():
+    """docs/interactive.svg is what the app shows today (regenerate: python docs/interactive.py)."""
+    import re
+
+    script, docs = _docs_script()
+    committed = (docs / "interactive.svg").read_text(encoding="utf-8")
+    assert script.screen_text(script.screenshot()) == script.screen_text(committed)
+    png = (docs / "interactive.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    view_width, view_height = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', committed).groups())
+    assert width == script.PNG_WIDTH and abs(height - width * view_height / view_width) <= 1  # made from the SVG
