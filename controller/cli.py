@@ -18,9 +18,6 @@ from controller.trace import TraceWriter
 from controller.validation import format_duration
 
 PROG = "inversion-table"
-# Output into a pipe whose reader has gone (`| head -1`): stop quietly with the status a shell gives
-# a program killed by SIGPIPE (128 + 13), as Unix tools do. A closed pipe is not an internal error.
-EXIT_CLOSED_PIPE = 141
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
                     "sim-calibration.json in the current directory)")
 
@@ -41,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "Run the real controller on simulated hardware. The table starts home and idle; a PROFILE "
         "is started at t = 0 as if start were pressed. Exit: 0 home, 3 stop or trip latched, "
         "2 input rejected, 4 not home when the run ended, 1 internal error, 130 interrupted (Ctrl-C), "
-        f"{EXIT_CLOSED_PIPE} the output's reader went away (a closed pipe)."))
+        f"{sim.EXIT_CLOSED_PIPE} the output's reader went away (a closed pipe)."))
     s.add_argument("profile", nargs="?", metavar="PROFILE", help="a preset name or a .toml file")
     s.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
     s.add_argument("--fast", action="store_true", help="run on virtual time as fast as possible")
@@ -181,7 +178,7 @@ def _closed_pipe() -> int:
             os.close(devnull)
     except (AttributeError, OSError, ValueError):  # stdout is not a real file (a test's capture)
         pass
-    return EXIT_CLOSED_PIPE
+    return sim.EXIT_CLOSED_PIPE
 
 
 def _command(argv: list[str] | None) -> int:

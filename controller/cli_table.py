@@ -83,13 +83,40 @@ class _JournalFormatter(logging.Formatter):
         return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
 
 
+class _JournalHandler(logging.StreamHandler):
+    """The log to stdout. If its reader goes away (`run --sim | head`), stdout goes to /dev/null
+    from then on, and ``on_closed`` hears it once (no "Logging error" for every line after)."""
+
+    def __init__(self, on_closed) -> None:
+        super().__init__(sys.stdout)
+        self.on_closed = on_closed
+        self.pipe_closed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], BrokenPipeError):
+            super().handleError(record)
+            return
+        if not self.pipe_closed:
+            self.pipe_closed = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (AttributeError, OSError, ValueError):
+                pass
+            self.on_closed()
+
+
 def run(args) -> int:
     import signal
     import threading
 
     from controller import service
 
-    handler = logging.StreamHandler(sys.stdout)
+    stop = threading.Event()
+    # A closed pipe ends `run --sim` as it would any command (quietly, 141). The real table goes on
+    # serving its buttons: a log nobody reads is no reason to stop the table under someone.
+    handler = _JournalHandler(on_closed=stop.set if args.sim else (lambda: None))
     handler.setFormatter(_JournalFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -125,7 +152,6 @@ def run(args) -> int:
         from drivers.sim.hardware import build
     else:
         from drivers.pi import build
-    stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
 
@@ -141,8 +167,9 @@ def run(args) -> int:
     try:
         # The hardware is built for the config's limits (every user's are lower); the users' own
         # limits are the controller's, and switch with them.
-        return service.run(config, build=build, calibration=calibration, users=users, stop=stop,
+        code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
                            started=started, history=history, config_source=source)
+        return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:
         if history is not None:
             history.close()

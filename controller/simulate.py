@@ -25,6 +25,9 @@ EXIT_REJECTED = 2
 EXIT_LATCHED = 3
 EXIT_NOT_HOME = 4
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+# Every command: the reader of the output went away (`| head`). What a shell reports for a program
+# a closed pipe ended (128 + SIGPIPE); the command ends quietly, as Unix tools do.
+EXIT_CLOSED_PIPE = 141
 # A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
 MAX_SIMULATED_TIME = 4 * 3600.0  # s
 # A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if

@@ -282,3 +282,16 @@ def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, no
         proc.kill()
     got = [_shape(line) for line in out.splitlines() if line.startswith(kinds)]
     assert got == expected, out
+
+
+def test_run_sim_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)  # `run --sim | head -1`, once head has gone
+    try:
+        done = subprocess.run(PROG + ["run", "--sim", "--config", str(config)], env=_env(tmp_path), cwd=tmp_path,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and "Logging error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
