@@ -107,11 +107,8 @@ def main() -> None:
     _, calibrated_samples, _, _ = _oscillate_run(instrument=False, calibrated=True)
     _print_errors("_calibrated", calibrated_samples)
     presses = int(os.environ.get("STOP_PRESSES", "1000"))
-    to_last_pulse, to_halt = stop_latency.measure(presses)
-    for name, values in (("stop_to_last_pulse", to_last_pulse), ("stop_to_halt", to_halt)):
-        for stat, value in stop_latency.summary(values).items():
-            print(f"{name}_{stat}: {value * 1000:.3f} ms")
-    print(f"stop_presses: {presses} presses")
+    for line in stop_latency.lines(stop_latency.measure(presses)):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -190,13 +190,22 @@ def _save(path: Path, calibration: Calibration) -> None:
         os.close(dir_fd)
 
 
-def load(path: str | Path, config) -> Calibration:
-    """The calibration in ``path``, checked against the config; CalibrationError says what to do."""
-    again = "run `inversion-table calibrate`"
+def calibrate_command(path: str | Path, *, simulated: bool, default: str | Path | None = None) -> str:
+    """The command that makes the calibration ``path`` (with --calibration unless it is ``default``)."""
+    command = "inversion-table calibrate" + (" --sim" if simulated else "")
+    if default is not None and Path(path) != Path(default):
+        command += f" --calibration {path}"
+    return command
+
+
+def load(path: str | Path, config, *, again: str = "run `inversion-table calibrate`") -> Calibration:
+    """The calibration in ``path``, checked against the config; CalibrationError says what to do
+    (``again``: what makes a new one; empty, when the caller says it another way)."""
+    tail = f": {again}" if again else ""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CalibrationError(f"{path}: no calibration yet: {again}") from None
+        raise CalibrationError(f"{path}: no calibration yet{tail}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise CalibrationError(f"{path}: cannot read the calibration: {getattr(e, 'strerror', None) or e}") from None
     try:
@@ -204,16 +213,16 @@ def load(path: str | Path, config) -> Calibration:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise CalibrationError(f"{path}: not a valid calibration ({where}: {first['msg']}): {again}") from None
+        raise CalibrationError(f"{path}: not a valid calibration ({where}: {first['msg']}){tail}") from None
     if (cal.forward, cal.normal) != (config.imu.forward, config.imu.normal):
         raise CalibrationError(
             f"{path}: calibrated with the sensor's forward '{cal.forward}' and normal '{cal.normal}', but [imu] "
-            f"now says '{config.imu.forward}' and '{config.imu.normal}': {again}"
+            f"now says '{config.imu.forward}' and '{config.imu.normal}'{tail}"
         )
     if not math.isclose(cal.steps_per_degree, config.steps_per_degree, rel_tol=1e-9):
         raise CalibrationError(
             f"{path}: calibrated with {cal.steps_per_degree:g} steps per degree, but the config now gives "
-            f"{config.steps_per_degree:g}: {again}"
+            f"{config.steps_per_degree:g}{tail}"
         )
     return cal
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -36,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="run the controller on a simulated table", description=(
         "Run the real controller on simulated hardware. The table starts home and idle; a PROFILE "
         "is started at t = 0 as if start were pressed. Exit: 0 home, 3 stop or trip latched, "
-        "2 input rejected, 4 not home when the run ended, 1 internal error."))
+        "2 input rejected, 4 not home when the run ended, 1 internal error, 130 interrupted (Ctrl-C), "
+        f"{sim.EXIT_CLOSED_PIPE} the output's reader went away (a closed pipe)."))
     s.add_argument("profile", nargs="?", metavar="PROFILE", help="a preset name or a .toml file")
     s.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
     s.add_argument("--fast", action="store_true", help="run on virtual time as fast as possible")
@@ -56,21 +58,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--history", metavar="FILE",
                    help="record the session in this history file (SQLite); progressive profiles take their level from it")
 
-    pl = sub.add_parser("plot", help="draw a trace (simulate --log) as a picture: angle, target, limits, events")
+    pl = sub.add_parser("plot", help="draw a trace (simulate --log) as a picture: angle, target, limits, events",
+                        description=(
+        "Draw a trace written by simulate --log: the true and estimated angle, the target, the limits, the "
+        "button presses, the stretches a stop or trip was latched, and trips and automatic returns. The "
+        "format follows FILE's extension (.png without one); a folder gets TRACE.png inside it. Needs "
+        "matplotlib (pip install -e '.[plot]'). Exit: 0 drawn, 2 input rejected."))
     pl.add_argument("trace", metavar="TRACE.jsonl")
     pl.add_argument("-o", "--output", metavar="FILE", required=True, help="the picture to write (.png, .svg, .pdf)")
     pl.add_argument("--title", help="a title (default: the trace's file name)")
 
-    u = sub.add_parser("users", help="list the users, or record a user's acknowledgement of the contraindications")
+    u = sub.add_parser("users", help="list the users, or record a user's acknowledgement of the contraindications",
+                       description=(
+        "List the config's [[users]] with their limits and whether each has acknowledged the "
+        "contraindications, or (ack NAME) show them to a user and record their yes, once per user, in the "
+        "history file."))
     u_sub = u.add_subparsers(dest="action", parser_class=_Parser)
-    u_sub.add_parser("list", help="list the users and their limits (the default)")
+    u_list = u_sub.add_parser("list", help="list the users and their limits (the default)")
     ack = u_sub.add_parser("ack", help="show the contraindications and record the user's yes (once per user)")
     ack.add_argument("name", metavar="NAME")
-    for parser in (u, ack):
-        parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
-        parser.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
+    _options_anywhere(u, (u_list, ack), lambda parser, **default: (
+        parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)",
+                            **default),
+        parser.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)",
+                            **default)))
 
-    h = sub.add_parser("history", help="list and summarise the recorded sessions")
+    h = sub.add_parser("history", help="list and summarise the recorded sessions", description=(
+        "List the sessions recorded in the history file (user, profile, level, start, time head-down, highest "
+        "angle, how it ended) and sum them up per user; --plot draws them."))
     h.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
     h.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
     h.add_argument("--user", metavar="NAME", help="only this user's sessions")
@@ -111,13 +126,27 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
     d.add_argument("--sim", action="store_true", help="examine the simulated table instead")
 
-    pr = sub.add_parser("profiles", help="list the presets, or check a profile file")
+    pr = sub.add_parser("profiles", help="list the presets, or check a profile file", description=(
+        "List the shipped presets and those the config's table offers, or check a profile (a .toml file or a "
+        "preset) against the config's limits and session timeout, as simulate and run do before anything "
+        "moves. Exit: 0 listed or the profile is fine, 2 rejected (every problem is listed)."))
     pr_sub = pr.add_subparsers(dest="action", parser_class=_Parser)
-    pr_sub.add_parser("list", help="list the presets (the default)")
+    pr_list = pr_sub.add_parser("list", help="list the presets (the default)")
     chk = pr_sub.add_parser("check", help="validate a profile file against the config")
     chk.add_argument("file", metavar="FILE")
-    chk.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
+    _options_anywhere(pr, (pr_list, chk), lambda parser, **default: parser.add_argument(
+        "--config", metavar="FILE", help="config file (default: the shipped defaults)", **default))
     return p
+
+
+def _options_anywhere(parent, children, add) -> None:
+    """Options a command takes before or after its action (`profiles --config X check F`, or after F).
+
+    argparse lets an action's defaults overwrite what was given before it, so there they default to
+    nothing at all (SUPPRESS) and only the command sets the default."""
+    add(parent)
+    for child in children:
+        add(child, default=argparse.SUPPRESS)
 
 
 def _version() -> str:
@@ -132,6 +161,28 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
+        code = _command(argv)
+        sys.stdout.flush()  # buffered output meets a closed pipe here, at the latest
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away: send what is still buffered nowhere, say nothing, exit 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush then goes nowhere
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return sim.EXIT_CLOSED_PIPE
+
+
+def _command(argv: list[str] | None) -> int:
+    try:
         parser = _parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -142,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plot":
             from controller.plot import plot_trace
 
-            n = plot_trace(args.trace, args.output, title=args.title)
-            print(f"{args.output}: {n} samples drawn")
+            drawn = plot_trace(args.trace, args.output, title=args.title)
+            for note in drawn.notes:
+                print(f"{PROG}: warning: {note}", file=sys.stderr)
+            print(f"{drawn.path}: {drawn.count} samples drawn")
             return 0
         if args.command in ("users", "history"):
             from controller import cli_people
@@ -170,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a bug: main() ends quietly
     except Exception:  # a bug: say so plainly, with the details a report needs
         print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
         return sim.EXIT_INTERNAL
@@ -184,12 +239,20 @@ def _config(path: str | None):
     return load_config(path), (path or "the default config")
 
 
+def _not_a_directory(name: str) -> str:
+    """A PROFILE (preset name or .toml file) that is a folder is named as one, not as an unknown preset."""
+    if os.path.isdir(name):
+        raise InputError(f"{name}: is a directory, not a profile file (name a .toml file in it, or a preset: "
+                         "inversion-table profiles lists them)")
+    return name
+
+
 def _profiles(args) -> int:
     from profiles import preset_names, resolve_profile
 
     config, config_source = _config(getattr(args, "config", None))
     if args.action == "check":
-        prepared = prepare_profile(args.file, config, config_source=config_source)
+        prepared = prepare_profile(_not_a_directory(args.file), config, config_source=config_source)
         print(
             f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
             f"{format_duration(round(prepared.duration))} of steps, head-down at most "
@@ -197,13 +260,18 @@ def _profiles(args) -> int:
             f"{format_duration(config.limits.session_timeout)})"
         )
         return 0
-    for name in preset_names():
+    names = preset_names()
+    width = max(map(len, names)) + 1
+    for name in names:
         profile, _ = resolve_profile(name)
-        print(f"{name:12} {profile.description}")
+        print(f"{name:{width}} {profile.description}")
+    print(f"\non the table ({config_source}, [presets] available): {', '.join(config.presets.available)}")
     return 0
 
 
 def _simulate(args) -> int:
+    if args.profile:
+        _not_a_directory(args.profile)
     config, config_source = _config(args.config)
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]
@@ -237,9 +305,13 @@ def _simulate(args) -> int:
     config = config.for_user(args.user)
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
-    root = logging.getLogger()
+    root, ours = logging.getLogger(), logging.getLogger("inversion_table")
+    handlers, level = list(root.handlers), ours.level
+    # The console prints each trip, notice and timeout return once, from its event; the loop's log
+    # lines say the same, so only its errors (with their details) are let through.
+    ours.setLevel(logging.ERROR)
     if console.tty:
-        for handler in list(root.handlers):
+        for handler in handlers:
             root.removeHandler(handler)
         root.addHandler(console.log_handler())
     try:
@@ -258,18 +330,36 @@ def _simulate(args) -> int:
             log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.head_down)
             run.on_tick = _both(console.tick, log.tick)
             run.on_event = _both(console.event, log.event)
-        with console:
-            result = run.run(pace=None if args.fast else sim.real_time_pacer())
+        try:
+            with console:
+                result = run.run(pace=None if args.fast else sim.real_time_pacer())
+        except KeyboardInterrupt:  # say where the table was left, as at any other end
+            result = run.stopped("interrupted (Ctrl-C)", sim.EXIT_INTERRUPTED)
+            print(f"{PROG}: interrupted (Ctrl-C) at t={result.t:.2f} s; {where_left(result)}; exit {result.exit_code}",
+                  file=sys.stderr)
+            return result.exit_code
     finally:
+        ours.setLevel(level)
+        if console.tty:
+            root.handlers[:] = handlers
         if trace is not None:
             trace.close()
         if history is not None:
             history.close()
-    print(
-        f"ended at t={result.t:.2f} s: {result.why}; state {result.state}, angle {result.angle:.1f}° "
-        f"(true {result.true_angle:.1f}°); exit {result.exit_code}"
-    )
+    print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}")
     return result.exit_code
+
+
+def where_left(result: sim.Result) -> str:
+    """The state and angle a run left the table in, saying which angle is known and how."""
+    true = f"true {result.true_angle:.1f}°"
+    if result.sensor_stale and result.position is not None:
+        last = (f"the sensor's last angle, {result.angle:.1f}°, is stale" if result.angle is not None
+                else "no angle from the sensor")
+        return f"state {result.state}, angle by the step count {result.position:.1f}° ({true}; {last})"
+    if result.angle is None:
+        return f"state {result.state}, angle unknown: no reading from the sensor ({true})"
+    return f"state {result.state}, angle {result.angle:.1f}° ({true})"
 
 
 def _interactive(args, config, config_source: str) -> int:
@@ -294,8 +384,11 @@ def _interactive(args, config, config_source: str) -> int:
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,
-                         users=users)
+                         users=users,
+                         presses=[sim.Press(0.0, "start")] if args.profile else [])  # as simulate: started at t = 0
     SimulatorApp(run, speed=args.speed, expected=expected).run()
+    result = run.stopped("quit")
+    print(f"left the simulated table at t={result.t:.2f} s: {where_left(result)}")
     return 0
 
 

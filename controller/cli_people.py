@@ -50,8 +50,9 @@ def users(args) -> int:
 
 
 def history(args) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from controller.status import rich_console
 
     config = _config(args.config)
     path = args.history or config.history.file
@@ -60,6 +61,15 @@ def history(args) -> int:
         return 0
     with open_history(path) as h:
         sessions = h.sessions(args.user)
+        everyone = sorted({s.user for s in h.sessions(None)}) if args.user is not None and not sessions else []
+    if not sessions:  # say so, rather than draw an empty table
+        if args.user is None:
+            print(f"{path}: no sessions recorded yet", file=sys.stderr)
+        else:
+            print(f"no sessions of user '{args.user}' in {path}"
+                  + (f" (sessions of: {', '.join(everyone)})" if everyone else " (no sessions at all yet)"),
+                  file=sys.stderr)
+        return 0
     table = Table(title=f"sessions in {path}")
     for column in ("#", "user", "profile", "level", "started (UTC)", "head-down", "max angle", "ended"):
         table.add_column(column)
@@ -67,13 +77,13 @@ def history(args) -> int:
         table.add_row(str(s.id), s.user, s.profile, "" if s.level is None else str(s.level + 1), s.started[:16],
                       format_duration(round(s.head_down)), "" if s.max_angle is None else f"{s.max_angle:.0f}°",
                       s.outcome)
-    console = Console(highlight=False)
+    console = rich_console()
     console.print(table)
     if args.plot:
         from controller.plot import plot_history
 
-        plot_history(sessions, args.plot, title=f"sessions{f' of {args.user}' if args.user else ''} in {path}")
-        print(f"{args.plot}: {len(sessions)} session(s) drawn")
+        drawn = plot_history(sessions, args.plot, title=f"sessions{f' of {args.user}' if args.user else ''} in {path}")
+        print(f"{drawn.path}: {drawn.count} session(s) drawn")
     for user in sorted({s.user for s in sessions}):
         mine = [s for s in sessions if s.user == user]
         done = [s for s in mine if s.outcome == "completed"]

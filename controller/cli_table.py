@@ -13,18 +13,23 @@ PROG = "inversion-table"
 
 
 def doctor(args) -> int:
-    from rich.console import Console as RichConsole
-
     from controller import doctor, service
     from controller.errors import ConfigError
+    from controller.status import rich_console
 
-    console = RichConsole(highlight=False)
+    console = rich_console()
+
+    def why(text: str) -> None:  # the report went to a pipe or a file: say on stderr why the exit is 1
+        if not sys.stdout.isatty():
+            print(f"{PROG} doctor: exit 1: {text}", file=sys.stderr)
+
     try:
         config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     except ConfigError as exc:
         from rich.markup import escape
 
         console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
+        why(f"the config: {exc}")
         return 1
     if args.sim:
         from drivers.sim.hardware import SimulatedSystem
@@ -32,7 +37,7 @@ def doctor(args) -> int:
         system = SimulatedSystem()
     else:
         system = doctor.System()
-    return 0 if doctor.report(config, source, system, out=console.print) else 1
+    return 0 if doctor.report(config, source, system, out=console.print, why=why) else 1
 
 
 def calibrate(args) -> int:
@@ -78,13 +83,40 @@ class _JournalFormatter(logging.Formatter):
         return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
 
 
+class _JournalHandler(logging.StreamHandler):
+    """The log to stdout. If its reader goes away (`run --sim | head`), stdout goes to /dev/null
+    from then on, and ``on_closed`` hears it once (no "Logging error" for every line after)."""
+
+    def __init__(self, on_closed) -> None:
+        super().__init__(sys.stdout)
+        self.on_closed = on_closed
+        self.pipe_closed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], BrokenPipeError):
+            super().handleError(record)
+            return
+        if not self.pipe_closed:
+            self.pipe_closed = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (AttributeError, OSError, ValueError):
+                pass
+            self.on_closed()
+
+
 def run(args) -> int:
     import signal
     import threading
 
     from controller import service
 
-    handler = logging.StreamHandler(sys.stdout)
+    stop = threading.Event()
+    # A closed pipe ends `run --sim` as it would any command (quietly, 141). The real table goes on
+    # serving its buttons: a log nobody reads is no reason to stop the table under someone.
+    handler = _JournalHandler(on_closed=stop.set if args.sim else (lambda: None))
     handler.setFormatter(_JournalFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -120,7 +152,6 @@ def run(args) -> int:
         from drivers.sim.hardware import build
     else:
         from drivers.pi import build
-    stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
 
@@ -136,8 +167,9 @@ def run(args) -> int:
     try:
         # The hardware is built for the config's limits (every user's are lower); the users' own
         # limits are the controller's, and switch with them.
-        return service.run(config, build=build, calibration=calibration, users=users, stop=stop,
+        code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
                            started=started, history=history, config_source=source)
+        return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:
         if history is not None:
             history.close()

@@ -113,15 +113,21 @@ def _gpio_checks(config: Config, system: System) -> Iterator[Check]:
         if not system.is_root() and "gpio" not in system.groups():
             yield Check("gpio group", None, "this user is not in the gpio group (the service's user is)",
                         "sudo adduser $USER gpio, to run doctor and calibrate without sudo")
-    if env is None:
-        yield Check("pin factory env", None, "GPIOZERO_PIN_FACTORY is not set here (the systemd unit sets it)")
+    if env is None and not system.simulated:  # the simulated table's pins are mock pins, whatever is set
+        yield Check("pin factory env", None, "GPIOZERO_PIN_FACTORY is not set here (the systemd unit sets it)",
+                    f"nothing needed for inversion-table (it loads [gpio] pin_factory itself); for other gpiozero "
+                    f"tools to use the same pins: export GPIOZERO_PIN_FACTORY={name}")
     try:
         factory = system.pin_factory(config)
     except (InputError, OSError) as e:
         yield Check("pin factory", False, str(e))
         return
     try:
-        yield Check("pin factory", True, f"[gpio] pin_factory = '{name}' loads ({type(factory).__name__})")
+        if system.simulated:
+            yield Check("pin factory", True, f"the simulated table's pins are gpiozero's {type(factory).__name__} "
+                                             f"(the table itself loads [gpio] pin_factory = '{name}')")
+        else:
+            yield Check("pin factory", True, f"[gpio] pin_factory = '{name}' loads ({type(factory).__name__})")
         yield _stop_released(config, factory)
     finally:
         factory.close()
@@ -166,7 +172,8 @@ def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
         yield Check("I2C", False, str(e))
         return
     try:
-        yield Check("I2C", True, f"{path} opens")
+        yield Check("I2C", True, f"the simulated bus, with an MPU-6050 emulator on it (the table uses {path})"
+                    if system.simulated else f"{path} opens")
         found = who_am_i(bus, imu.address)
         other = 0x69 if imu.address == 0x68 else 0x68
         if found is None:
@@ -195,10 +202,15 @@ def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
 
 def _calibration_check(config: Config, simulated: bool) -> Check:
     try:
-        c = cal.load(config.calibration.file, config)
+        c = cal.load(config.calibration.file, config, again="")  # what to run is the fix, said once
     except InputError as e:
-        fix = ("inversion-table calibrate --sim" if simulated else
-               "sudo /opt/inversion-table/venv/bin/inversion-table calibrate (with the service stopped)")
+        if simulated:
+            from controller.service import SIM_CALIBRATION
+
+            fix = cal.calibrate_command(config.calibration.file, simulated=True,
+                                        default=os.path.abspath(SIM_CALIBRATION))
+        else:
+            fix = "sudo /opt/inversion-table/venv/bin/inversion-table calibrate (with the service stopped)"
         return Check("calibration", False, str(e), fix)
     return Check("calibration", True, f"{config.calibration.file} ({c.created}): zero {c.zero_offset:+.2f}°, "
                  f"mount {c.forward}/{c.normal} checked by a {c.tilt_checked:g}° tilt")
@@ -224,8 +236,10 @@ def wiring(config: Config) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def report(config: Config, source: str, system: System, *, out: Callable) -> bool:
-    """Print the checks and the wiring table; True if nothing failed."""
+def report(config: Config, source: str, system: System, *, out: Callable,
+           why: Callable[[str], None] = lambda text: None) -> bool:
+    """Print the checks and the wiring table; True if nothing failed. ``why`` also hears, if
+    something failed, which checks and what to do (the reason for the exit status)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -244,6 +258,9 @@ def report(config: Config, source: str, system: System, *, out: Callable) -> boo
     for row in wiring(config):
         wires.add_row(*map(escape, row))
     out(wires)
-    failed = [c.name for c in results if c.ok is False]
-    out(f"[red]{len(failed)} problem(s): {escape(', '.join(failed))}[/]" if failed else "[green]all checks passed[/]")
+    failed = [c for c in results if c.ok is False]
+    names = ", ".join(c.name for c in failed)
+    out(f"[red]{len(failed)} problem(s): {escape(names)}[/]" if failed else "[green]all checks passed[/]")
+    if failed:
+        why(f"{len(failed)} problem(s): " + "; ".join(f"{c.name}: {c.fix or c.detail}" for c in failed))
     return not failed

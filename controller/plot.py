@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import InputError
@@ -17,34 +18,60 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise InputError("plotting needs matplotlib: pip install 'inversion-table[plot]'") from None
+        raise InputError("plotting needs matplotlib: pip install -e '.[plot]' in a clone of this repository "
+                         "(or pip install matplotlib)") from None
     matplotlib.use("Agg")  # files only: no screen needed
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _read(path: str) -> list[dict]:
+@dataclass(frozen=True)
+class Drawn:
+    path: Path  # the file written (what to tell the user)
+    count: int  # samples or sessions drawn
+    notes: tuple[str, ...] = ()  # what the user should know about the input (a cut-off last line)
+
+
+def output_path(out: str, name: str) -> Path:
+    """The file a picture goes to: ``out``, or ``out/NAME.png`` if it is a folder, with ``.png``
+    added if it has no extension (as matplotlib would, so the name reported is the one written)."""
+    path = Path(out)
+    if path.is_dir():
+        return path / f"{name}.png"
+    if not path.suffix:
+        return path.with_name(path.name + ".png")
+    return path
+
+
+def _read(path: str) -> tuple[list[dict], tuple[str, ...]]:
+    """The trace's records, and notes; a last line cut off mid-write (a killed run) is left out."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.readlines()
     except FileNotFoundError:
         raise InputError(f"{path}: no such trace file (write one with simulate --log FILE)") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a trace file (write one with simulate --log FILE)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the trace: {getattr(e, 'strerror', None) or e}") from None
-    records = []
+    records, notes = [], []
     for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as e:
+                if number == len(lines) and not line.endswith("\n"):  # the writer never finished it
+                    notes.append(f"{path}: line {number} (the last) is incomplete, as when a run is killed "
+                                 f"mid-write: drew the {number - 1} whole lines before it")
+                    break
                 raise InputError(f"{path}: line {number}: not a JSON Lines trace ({e.msg})") from None
-    return records
+    return records, tuple(notes)
 
 
-def plot_trace(path: str, out: str, *, title: str | None = None) -> int:
-    """Angle (true and estimated), target, limits and events against time; returns the samples drawn."""
-    records = _read(path)
+def plot_trace(path: str, out: str, *, title: str | None = None) -> Drawn:
+    """Angle (true and estimated), target, limits and events against time, to ``output_path(out)``."""
+    records, notes = _read(path)
     samples = [r for r in records if "event" not in r and "angle" in r]
     if not samples:
         raise InputError(f"{path}: no samples in this trace")
@@ -78,11 +105,12 @@ def plot_trace(path: str, out: str, *, title: str | None = None) -> int:
     ax.set_title(title or Path(path).name)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    _save(fig, out)
-    return len(samples)
+    written = output_path(out, Path(path).stem)
+    _save(fig, written)
+    return Drawn(written, len(samples), notes)
 
 
-def _save(fig, out: str) -> None:
+def _save(fig, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     try:
@@ -108,8 +136,8 @@ def _shade_latches(ax, samples: list[dict]) -> None:
             start = None
 
 
-def plot_history(sessions: list, out: str, *, title: str) -> None:
-    """Each session's highest angle and time head-down, coloured by how it ended."""
+def plot_history(sessions: list, out: str, *, title: str) -> Drawn:
+    """Each session's highest angle and time head-down, coloured by how it ended, to ``output_path(out)``."""
     if not sessions:
         raise InputError("no sessions to plot")
     plt = _pyplot()
@@ -127,4 +155,6 @@ def plot_history(sessions: list, out: str, *, title: str) -> None:
     handles.append(Patch(color="tab:red", label="trip or cut short"))
     top.legend(handles=handles, fontsize=8, ncols=5, loc="upper left")
     top.set_title(title)
-    _save(fig, out)
+    written = output_path(out, "history")
+    _save(fig, written)
+    return Drawn(written, len(sessions))

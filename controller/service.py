@@ -234,7 +234,10 @@ def calibration_for_run(config: Config, *, simulated: bool) -> cal.Calibration |
     if simulated and not os.path.exists(config.calibration.file):
         log.info("simulated table: no calibration at %s; running uncalibrated", config.calibration.file)
         return None
-    calibration = cal.load(config.calibration.file, config)
+    path = config.calibration.file
+    made_by = cal.calibrate_command(path, simulated=simulated,
+                                    default=os.path.abspath(SIM_CALIBRATION) if simulated else None)
+    calibration = cal.load(path, config, again=f"run `{made_by}`")
     log.info("calibration %s (%s): zero %+.2f°", config.calibration.file, calibration.created, calibration.zero_offset)
     return calibration
 

@@ -12,6 +12,7 @@ from controller import command, session, supervisor
 from controller.deadman import DeadMan
 from controller.errors import InputError
 from controller.loop import Controller, Settings
+from controller.reasons import REASONS
 from controller.state import BUTTONS
 from controller.trace import TraceWriter
 from controller.validation import parse_duration
@@ -23,8 +24,17 @@ EXIT_INTERNAL = 1
 EXIT_REJECTED = 2
 EXIT_LATCHED = 3
 EXIT_NOT_HOME = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+# Every command: the reader of the output went away (`| head`). What a shell reports for a program
+# a closed pipe ended (128 + SIGPIPE); the command ends quietly, as Unix tools do.
+EXIT_CLOSED_PIPE = 141
 # A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
 MAX_SIMULATED_TIME = 4 * 3600.0  # s
+# A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if
+# the sensor never answers), as the service does before it says it is ready.
+POWER_ON_WAIT = 5.0  # s
+# Events that mean something happened in a run (a button, a fault, a session): without any, "nothing ran".
+ACTIVITY_EVENTS = frozenset({"button", "fault", "session", "return", "trip", "deadman"})
 
 _SCHEDULE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
 
@@ -104,9 +114,11 @@ class Result:
     exit_code: int
     t: float
     state: str
-    angle: float
+    angle: float | None  # the controller's estimate; None if the sensor never gave one
     true_angle: float
     why: str
+    position: float | None = None  # where the step count puts the table (None before the power-on anchor)
+    sensor_stale: bool = False  # a latched trip distrusts the sensor: `angle` is its last one, and stale
 
 
 class Simulation:
@@ -129,6 +141,7 @@ class Simulation:
         users=(),
     ) -> None:
         self.config = config
+        self.active = bool(presses) or bool(faults)  # whether anything ran (see ACTIVITY_EVENTS)
         self.settings = settings_from(config)
         self.hw = hardware.build(config, seed=seed, calibration=calibration)
         self.t0 = self.hw.clock.now()  # the IMU's set-up took virtual time; the run starts after it
@@ -210,6 +223,7 @@ class Simulation:
 
     def _event(self, record: dict) -> None:
         record = dict(record, t=record["t"] - self.t0)
+        self.active = self.active or record.get("event") in ACTIVITY_EVENTS
         if self.trace is not None:
             self.trace.write(record)
         if self.on_event is not None:
@@ -307,11 +321,21 @@ class Simulation:
         c = self.controller
         m = c.machine
         if m.latched:
-            return self._result(EXIT_LATCHED, f"{m.state} ({m.trip or 'stop button'}), motor halted and holding")
+            why = f"{m.state} ({m.trip or 'stop button'}), motor halted and holding"
+            if self._sensor_stale() and supervisor.at_home(c.setpoint.position, c.limits):
+                why += "; home by the step count (return held), the sensor not trusted"
+            return self._result(EXIT_LATCHED, why)
+        if not c.anchored:  # the power-on reading has not come yet: nothing is known, nothing can move
+            if self.now() < POWER_ON_WAIT:
+                return None
+            return self._result(EXIT_NOT_HOME, f"no trustworthy angle from the sensor {POWER_ON_WAIT:g} s after power-on")
         home = supervisor.at_home(c.setpoint.position, c.limits)
         if m.state == "idle" and home:
             if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth
                 return self._result(EXIT_NOT_HOME, f"the controller believes it is home, but the table is at {self.hw.table.angle():.1f}°")
+            if not self.active:
+                return self._result(EXIT_HOME, "nothing ran (no profile, no --press or --fault): the table stayed "
+                                               "home and idle")
             return self._result(EXIT_HOME, "home and idle")
         head_down = c.estimate is not None and command.head_down(angle=c.estimate.angle, setpoint=c.setpoint.position)
         if m.state == "idle" and (not m.motion_requested or not head_down):
@@ -320,15 +344,27 @@ class Simulation:
             return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
         return None
 
+    def stopped(self, why: str, code: int = EXIT_HOME) -> Result:
+        """Where the table is now, for a run ended from outside (Ctrl-C, quitting the interactive one)."""
+        return self._result(code, why)
+
+    def _sensor_stale(self) -> bool:
+        """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""
+        c = self.controller
+        trip = c.machine.trip
+        return trip is not None and not REASONS[trip].sensor_trusted
+
     def _result(self, code: int, why: str) -> Result:
         c = self.controller
-        angle = c.estimate.angle if c.estimate is not None else float("nan")
+        angle = c.estimate.angle if c.estimate is not None else None
         m = c.machine
         if code == EXIT_NOT_HOME and m.latched:
             code = EXIT_LATCHED
         elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(self.hw.table.angle(), c.limits):
             code = EXIT_HOME
-        return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why)
+            why += "; the table is home all the same"
+        return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why,
+                      position=c.setpoint.position if c.anchored else None, sensor_stale=self._sensor_stale())
 
 
 class _LoopFaults:

@@ -1,7 +1,9 @@
-"""What a person watching a simulated run sees: a live status line, or a progress bar with --fast."""
+"""What a person sees: the one console factory the commands print through, and, for a simulated
+run, a live status line or a progress bar with --fast."""
 
 from __future__ import annotations
 
+import errno
 import sys
 
 from rich.console import Console as RichConsole
@@ -11,8 +13,35 @@ from rich.text import Text
 
 # Events worth a line of their own while watching a run.
 SHOWN_EVENTS = ("button", "trip", "fault", "return", "session", "home", "notice", "deadman")
-# ...and those shown even with --fast, where the rest would scroll past unread.
+# ...and those shown even with --fast, where the rest would scroll past unread (and a return the
+# table starts by itself, a timeout's).
 URGENT_EVENTS = ("trip", "notice", "deadman")
+AUTOMATIC_RETURNS = ("session-timeout", "idle-timeout")
+
+
+class _RichConsole(RichConsole):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; a closed pipe is the command's business (cli.main: quietly, 141)
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+# Piped or redirected, output is for grep and files: lines as long as they are, tables as wide as
+# their data, never wrapped or cut to 80 columns (a path broken mid-word cannot be copied).
+PIPE_WIDTH = 10_000
+
+
+def rich_console(*, stderr: bool = False, **options) -> RichConsole:
+    """The console every command prints through (stdout, or ``stderr=True``): a terminal's width
+    and wrapping on a terminal; when not a terminal, no wrapping and no truncation."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        options.setdefault("width", PIPE_WIDTH)
+        options.setdefault("soft_wrap", True)
+    return _RichConsole(highlight=False, stderr=stderr, **options)
 
 
 def _clock(seconds: float) -> str:
@@ -24,7 +53,17 @@ def describe_event(record: dict) -> str:
     kind = record["event"]
     detail = {k: v for k, v in record.items() if k not in ("t", "event")}
     text = " ".join(f"{v}" if k in ("name", "reason", "kind", "action", "message") else f"{k}={v}" for k, v in detail.items())
+    if kind in ("trip", "deadman"):
+        from controller.reasons import describe
+
+        text = describe(record["reason"])  # the code and what happened, as the journal says it
     return f"{_clock(record['t'])}  {kind:8} {text}"
+
+
+def urgent(record: dict) -> bool:
+    """Whether an event is shown even in a --fast run."""
+    kind = record.get("event")
+    return kind in URGENT_EVENTS or (kind == "return" and record.get("reason") in AUTOMATIC_RETURNS)
 
 
 class Console:
@@ -35,7 +74,7 @@ class Console:
         self.expected = expected  # seconds of steps in the profile, for "time left"
         self.until = until
         self.tty = sys.stdout.isatty()
-        self._console = RichConsole(highlight=False)
+        self._console = rich_console()
         self._display = None
         self._task = None
         self._session_start: float | None = None
@@ -82,5 +121,5 @@ class Console:
         if record.get("event") == "session" and record.get("action") == "start":
             self._session_start = record["t"]
         kind = record.get("event")
-        if kind in SHOWN_EVENTS and (self.live or kind in URGENT_EVENTS):
+        if kind in SHOWN_EVENTS and (self.live or urgent(record)):
             self._console.print(describe_event(record))

@@ -16,24 +16,30 @@ from controller.status import describe_event
 from controller.validation import format_duration
 
 FRAME_RATE = 20  # screen updates per second
-DRAWING_WIDTH, DRAWING_HEIGHT = 41, 15
+DRAWING_WIDTH, DRAWING_HEIGHT = 41, 15  # the drawing's size before the screen is laid out
 # Hold-to-run buttons: a terminal reports key presses but not releases, so their key toggles the
 # hold and space lets go of everything (the screen shows what is held).
 HOLD_KEYS = {"u": "up", "d": "down", "h": "return"}
 
 
 def drawing(angle: float | None, *, width: int = DRAWING_WIDTH, height: int = DRAWING_HEIGHT) -> str:
-    """The bed as a line through its pivot at ``angle`` (head-down positive), head marked 'O'."""
+    """The bed as a line through its pivot at ``angle`` (head-down positive), head marked 'O'.
+
+    The bed is as long as fits the box at every angle from -90° to 90°, so the head is always drawn."""
     grid = [[" "] * width for _ in range(height)]
     cx, cy = width // 2, height // 2
+    floor = height - 1
     for x in range(width):
-        grid[height - 1][x] = "_"
-    for y in range(cy + 1, height - 1):
+        grid[floor][x] = "_"
+    for y in range(cy + 1, floor):
         grid[y][cx] = "|"  # the stand
     if angle is None:
         return "\n".join("".join(row) for row in grid)
+    # Half the bed's length, in columns: within the width, and (a row is two columns tall) within
+    # the rows above the pivot and those between it and the floor. Even, so half of it is whole.
+    half = max(2, min(cx - 1, width - 2 - cx, 2 * cy, 2 * (floor - 1 - cy)))
+    half -= half % 2
     a = math.radians(angle)
-    half = width // 2 - 2
     for i in range(-half, half + 1):
         # x grows toward the head; head-down tilts the head end down (screen y grows downward).
         x = cx + round(i * math.cos(a))
@@ -41,8 +47,7 @@ def drawing(angle: float | None, *, width: int = DRAWING_WIDTH, height: int = DR
         if 0 <= x < width and 0 <= y < height:
             grid[y][x] = "="
     hx, hy = cx + round(half * math.cos(a)), cy + round(half * math.sin(a) * 0.5)
-    if 0 <= hx < width and 0 <= hy < height:
-        grid[hy][hx] = "O"  # the head
+    grid[hy][hx] = "O"  # the head: within the box by the choice of `half`
     grid[cy][cx] = "+"
     return "\n".join("".join(row) for row in grid)
 
@@ -50,18 +55,21 @@ def drawing(angle: float | None, *, width: int = DRAWING_WIDTH, height: int = DR
 class SimulatorApp(App):
     """The real controller on the simulated table, advanced on the app's clock at ``speed`` x real time."""
 
+    # Fits 80 x 24: the drawing and the status above, the events below; both grow on a larger screen.
     CSS = """
-    #table { width: 45; height: 17; border: round $accent; }
-    #status { width: 1fr; height: 17; border: round $accent; padding: 0 1; }
-    #log { height: 1fr; border: round $accent; }
+    #main { height: 2fr; min-height: 15; }
+    #table { width: 2fr; min-width: 25; height: 100%; border: round $accent; }
+    #status { width: 3fr; min-width: 42; height: 100%; border: round $accent; padding: 0 1; }
+    #log { height: 1fr; min-height: 5; border: round $accent; }
     """
-    BINDINGS = [
+    ENABLE_COMMAND_PALETTE = False  # its key in the footer would push the table's keys off an 80-column screen
+    BINDINGS = [  # h, u and d hold their button until pressed again or space
         Binding("s", "button('stop')", "stop"),
         Binding("r", "button('reset')", "reset"),
         Binding("g", "button('start')", "start"),
-        Binding("h", "hold('return')", "return (hold)"),
-        Binding("u", "hold('up')", "up (hold)"),
-        Binding("d", "hold('down')", "down (hold)"),
+        Binding("h", "hold('return')", "return"),
+        Binding("u", "hold('up')", "up"),
+        Binding("d", "hold('down')", "down"),
         Binding("space", "release_all", "let go"),
         Binding("p", "button('select')", "select"),
         Binding("P", "next_user", "user"),
@@ -70,7 +78,9 @@ class SimulatorApp(App):
 
     def __init__(self, simulation: sim.Simulation, *, speed: float = 1.0, expected: float | None = None) -> None:
         super().__init__()
+        # expected: the session's length in s, for the progress bar; without it, each preset's as it starts
         self.simulation, self.speed, self.expected = simulation, speed, expected
+        self._given_expected = expected
         self.t = 0.0  # simulated seconds shown so far
         self.held: set[str] = set()
         self.session_start: float | None = None
@@ -79,13 +89,13 @@ class SimulatorApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        with Horizontal():
+        with Horizontal(id="main"):
             yield Static(id="table")
             with Vertical(id="status"):
                 yield Static(id="state")
                 yield ProgressBar(id="progress", total=self.expected or 100, show_eta=False)
         yield RichLog(id="log", max_lines=200)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "inversion-table: simulated table"
@@ -135,10 +145,14 @@ class SimulatorApp(App):
             return  # the app is closing (a frame timer can fire while the widgets go away)
         c = self.simulation.controller
         angle = c.estimate.angle if c.estimate is not None else None
-        self.query_one("#table", Static).update(drawing(self.simulation.hw.table.angle()))
+        table = self.query_one("#table", Static)
+        size = table.content_size
+        fits = dict(width=size.width, height=size.height) if size.width >= 9 and size.height >= 5 else {}
+        table.update(Text(drawing(self.simulation.hw.table.angle(), **fits), no_wrap=True, overflow="crop"))
         for record in self.events:
             if record.get("event") == "session" and record.get("action") == "start":
                 self.session_start = record["t"]
+                self._session_started(record.get("preset"))
             elif record.get("event") in ("trip", "home") or (record.get("event") == "session"
                                                              and record.get("action") == "complete") or (
                     record.get("event") == "button" and record.get("name") == "stop"):
@@ -165,6 +179,20 @@ class SimulatorApp(App):
         progress = self.query_one("#progress", ProgressBar)
         if self.session_start is not None and self.expected:
             progress.update(progress=min(self.expected, self.simulation.now() - self.session_start))
+
+    def _session_started(self, name: str | None) -> None:
+        """The progress bar follows the session that started: the one given, or the preset's."""
+        expected = self._given_expected
+        if expected is None:
+            from controller import session
+
+            c = self.simulation.controller
+            preset = next((p for p in c.presets if p.name == name), None)
+            if preset is not None:
+                expected = session.time_above(preset.program, c.limits.home_angle)[1]
+        self.expected = expected
+        if expected:
+            self.query_one("#progress", ProgressBar).update(total=expected, progress=0)
 
     def on_unmount(self) -> None:
         self.simulation.close()

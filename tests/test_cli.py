@@ -116,3 +116,161 @@ def test_a_press_of_a_button_the_table_does_not_have_is_refused(tmp_path, capsys
     config.write_text("[pins]\nselect = false\n", encoding="utf-8")
     assert main(["simulate", "--fast", "--config", str(config), "--press", "select@1"]) == 2
     assert "--press 'select@1': the table has no select button ([pins] select = false)" in capsys.readouterr().err
+
+
+def _into_a_closed_pipe(args, *, buffered: bool):
+    """Run the command with its stdout a pipe whose reader has gone (as after `| head -1`)."""
+    import os
+
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "controller", *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env=env)
+    finally:
+        os.close(write)
+    return done
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize("args", [["profiles"], ["simulate", "hold-40", "--fast", "--log", "/dev/stdout"],
+                                  ["doctor", "--sim"]])  # doctor writes through rich, which would exit 1
+def test_output_into_a_closed_pipe_ends_quietly_with_141(args, buffered):
+    done = _into_a_closed_pipe(args, buffered=buffered)
+    assert done.stderr == "" and done.returncode == 141, (done.returncode, done.stderr)
+
+
+def _simulate_in_a_subprocess(*args):
+    return subprocess.run([sys.executable, "-m", "controller", "simulate", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_each_trip_and_notice_of_a_fast_run_is_printed_once_and_says_what_happened():
+    done = _simulate_in_a_subprocess("hold-40", "--fast", "--fault", "imu-disconnect@20", "--press", "return@22:60")
+    both = done.stdout + done.stderr
+    assert both.count("imu-lost") == 2, both  # the trip's line, and the end line naming the latched trip
+    (trip,) = [line for line in both.splitlines() if "trip " in line and "imu-lost" in line]
+    assert "the angle sensor stopped answering" in trip
+    assert both.count("return held: moving toward home") == 1, both
+
+
+def test_a_run_with_nothing_to_do_says_the_table_stayed_home(capsys):
+    assert main(["simulate", "--fast"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "nothing ran" in line and "stayed home and idle" in line and "nan" not in line, line
+    assert "short of home" not in line
+
+
+def test_a_sensor_dead_from_power_on_trips_before_the_run_ends(capsys):
+    assert main(["simulate", "--fast", "--fault", "imu-disconnect@0"]) == 3
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "tripped (imu-lost)" in line and "nan" not in line and "no reading from the sensor" in line, line
+
+
+def test_a_hold_to_run_return_with_the_sensor_lost_ends_saying_the_step_count_brought_it_home(capsys):
+    assert main(["simulate", "hold-40", "--fast", "--fault", "imu-disconnect@20", "--press", "return@22:60"]) == 3
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "home by the step count" in line, line
+    assert "angle by the step count -60.0°" in line and "is stale" in line, line
+
+
+@pytest.mark.parametrize("command", [["simulate", "{dir}", "--fast"], ["profiles", "check", "{dir}"],
+                                     ["simulate", "{dir}", "--interactive"]])
+def test_a_directory_given_as_a_profile_is_called_a_directory(tmp_path, capsys, command):
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    assert main([part.format(dir=folder) for part in command]) == 2
+    (line,) = _err_lines(capsys)
+    assert f"{folder}: is a directory, not a profile file" in line and "no preset or profile file named" not in line
+
+
+@pytest.fixture
+def low_config(tmp_path):
+    config = tmp_path / "low.toml"
+    config.write_text("[limits]\nmax_angle = 30\n", encoding="utf-8")
+    return str(config)
+
+
+@pytest.mark.parametrize("argv", [
+    ["profiles", "--config", "{c}", "check", "hold-40"],
+    ["profiles", "check", "hold-40", "--config", "{c}"],
+])
+def test_profiles_takes_config_before_or_after_the_action(argv, low_config, capsys):
+    assert main([a.format(c=low_config) for a in argv]) == 2
+    assert "above [limits] max_angle = 30" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["profiles", "--config", "{c}"], ["profiles", "list", "--config", "{c}"],
+                                  ["profiles", "--config", "{c}", "list"]])
+def test_profiles_list_takes_config_and_says_what_the_table_offers(argv, low_config, capsys):
+    assert main([a.format(c=low_config) for a in argv]) == 0
+    out = capsys.readouterr().out
+    assert f"on the table ({low_config}, [presets] available): gentle, hold-40, oscillate" in out
+
+
+def test_users_takes_config_before_the_action(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.toml"
+    config.write_text('[[users]]\nname = "ana"\n', encoding="utf-8")
+    history = tmp_path / "h.sqlite"
+    monkeypatch.setattr("builtins.input", lambda prompt="": "yes")
+    assert main(["users", "--config", str(config), "--history", str(history), "ack", "ana"]) == 0
+    assert main(["users", "--config", str(config), "--history", str(history)]) == 0
+    assert "ana          the config limits; contraindications acknowledged" in capsys.readouterr().out
+
+
+def test_the_profiles_list_keeps_its_columns_with_a_long_name(capsys):
+    from profiles import preset_names
+
+    assert main(["profiles"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.split(" ", 1)[0] in preset_names()]
+    assert len(lines) == len(preset_names())
+    starts = {len(line) - len(line.split(" ", 1)[1].lstrip()) for line in lines}
+    assert len(starts) == 1, lines  # every description starts in the same column
+
+
+@pytest.mark.parametrize("command", ["plot", "history", "profiles", "users"])
+def test_every_command_has_a_description_in_its_help(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert out.split("\n\n")[1].strip() and not out.split("\n\n")[1].startswith(("positional", "options")), out
+
+
+def test_simulate_help_lists_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("0 home", "1 internal error", "2 input rejected", "3 stop or trip latched", "4 not home",
+                 "130 interrupted (Ctrl-C)", "141 "):
+        assert code in out, code
+
+
+def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
+    """On the real clock: a run in real time, interrupted with SIGINT once the session has started."""
+    import os
+    import selectors
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "simulate", "hold-40"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        watch = selectors.DefaultSelector()
+        watch.register(proc.stdout, selectors.EVENT_READ)
+        seen, deadline = "", time.monotonic() + 60
+        while "session  start" not in seen and time.monotonic() < deadline:
+            if watch.select(timeout=1.0):
+                seen += os.read(proc.stdout.fileno(), 4096).decode()  # unbuffered: select sees it all
+        assert "session  start" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    last = (out + err).strip().splitlines()[-1]
+    assert "interrupted (Ctrl-C) at t=" in last and "state running, angle " in last and "exit 130" in last, last
+    assert "Traceback" not in err

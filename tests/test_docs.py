@@ -68,3 +68,14 @@ def test_the_readme_profile_example_passes_its_own_checks(tmp_path):
     path.write_text(example, encoding="utf-8")
     prepared = prepare_profile(str(path), Config())
     assert [step.kind for step in prepared.profile.steps] == ["hold", "oscillate"]
+
+
+def test_the_readme_names_every_test_file_that_runs_on_the_real_clock():
+    section = README.split("## Development", 1)[1]
+    clock = re.compile(r"time\.sleep\(|MonotonicClock\(|time\.monotonic\(\)|real_time_pacer")
+    real_time = sorted(path.name for path in (ROOT / "tests").glob("test_*.py")
+                       if path.name != "test_docs.py" and clock.search(path.read_text(encoding="utf-8")))
+    assert real_time  # the service, the runner and the calibration run in real time
+    for name in real_time:
+        assert f"`{name}`" in section, name
+    assert "no timing flakiness" not in README

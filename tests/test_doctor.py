@@ -111,3 +111,50 @@ def test_doctor_from_the_command_line_exit_status(tmp_path, capsys, calibrated):
     assert main(["doctor", "--sim", "--config", str(bad), "--calibration", config.calibration.file]) == 1
     out = capsys.readouterr().out
     assert "FAIL config:" in out and "[pins] stop: must be ≥ 4" in out
+
+
+def test_piped_the_findings_and_fixes_are_not_broken_across_lines(tmp_path, capsys):
+    from controller.cli import main
+
+    missing = tmp_path / "a-folder-with-a-rather-long-name" / "and-a-long-calibration-file-name.json"
+    assert main(["doctor", "--sim", "--calibration", str(missing)]) == 1
+    out = capsys.readouterr().out  # captured: not a terminal
+    assert str(missing) in out, out
+    assert "inversion-table calibrate --sim" in out
+
+
+def test_the_simulated_table_does_not_warn_about_the_pin_factory_env_and_names_its_mock_pins(calibrated, monkeypatch):
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    found = results(calibrated[0], SimulatedSystem())
+    assert "pin factory env" not in found
+    assert found["pin factory"].ok and "MockFactory" in found["pin factory"].detail
+    assert "simulated" in found["pin factory"].detail
+
+
+def test_on_the_real_table_the_pin_factory_env_warning_has_a_fix(calibrated, monkeypatch):
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    found = results(calibrated[0], NoAccess())
+    assert found["pin factory env"].ok is None and "export GPIOZERO_PIN_FACTORY=lgpio" in found["pin factory env"].fix
+
+
+def test_the_simulated_bus_is_called_simulated(calibrated):
+    check = results(calibrated[0], SimulatedSystem())["I2C"]
+    assert check.ok and "simulated" in check.detail and "/dev/i2c-1 opens" not in check.detail
+
+
+def test_the_calibration_finding_and_its_fix_agree_on_the_simulated_table(tmp_path):
+    from controller import service
+
+    config, _ = service.config_for_run(None, simulated=True, calibration=str(tmp_path / "none.json"))
+    check = results(config, SimulatedSystem())["calibration"]
+    assert check.ok is False and "no calibration yet" in check.detail
+    assert "calibrate" not in check.detail.replace(check.fix, "")  # the one command is the fix's
+    assert check.fix == f"inversion-table calibrate --sim --calibration {tmp_path / 'none.json'}"
+
+
+def test_piped_doctor_says_on_stderr_why_it_exits_1(tmp_path, capsys):
+    from controller.cli import main
+
+    assert main(["doctor", "--sim", "--calibration", str(tmp_path / "none.json")]) == 1
+    err = capsys.readouterr().err
+    assert "1 problem(s): calibration" in err and "inversion-table calibrate --sim" in err, err

@@ -181,3 +181,24 @@ def test_a_user_needs_a_history_and_a_closed_prompt_acknowledges_nothing(files, 
     monkeypatch.setattr("builtins.input", closed)
     assert main(["users", "ack", "bo", "--config", config, "--history", history + ".new"]) == 1
     assert "Not acknowledged: nothing recorded." in capsys.readouterr().out
+
+
+def test_piped_the_history_table_truncates_nothing(files, capsys):
+    profile, config, history = files
+    simulate(profile, config, history)
+    capsys.readouterr()
+    assert main(["history", "--history", history, "--config", config]) == 0
+    out = capsys.readouterr().out  # captured: not a terminal
+    with History(history) as h:
+        (session,) = h.sessions("ana")
+    assert session.started[:16] in out and "…" not in out, out
+
+
+def test_a_user_without_sessions_is_told_so(files, capsys):
+    profile, config, history = files
+    simulate(profile, config, history)
+    capsys.readouterr()
+    assert main(["history", "--history", history, "--config", config, "--user", "nobody"]) == 0
+    captured = capsys.readouterr()
+    assert f"no sessions of user 'nobody' in {history}" in captured.out + captured.err
+    assert "┏" not in captured.out  # no empty table

@@ -1,7 +1,7 @@
 """The real-time shell on simulated hardware: real threads and clock, gpiozero mock pins, sd_notify.
 
-These are the only tests on real time; they wait for conditions (with generous limits), never for
-fixed delays.
+Real time is their point (README, Development, lists every test file on the real clock); they
+wait for conditions (with generous limits), never for fixed delays.
 """
 
 from __future__ import annotations

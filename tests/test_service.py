@@ -249,3 +249,49 @@ def test_a_preset_file_next_to_the_config_is_found_from_anywhere(tmp_path, monke
 
     presets = load_presets(load_config(config_path), str(config_path))
     assert [p.name for p in presets] == ["mine", "gentle"]
+
+
+def _shape(line: str) -> str:
+    import re
+
+    return re.sub(r"-?\d+(\.\d+)?", "#", line)
+
+
+def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, notify):
+    """The README's `run` sample, replayed (faster) on the simulated table: the same lines, in order."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("It logs one line per event", 1)[1].split("```\n", 2)[1].splitlines()
+    kinds = ("starting on", "ready:", "button ", "preset ", "session ", "stopping:")
+    path, sock = notify
+    config = tmp_path / "config.toml"
+    expected = [_shape(line.replace("config the default config", f"config {config}")) for line in sample
+                if line.startswith(kinds)]
+    assert len(expected) >= 10, sample
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")
+    proc = subprocess.Popen(
+        PROG + ["run", "--sim", "--config", str(config), "--press", "select@0.3", "--press", "start@0.6",
+                "--press", "stop@1.5"],
+        env=_env(tmp_path, notify=path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    got = [_shape(line) for line in out.splitlines() if line.startswith(kinds)]
+    assert got == expected, out
+
+
+def test_run_sim_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)  # `run --sim | head -1`, once head has gone
+    try:
+        done = subprocess.run(PROG + ["run", "--sim", "--config", str(config)], env=_env(tmp_path), cwd=tmp_path,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and "Logging error" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -165,3 +165,51 @@ def test_the_config_refuses_a_drive_faster_than_the_pulses_can_go(tmp_path):
     path.write_text("[table]\nsteps_per_degree = 800\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"that is 3200 steps/s, above the {MAX_STEP_RATE} the step pulses can reach"):
         load_config(path)
+
+
+def _bench_stop_latency():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import stop_latency
+
+    return stop_latency
+
+
+def test_the_stop_latency_bench_waits_for_a_slow_loop_to_get_the_motor_stepping(monkeypatch):
+    """A busy machine: after each release the loop thread takes 80 ms to command a move again."""
+    import time
+
+    stop_latency = _bench_stop_latency()
+
+    class BusyStepper(stop_latency.Stepper):
+        def clear_halt(self, token):
+            self._cleared = time.monotonic()
+            return super().clear_halt(token)
+
+        def move_to(self, degrees, duration):
+            if time.monotonic() - getattr(self, "_cleared", 0.0) < 0.08:
+                return 0  # the loop has not come round yet
+            return super().move_to(degrees, duration)
+
+    monkeypatch.setattr(stop_latency, "Stepper", BusyStepper)
+    measured = stop_latency.measure(5)
+    assert len(measured.latencies) == 5 and measured.skipped == 0  # it waited, and measured every press
+    assert all(h >= 0 for h in measured.halts)
+
+
+def test_the_stop_latency_bench_says_not_measured_when_the_motor_never_steps(monkeypatch):
+    stop_latency = _bench_stop_latency()
+
+    class Idle(stop_latency.Stepper):
+        def move_to(self, degrees, duration):
+            return 0
+
+    monkeypatch.setattr(stop_latency, "Stepper", Idle)
+    monkeypatch.setattr(stop_latency, "STEPPING_WAIT", 0.2)
+    measured = stop_latency.measure(3)
+    assert measured.latencies == [] and measured.skipped == 3
+    lines = stop_latency.lines(measured)
+    assert any(line.startswith("stop_to_last_pulse: not measured") for line in lines), lines
+    assert "stop_presses: 0 measured of 3 (3 skipped: the motor was not stepping within 0.2 s)" in lines

@@ -102,3 +102,116 @@ def test_shift_p_switches_the_user_at_home():
             assert "user       ana" in str(app.query_one("#state").render())
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", [(41, 15), (30, 13), (25, 9), (60, 30)])
+def test_the_head_is_drawn_at_every_angle_in_every_size(size):
+    width, height = size
+    for angle in range(-90, 91, 5):
+        picture = drawing(float(angle), width=width, height=height)
+        lines = picture.splitlines()
+        assert "O" in picture, (angle, size)
+        assert len(lines) == height and all(len(line) == width for line in lines)
+
+
+def test_at_80_by_24_nothing_is_clipped():
+    async def scenario():
+        app, run = _app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.advance(1.0)
+            await pilot.pause()
+            screen = app.screen.region
+            footer = app.query_one("Footer")
+            keys = [key for key in footer.query("FooterKey")]
+            assert len(keys) == len(SimulatorApp.BINDINGS)
+            assert all(key.region.right <= screen.right and key.region.y == screen.bottom - 1 for key in keys)
+            for name in ("#table", "#status", "#log"):
+                region = app.query_one(name).region
+                assert region.bottom <= footer.region.y and region.right <= screen.right, (name, region)
+            table = app.query_one("#table")
+            picture = str(table.render()).splitlines()
+            assert len(picture) <= table.content_size.height and max(map(len, picture)) <= table.content_size.width
+            assert any("O" in line for line in picture)  # the head, at home
+            status = app.query_one("#state")
+            text = str(status.render()).splitlines()
+            assert len(text) <= status.content_size.height and max(map(len, text)) <= status.content_size.width
+            bar = app.query_one("#progress")
+            assert bar.region.bottom <= app.query_one("#status").region.bottom - 1  # inside its border
+
+    asyncio.run(scenario())
+
+
+def test_the_progress_bar_follows_a_preset_started_with_the_start_key():
+    async def scenario():
+        from controller.service import user_choices
+
+        config = Config()
+        users = user_choices(config, "test", first=None, history=None)  # the config's presets, no PROFILE
+        run = sim.Simulation(config, presets=list(users[0].presets), users=users)
+        app = SimulatorApp(run, speed=0.1)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            app.advance(1.0)
+            await pilot.press("g")  # start the first preset (gentle)
+            app.advance(60.0)
+            await pilot.pause()
+            bar = app.query_one("#progress")
+            assert 0.2 < bar.percentage < 0.8, bar.percentage  # a minute into a session of about three
+
+    asyncio.run(scenario())
+
+
+def test_a_profile_given_starts_at_t_0_and_quitting_says_where_the_table_was_left(monkeypatch, capsys):
+    from controller.cli import main
+
+    seen = []
+
+    def run_for_five_seconds(app):  # instead of a terminal: 5 s of the table, then q
+        app.simulation.step_until(5.0)
+        seen.append(app.simulation)
+        app.simulation.close()
+
+    monkeypatch.setattr(SimulatorApp, "run", run_for_five_seconds)
+    assert main(["simulate", "hold-40", "--interactive"]) == 0
+    (run,) = seen
+    assert run.controller.machine.state == "running" and run.hw.table.angle() > -55  # started at t = 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.startswith("left the simulated table at t=5.0") and "state running, angle " in out, out
+
+
+def test_q_quits_the_app():
+    async def scenario():
+        app, run = _app()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            await pilot.press("q")
+            await pilot.pause()
+        assert run.closed
+
+    asyncio.run(scenario())
+
+
+def _docs_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "interactive.py"
+    spec = importlib.util.spec_from_file_location("docs_interactive", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path.parent
+
+
+def test_the_readme_picture_of_the_interactive_simulator_is_the_app_as_it_is_now():
+    """docs/interactive.svg is what the app shows today (regenerate: python docs/interactive.py)."""
+    import re
+
+    script, docs = _docs_script()
+    committed = (docs / "interactive.svg").read_text(encoding="utf-8")
+    assert script.screen_text(script.screenshot()) == script.screen_text(committed)
+    png = (docs / "interactive.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    view_width, view_height = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', committed).groups())
+    assert width == script.PNG_WIDTH and abs(height - width * view_height / view_width) <= 1  # made from the SVG
