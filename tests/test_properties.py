@@ -1,5 +1,5 @@
 """Property tests: random profiles, button scripts and faults on the whole simulated table, judged
-against the invariants I1-I8 of docs/SAFETY.md on the simulator's ground truth.
+against the invariants I1-I8 of docs/SAFETY.md on the simulator's ground truth (tests/invariants.py).
 
 CI runs a modest number of examples; set INVERSION_TABLE_PROPERTY_EXAMPLES for a larger search.
 """
@@ -14,13 +14,12 @@ from hypothesis import strategies as st
 from controller import session
 from controller import simulate as sim
 from controller.config import Config
-from controller.planner import move_time
-from controller.state import BUTTONS, MOTION_BUTTONS
+from controller.state import BUTTONS
 from tests.conftest import simulate
+from tests.invariants import check_invariants
 
 EXAMPLES = int(os.environ.get("INVERSION_TABLE_PROPERTY_EXAMPLES", "25"))
 HORIZON = 180.0  # s of simulated time per example
-WINDOW = 5  # periods: speeds are judged over 0.1 s, so one step of quantisation does not count
 FAULT_KINDS = ("imu-disconnect", "imu-error", "imu-freeze", "imu-spike", "imu-disagree", "stall", "slip", "crash", "loop-stall")
 
 
@@ -64,95 +63,6 @@ faults = st.lists(
               duration=st.sampled_from([0.02, 0.5, 2.0, 20.0])),
     max_size=2,
 )
-
-
-def check_invariants(run, config, presses, faults, started_by_profile):
-    lim = config.limits
-    home, top, period = config.table.home_angle, lim.max_angle, config.period
-    samples = run.samples
-    slip_from = min((f.t for f in faults if f.kind == "slip"), default=float("inf"))
-    physics_ok = [s["t"] < slip_from for s in samples]  # a slipping drive is the mechanics' job
-
-    def moved(a, b):
-        return abs(b["true_angle"] - a["true_angle"]) > 1e-9
-
-    # I1: within the travel, with 1 deg of margin.
-    for s, ok in zip(samples, physics_ok):
-        if ok:
-            assert home - 1 <= s["true_angle"] <= top + 1, ("I1", s)
-    # I6: speed within 1.05 x max_speed (judged over WINDOW periods).
-    for a, b, ok in zip(samples, samples[WINDOW:], physics_ok[WINDOW:]):
-        if ok:
-            assert abs(b["true_angle"] - a["true_angle"]) / (b["t"] - a["t"]) <= lim.max_speed * 1.05 + 1e-6, ("I6", a, b)
-    # I7: nothing moves before the first motion button.
-    first = min([p.t for p in presses if p.name in MOTION_BUTTONS] + ([0.0] if started_by_profile else []), default=HORIZON * 2)
-    for a, b in zip(samples, samples[1:]):
-        if b["t"] <= first and b["t"] < slip_from:
-            assert not moved(a, b), ("I7", a, b)
-    # I2 / I3: after a stop, and while that stop stays latched, nothing moves.
-    for p in presses:
-        if p.name == "stop" and p.t < slip_from:
-            latched = []
-            for s in samples:
-                if s["t"] < p.t + period or s["t"] >= slip_from:
-                    continue
-                if s["state"] != "stopped":
-                    break
-                latched.append(s)
-            assert all(abs(s["true_angle"] - latched[0]["true_angle"]) <= 0.1 for s in latched), ("I2", p)
-    held_return = [(p.t, p.t + p.hold) for p in presses if p.name == "return"]
-    for a, b in zip(samples, samples[1:]):
-        if b["t"] >= slip_from or not moved(a, b):
-            continue
-        if a["state"] == "stopped" and b["state"] == "stopped":
-            raise AssertionError(("I3 stop", a, b))
-        if a["state"] == "tripped" and b["state"] == "tripped":
-            assert any(t0 <= a["t"] and b["t"] <= t1 + period for t0, t1 in held_return), ("I3 hold", a, b)
-            assert b["true_angle"] < a["true_angle"], ("I3 toward home", a, b)
-    tripped = [s for s in samples if s["state"] == "tripped" and s["t"] < slip_from]
-    for a, b in zip(tripped, tripped[WINDOW:]):
-        if b["t"] - a["t"] <= WINDOW * period + 1e-9:
-            assert abs(b["true_angle"] - a["true_angle"]) / (b["t"] - a["t"]) <= lim.max_speed / 2 * 1.05 + 1e-6, ("I3 speed", a, b)
-    # I4: a reset never causes motion: after a reset of a latched stop or trip, nothing moves until a
-    # person presses a motion button.
-    waiting = []  # (from, to): after such a reset, before the next press of a motion button
-    for p in presses:
-        if p.name == "reset":
-            before = [s for s in samples if s["t"] <= p.t]
-            if not before or before[-1]["state"] not in ("stopped", "tripped"):
-                continue  # a reset with nothing latched changes nothing
-            asked = min((q.t for q in presses if q.name in MOTION_BUTTONS and q.t >= p.t), default=HORIZON * 2)
-            waiting.append((p.t, asked))
-            window = [s for s in samples if p.t <= s["t"] <= asked and s["t"] < slip_from]
-            assert all(not moved(a, b) for a, b in zip(window, window[1:])), ("I4", p)
-    # I5: head-down time per excursion from home, under automatic control, is bounded. (Not while a
-    # stop or trip holds the table, nor after a reset until someone asks again: rule 6 forbids
-    # moving then, and it takes precedence.)
-    bound = lim.session_timeout + move_time(top, max_speed=lim.max_speed, max_accel=lim.max_accel) + 2 * period
-    head_down = 0.0
-    for s in samples:
-        if abs(s["true_angle"] - home) <= 1.0:
-            head_down = 0.0
-        elif (s["true_angle"] > 0 and s["state"] not in ("stopped", "tripped") and s["t"] < slip_from
-              and not any(t0 <= s["t"] <= t1 for t0, t1 in waiting)):
-            head_down += period
-            assert head_down <= bound, ("I5", s, head_down)
-    # I8: a lost IMU trips within 0.1 s; a frozen one within 1 s.
-    # (A fault that comes while the loop is stalled is caught by the dead-man, which has already
-    # halted the motor and posted its own trip: the loop cannot see the sensor then.)
-    trips = [e for e in run.events if e["event"] in ("trip", "deadman")]
-    stalls = [(f.t, f.t + (f.duration or 1e9)) for f in faults if f.kind == "loop-stall"]
-    for f, deadline in [(f, 0.1) for f in faults if f.kind == "imu-disconnect" and (f.duration or 99) > 0.1] + \
-                       [(f, 1.0) for f in faults if f.kind == "imu-freeze" and (f.duration or 99) > 1.0]:
-        if any(t0 <= f.t + deadline and f.t <= t1 for t0, t1 in stalls):
-            assert any(e["event"] == "deadman" and e["t"] <= f.t + deadline + 1e-9 for e in trips), ("I8 stall", f)
-            continue
-        if run.result.t >= f.t + deadline:
-            assert any(e["t"] <= f.t + deadline + 1e-9 for e in trips) or any(
-                s["state"] == "stopped" for s in samples if f.t <= s["t"] <= f.t + deadline), ("I8", f, trips)
-    # The exit code tells the truth.
-    if run.result.exit_code == sim.EXIT_HOME:
-        assert abs(run.result.true_angle - home) <= 1.0 and run.result.state == "idle"
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
