@@ -188,3 +188,51 @@ def test_models_also_validate_when_built_in_code():
         LimitsConfig(max_angle=120)
     with pytest.raises(ValueError, match=r"return_speed = 3 \(the default\) is above"):
         Config(limits=LimitsConfig(max_speed=2.0))
+
+
+# --- numbers and texts no file should hold: each is one short line, never a traceback or a hang ---
+
+HUGE = "1" + "0" * 400  # an integer beyond any float (1e400), as TOML reads it: a Python int
+
+
+@pytest.mark.parametrize(
+    "section, key, value, limit",
+    [
+        ("motion", "rest_time", HUGE, "must be ≤ 5m"),
+        ("limits", "idle_timeout", HUGE, "must be ≤ 30m"),
+        ("limits", "session_timeout", HUGE, "must be ≤ 2h"),
+        ("tracking", "time", HUGE, "must be ≤ 0.8s (so a stall trips within 1 s)"),
+        ("motion", "rest_time", f'"{HUGE}s"', "must be ≤ 5m"),
+        ("limits", "max_angle", HUGE, "must be ≤ 90 (the hard ceiling)"),
+        ("table", "home_angle", "-" + HUGE, "must be ≥ -89"),
+        ("limits", "max_speed", "2" + "0" * 308, "must be ≤ 10 (the hard speed limit)"),
+        ("control", "rate", HUGE, "must be ≤ 200"),
+        ("pins", "stop", HUGE, "must be ≤ 27 (the 40-pin header ends at GPIO27)"),
+    ],
+)
+def test_a_number_too_large_for_a_float_names_the_key_and_its_limit(tmp_path, section, key, value, limit):
+    path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: [{section}] {key}: {limit} (got "), msg
+    assert len(msg) < 200 and "\n" not in msg, msg  # the value is described, not printed in full
+
+
+@pytest.mark.parametrize("padding", [" " * 400, "1h" + " " * 400, "1" * 400 + " "], ids=["spaces", "unit", "digits"])
+def test_a_long_duration_text_is_rejected_at_once(tmp_path, padding):
+    import time
+
+    path = write(tmp_path, f'[motion]\nrest_time = "{padding}x"\n')
+    started = time.perf_counter()
+    msg = error_of(path)
+    assert time.perf_counter() - started < 0.5  # the duration pattern never backtracks
+    assert msg.startswith(f"{path}: [motion] rest_time: not a duration") and len(msg) < 250, msg
+
+
+def test_a_long_unknown_key_and_a_long_value_are_cut_short(tmp_path):
+    path = write(tmp_path, f"[limits]\n{'k' * 5000} = 1\n[calibration]\nfile = 3\n[presets]\navailable = 5\n"
+                           f"[gpio]\npin_factory = \"{'x' * 5000}\"\n")
+    lines = error_of(path).splitlines()
+    assert lines[0].startswith(f"{path}: [limits]: unknown key '{'k' * 40}...'")
+    assert any(line.startswith(f"{path}: [gpio] pin_factory: ") and line.endswith("...' (5000 characters))")
+               for line in lines), lines
+    assert all(len(line) < 250 for line in lines), lines

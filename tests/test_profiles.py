@@ -94,6 +94,25 @@ def test_duration_rejects_with_the_duration_message(text):
     assert info.value.errors()[0]["msg"] == DURATION_ERROR
 
 
+@pytest.mark.parametrize("value", [10**400, 2**1100, "1" * 400, "9" * 306 + "h", "1" * 400 + "s"],
+                         ids=["1e400", "2**1100", "400-digit-text", "1e306h", "400-digit-s"])
+def test_a_duration_too_large_for_a_float_is_too_large_not_a_crash(value):
+    with pytest.raises(ValidationError) as info:
+        DURATION.validate_python(value)
+    assert info.value.errors()[0]["type"] == "too_large"  # shown as the field's upper limit
+
+
+@pytest.mark.parametrize("text", [" " * 2000 + "x", "1h" + " " * 2000 + "x", " 1" * 2000, "1" * 2000 + "x"],
+                         ids=["spaces", "unit-then-spaces", "spaced-digits", "digits"])
+def test_a_long_duration_text_is_rejected_in_linear_time(text):
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ValidationError):
+        DURATION.validate_python(text)
+    assert time.perf_counter() - started < 0.1
+
+
 @pytest.mark.parametrize("seconds, text", [(90, "1m30s"), (1200, "20m"), (45, "45s"), (3720, "1h2m"), (0, "0s"),
                                            (2.5, "2.5s"), (3600, "1h"), (3661, "1h1m1s")])
 def test_format_duration(seconds, text):
