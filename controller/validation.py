@@ -15,7 +15,6 @@ import difflib
 import math
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
@@ -23,6 +22,8 @@ from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
+
+from controller import tomltext
 
 DURATION_ERROR = 'not a duration: use seconds (90) or a text like "90s", "2m", "1m30s"'
 
@@ -125,13 +126,15 @@ def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exc
     """Read a TOML file and validate it as ``model_cls``; every failure is ``error_cls`` with a clear message."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(tomltext.MAX_BYTES + 1)  # not all of /dev/zero, or a file written by mistake
     except FileNotFoundError:
         raise error_cls(f"{path}: no such {what} file") from None
     except IsADirectoryError:
         raise error_cls(f"{path}: is a directory, not a {what} file") from None
     except (OSError, ValueError) as e:
         raise error_cls(f"{path}: cannot read the {what} file: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) > tomltext.MAX_BYTES:
+        raise error_cls(f"{path}: more than {tomltext.MAX_BYTES // 1024} KiB, too large for a {what} file") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -141,17 +144,17 @@ def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exc
 
 def validate_toml_text(text: str, model_cls: type[M], *, error_cls: type[Exception], source: str) -> M:
     """Parse TOML text and validate it as ``model_cls``; ``source`` starts every line of an error."""
+    data, long_ints = tomltext.loads(text, source=source, error_cls=error_cls)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise error_cls(f"{source}: not valid TOML: {e}") from None
-    try:
-        return model_cls.model_validate(data)
+        model = model_cls.model_validate(data)
     except ValidationError as e:
         errors = _drop_typo_echoes(e.errors(), data, model_cls)
         errors.sort(key=lambda err: err["type"] != "extra_forbidden")  # a typo first: it explains the rest
-        lines = [line for err in errors for line in _problem_lines(err, data, model_cls, source)]
+        lines = [line for err in errors for line in _problem_lines(err, data, model_cls, source, long_ints)]
         raise error_cls(join_problems(lines)) from None
+    if long_ints:  # read as a stand-in, which every limit refuses: never a value to run with
+        raise error_cls(f"{source}: a number of {max(long_ints.values())} digits, too long to be any setting") from None
+    return model
 
 
 # --- turning pydantic errors into lines ------------------------------------------------------
@@ -248,11 +251,17 @@ def _printable(word: str) -> str:
     return _cut(word if word.isprintable() else repr(word)[1:-1])
 
 
+class _Described(str):
+    """A value that a message describes in words rather than quotes ("a number of 5000 digits")."""
+
+
 def shown(value: Any) -> str:
     """A value as a message quotes it: its repr, cut short when long; a huge number by its size."""
+    if isinstance(value, _Described):
+        return str(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_SHOWN:
         try:
-            return f"a number of {len(str(abs(value)))} digits"
+            return f"a{' negative' * (value < 0)} number of {len(str(abs(value)))} digits"
         except ValueError:  # beyond what Python turns into text
             return "a number of thousands of digits"
     if isinstance(value, str) and len(value) > MAX_SHOWN:
@@ -328,7 +337,8 @@ def _short(err: dict) -> str:
     return "must be " + msg.removeprefix("Input should be ") if msg.startswith("Input should be ") else msg
 
 
-def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str) -> list[str]:
+def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str,
+                   long_ints: dict[int, int] | None = None) -> list[str]:
     """The message lines for one pydantic error: ``{source}: {field}: {what is wrong} (got {value!r})``."""
     loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
     show_got = True
@@ -362,6 +372,10 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
             msgs, show_got = str(err["msg"]).splitlines() or [""], False
     if value is _MISSING:
         value = err.get("input")
+    if isinstance(value, int) and value in (long_ints or {}):  # a stand-in for a number too long to read
+        value = _Described(f"a number of {long_ints[value]} digits")
+    elif isinstance(value, int) and -value in (long_ints or {}):
+        value = _Described(f"a negative number of {long_ints[-value]} digits")
     got = f" (got {shown(value)})" if show_got and kind != "missing" and not isinstance(value, (dict, list)) else ""
     prefix = f"{source}: {label}: " if label else f"{source}: "
     return [f"{prefix}{msg}{got}" for msg in msgs]

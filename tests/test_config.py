@@ -236,3 +236,54 @@ def test_a_long_unknown_key_and_a_long_value_are_cut_short(tmp_path):
     assert any(line.startswith(f"{path}: [gpio] pin_factory: ") and line.endswith("...' (5000 characters))")
                for line in lines), lines
     assert all(len(line) < 250 for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("limits", "max_angle", "1" * 5000, "must be ≤ 90 (the hard ceiling) (got a number of 5000 digits)"),
+        ("control", "rate", "1_" * 4400 + "0", "must be ≤ 200 (got a number of 4401 digits)"),
+        ("table", "home_angle", "-" + "9" * 4301, "must be ≥ -89 (got a negative number of 4301 digits)"),
+        ("motion", "rest_time", "9" * 4301, "must be ≤ 5m (got a number of 4301 digits)"),
+    ],
+)
+def test_an_integer_too_long_for_python_to_read_names_the_key_and_its_limit(tmp_path, section, key, value, expected):
+    # tomllib raises a bare ValueError for more than 4300 digits; the key is still named
+    path = write(tmp_path, f"# a comment 1234\n[{section}]\n{key} = {value}\n")
+    assert error_of(path) == f"{path}: [{section}] {key}: {expected}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: line 1: arrays or tables nested too deeply"),
+        ("[limits]\nmax_angle = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+         "not valid TOML: line 2: arrays or tables nested too deeply"),
+        (".".join(["a"] * 30000) + " = 1\n", "not valid TOML: line 1: a key of more than 16 dotted parts"),
+        ("[x]\n[" + ".".join(['"a"'] * 10000) + "]\n", "not valid TOML: line 2: a key of more than 16 dotted parts"),
+    ],
+    ids=["arrays", "inline-tables", "dotted-key", "dotted-table"],
+)
+def test_toml_nested_too_deeply_is_one_line_at_once(tmp_path, text, expected):
+    import time
+
+    path = write(tmp_path, text)
+    started = time.perf_counter()
+    assert error_of(path) == f"{path}: {expected}"
+    assert time.perf_counter() - started < 0.5  # tomllib takes 20 s over a 30000-part dotted key
+
+
+def test_a_file_over_64_kib_is_refused_unread(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = 45\n" + "# padding\n" * 7000)
+    assert error_of(path) == f"{path}: more than 64 KiB, too large for a config file"
+    assert load_config(write(tmp_path, "[limits]\nmax_angle = 45\n" + "# padding\n" * 6000)).limits.max_angle == 45
+
+
+def test_dev_zero_as_a_config_is_refused_not_read_forever():
+    assert error_of("/dev/zero") == "/dev/zero: more than 64 KiB, too large for a config file"
+
+
+def test_a_text_that_merely_mentions_dots_and_digits_still_loads(tmp_path):
+    text = ('# see 1.2.3.4 and a.b.c, 12345678901234567890\n[limits]\nmax_angle = 45.5\nsession_timeout = "1m30s"\n'
+            '[presets]\navailable = ["gentle"]  # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o (15 parts)\n')
+    assert load_config(write(tmp_path, text)).limits.max_angle == 45.5
