@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from controller.config import HARD_MAX_ANGLE, HARD_MAX_SPEED, Config
+from controller.config import HARD_MAX_ANGLE, MAX_SESSION_TIMEOUT, Config, Speed
 from controller.errors import ProfileError
 from controller.validation import (
     Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem,
@@ -19,6 +19,12 @@ from controller.validation import (
 
 MAX_NAME_LENGTH = 60
 MAX_REPEAT = 100  # a repeat runs its steps at most this many times
+MAX_STEPS = 100  # steps in a profile, and in a repeat: at most 10000 moves once repeats are unrolled
+MAX_CYCLES = 1000  # an oscillation's cycles: 20 make the usual 20 minutes
+# No single time of a step (a hold, a dwell, a pause, an oscillation's duration, a progression's
+# hold) may be longer than the longest session timeout: head-down, it could never finish, and
+# nobody lies on an inversion table longer than that head-up either.
+MAX_STEP_TIME = MAX_SESSION_TIMEOUT
 PRESET_PACKAGE = "profiles"
 PRESET_DIR = "presets"
 
@@ -26,7 +32,9 @@ Angle = Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=HARD_MAX_ANGLE),
                   LimitNote(le="the hard ceiling", ge="the hard floor")]
 """Degrees from horizontal, positive head-down."""
 
-_PositiveDuration = Annotated[Duration, Field(gt=0)]
+_StepTime = LimitNote(le="the longest session timeout")
+_PositiveDuration = Annotated[Duration, Field(gt=0, le=MAX_STEP_TIME), _StepTime]
+_Dwell = Annotated[Duration, Field(le=MAX_STEP_TIME), _StepTime]
 
 
 class HoldStep(StrictModel):
@@ -47,10 +55,10 @@ class OscillateStep(StrictModel):
     kind: Literal["oscillate"]
     high: Angle
     low: Angle
-    dwell_high: Duration
-    dwell_low: Duration
+    dwell_high: _Dwell
+    dwell_low: _Dwell
     duration: _PositiveDuration | None = None
-    cycles: Annotated[int, Field(ge=1)] | None = None
+    cycles: Annotated[int, Field(ge=1, le=MAX_CYCLES)] | None = None
 
     def angles(self) -> dict[str, float]:
         """The step's angle fields by name, for checks against the limits."""
@@ -75,7 +83,7 @@ class RampStep(StrictModel):
 
     kind: Literal["ramp"]
     angle: Angle
-    speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
+    speed: Speed
 
     def angles(self) -> dict[str, float]:
         return {"angle": self.angle}
@@ -99,7 +107,7 @@ class RepeatStep(StrictModel):
 
     kind: Literal["repeat"]
     times: Annotated[int, Field(ge=1, le=MAX_REPEAT)]
-    steps: Annotated[list[SimpleStep], Field(min_length=1)]
+    steps: Annotated[list[SimpleStep], Field(min_length=1, max_length=MAX_STEPS)]
 
     def angles(self) -> dict[str, float]:
         return {f"steps #{i + 1} ({s.kind}) {k}": v for i, s in enumerate(self.steps) for k, v in s.angles().items()}
@@ -119,7 +127,7 @@ class Increment(StrictModel):
     """What each completed session adds."""
 
     angle: Annotated[float, Field(ge=0, le=HARD_MAX_ANGLE)] = 0.0
-    time: Annotated[Duration, Field(ge=0)] = 0.0
+    time: _Dwell = 0.0
 
 
 class Progression(StrictModel):
@@ -165,8 +173,8 @@ class Profile(StrictModel):
 
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
     description: str = ""
-    max_speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")] | None = None
-    steps: Annotated[list[Step], Field(min_length=1)] | None = None
+    max_speed: Speed | None = None
+    steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] | None = None
     progression: Progression | None = None
 
     @model_validator(mode="after")

@@ -215,7 +215,7 @@ def test_two_step_problems_are_two_lines(tmp_path):
         (HEAD + oscillate(duration=None), 'steps #1 (oscillate): needs either duration (e.g. "20m") or cycles (e.g. 20)'),
         (HEAD + oscillate(duration=None, cycles=0), "steps #1 (oscillate) cycles: must be ≥ 1 (got 0)"),
         (HEAD + oscillate(dwell_low=-1), f"steps #1 (oscillate) dwell_low: {DURATION_ERROR} (got -1)"),
-        (HEAD + 'max_speed = 0\n' + hold(20), "max_speed: must be > 0 (got 0)"),
+        (HEAD + 'max_speed = 0\n' + hold(20), "max_speed: must be ≥ 0.05 (the slowest a move may go) (got 0)"),
         ('name = ""\n' + hold(20), "name: must not be empty (got '')"),
         (f'name = "{"x" * 61}"\n' + hold(20), "name: must be at most 60 characters long"),
         (HEAD + "steps = []\n", "steps: must not be empty"),
@@ -309,3 +309,79 @@ def test_several_limit_problems_one_line_each():
         "p.toml: steps #2 (hold) angle = -20 is below [table] home_angle = -10 (config.toml)",
         "p.toml: max_speed = 5 is above [limits] max_speed = 4 (config.toml); a profile can only lower it",
     ]
+
+
+# --- bounds that keep every time finite: a speed floor, the longest step, the most cycles and steps ---
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (HEAD + "max_speed = 1.0e-320\n" + hold(20), "max_speed: must be ≥ 0.05 (the slowest a move may go)"),
+        (HEAD + '[[steps]]\nkind = "ramp"\nangle = 20\nspeed = 0.01\n',
+         "steps #1 (ramp) speed: must be ≥ 0.05 (the slowest a move may go) (got 0.01)"),
+        (HEAD + oscillate(dwell_high="1e308", dwell_low="1e308"),
+         "steps #1 (oscillate) dwell_high: must be ≤ 2h (the longest session timeout) (got 1e+308)"),
+        (HEAD + hold(20, '"2h1s"'), "steps #1 (hold) duration: must be ≤ 2h (the longest session timeout) (got '2h1s')"),
+        (HEAD + hold(20, "1" + "0" * 400), "steps #1 (hold) duration: must be ≤ 2h (the longest session timeout) "
+                                           "(got a number of 401 digits)"),
+        (HEAD + hold("1" + "0" * 400), "steps #1 (hold) angle: must be ≤ 90 (the hard ceiling) (got a number of 401 digits)"),
+        (HEAD + '[[steps]]\nkind = "pause"\nduration = "3h"\n',
+         "steps #1 (pause) duration: must be ≤ 2h (the longest session timeout) (got '3h')"),
+        (HEAD + oscillate(duration='"2h30m"'), "steps #1 (oscillate) duration: must be ≤ 2h (the longest session timeout)"),
+        (HEAD + oscillate(duration=None, cycles=100000000000), "steps #1 (oscillate) cycles: must be ≤ 1000 (got 100000000000)"),
+        (HEAD + oscillate(duration=None, cycles="9" * 5000), "steps #1 (oscillate) cycles: must be ≤ 1000 (got a number of 5000 digits)"),
+        (HEAD + hold(20) * 101, "steps: must have at most 100 entries"),
+        (HEAD + '[[steps]]\nkind = "repeat"\ntimes = 2\n' + hold(20).replace("[[steps]]", "[[steps.steps]]") * 101,
+         "steps #1 (repeat) steps: must have at most 100 entries"),
+        (HEAD + '[progression]\nstart = { angle = 20, time = "1m" }\ntarget = { angle = 40, time = "3h" }\n'
+                'step = { angle = 2, time = "30s" }\n',
+         "[progression] target time: must be ≤ 2h (the longest session timeout) (got '3h')"),
+    ],
+    ids=["max_speed-1e-320", "ramp-speed", "dwells-1e308", "hold-2h1s", "hold-400-digits", "angle-400-digits",
+         "pause-3h", "oscillate-2h30m", "cycles-1e11", "cycles-5000-digits", "101-steps", "101-repeated-steps",
+         "progression-3h"],
+)
+def test_bounds_that_keep_every_time_finite(tmp_path, text, expected):
+    import time
+
+    started = time.perf_counter()
+    path, msg = error_of(tmp_path, text)
+    assert msg.startswith(f"{path}: {expected}"), msg
+    assert time.perf_counter() - started < 1.0
+
+
+def _numbers(model, seen=None):
+    """(model, field name, field) of every number a file can give, in ``model`` and the models in it."""
+    from typing import Literal, get_args, get_origin
+
+    from controller.validation import _models_in
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        todo, leaves = [field.annotation], set()
+        while todo:
+            ann = todo.pop()
+            if get_origin(ann) is Literal:
+                continue  # a few named values: bounded by being listed
+            leaves.add(ann)
+            todo.extend(get_args(ann))
+        if leaves & {int, float}:
+            yield model, name, field
+        for inner in _models_in(field.annotation):
+            yield from _numbers(inner, seen)
+
+
+def test_every_number_a_config_or_profile_gives_has_an_upper_limit():
+    """A number without one reaches the checks and the simulator as 1e308, or as 10**11 cycles."""
+    from annotated_types import Le, Lt
+
+    from controller.validation import _metadata
+
+    checked_by_a_list = {("ImuConfig", "address"), ("ImuConfig", "accept_ids")}  # only 0x68/0x69, the clone ids
+    unbounded = [f"{m.__name__}.{name}" for root in (Config, Profile) for m, name, field in _numbers(root)
+                 if not any(isinstance(meta, (Le, Lt)) for meta in _metadata(field))
+                 and (m.__name__, name) not in checked_by_a_list]
+    assert unbounded == []
