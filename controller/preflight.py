@@ -59,10 +59,14 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
 def _compile(profile, config, source: str, config_source: str, names: dict[str, str]):
     """(program, head-down bound, total time) of a profile that fits the config; else ProfileError."""
     from profiles import check_profile_limits
+    from profiles.model import MAX_PROFILE_TIME
 
     check_profile_limits(profile, config, source=source, config_source=config_source, names=names)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
     head_down, total = session.time_above(program, config.table.home_angle)
+    if total > MAX_PROFILE_TIME:
+        raise ProfileError(f"{source}: its steps last about {format_duration(round(total))} at {program.speed:g} "
+                           f"deg/s, longer than the {format_duration(MAX_PROFILE_TIME)} a profile may last")
     timeout = config.limits.session_timeout
     if head_down > timeout:
         raise ProfileError(

@@ -19,8 +19,10 @@ from controller.validation import (
 
 MAX_NAME_LENGTH = 60
 MAX_REPEAT = 100  # a repeat runs its steps at most this many times
-MAX_STEPS = 100  # steps in a profile, and in a repeat: at most 10000 moves once repeats are unrolled
+MAX_STEPS = 100  # steps in a profile, and in a repeat
+MAX_STEPS_RUN = 10_000  # steps once the repeats are unrolled (100 x 100 x 100 would be a million)
 MAX_CYCLES = 1000  # an oscillation's cycles: 20 make the usual 20 minutes
+MAX_PROFILE_TIME = 24 * 3600.0  # s: all the steps of a profile (mostly head-up: head-down is at most 2h)
 # No single time of a step (a hold, a dwell, a pause, an oscillation's duration, a progression's
 # hold) may be longer than the longest session timeout: head-down, it could never finish, and
 # nobody lies on an inversion table longer than that head-up either.
@@ -182,6 +184,10 @@ class Profile(StrictModel):
         if (self.steps is None) == (self.progression is None):
             raise problem("give either [[steps]] or a [progression], not both" if self.steps is not None
                           else "needs [[steps]] (or a [progression])")
+        run = sum(step.times * len(step.steps) if step.kind == "repeat" else 1 for step in self.steps or ())
+        if run > MAX_STEPS_RUN:
+            raise problem(f"steps: {run} steps once the repeats are unrolled, more than the {MAX_STEPS_RUN} "
+                          "a profile may run")
         return self
 
     def at_level(self, level: int) -> Profile:

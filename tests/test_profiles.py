@@ -385,3 +385,101 @@ def test_every_number_a_config_or_profile_gives_has_an_upper_limit():
                  if not any(isinstance(meta, (Le, Lt)) for meta in _metadata(field))
                  and (m.__name__, name) not in checked_by_a_list]
     assert unbounded == []
+
+
+# --- the load check's head-down time: closed form in the cycles ---------------------------------
+
+def _time_above_cycle_by_cycle(program, start_angle, threshold=0.0):
+    """The load check as it was, one cycle at a time: the reference for the closed form."""
+    from controller import session
+    from controller.planner import move_time
+
+    above = total = 0.0
+    at = start_angle
+    for block in program.blocks:
+        cycles, elapsed = 0, 0.0
+        while block.cycles is None or cycles < block.cycles:
+            one = session.cycle_time(block, at, program)
+            if block.within is not None and elapsed + one > block.within + 1e-9:
+                break
+            for leg in block.legs:
+                t_move, goal = session._move(program, leg, at)
+                part = move_time(max(goal, threshold) - max(at, threshold), max_speed=session.leg_speed(program, leg),
+                                 max_accel=program.accel)
+                above += min(part, t_move) + (leg.dwell if goal >= threshold else 0.0)
+                total += t_move + leg.dwell
+                at = goal
+            elapsed += one
+            cycles += 1
+    return above, total
+
+
+@st.composite
+def _programs(draw):
+    from controller import session
+
+    angle = st.floats(-60, 60, allow_nan=False)
+    blocks = []
+    for _ in range(draw(st.integers(1, 4))):
+        legs = tuple(session.Leg(draw(angle | st.none()), draw(st.floats(0, 60)), draw(st.none() | st.floats(0.05, 4)))
+                     for _ in range(draw(st.integers(1, 3))))
+        if all(leg.goal is None for leg in legs) or draw(st.booleans()):
+            blocks.append(session.Block(legs, cycles=draw(st.integers(1, 30))))
+        else:
+            legs = (session.Leg(draw(angle), draw(st.floats(0, 60))),) + legs  # a cycle that moves takes time
+            legs += (session.Leg(legs[0].goal + draw(st.floats(1, 20)), 0.0),)
+            blocks.append(session.Block(legs, cycles=None, within=draw(st.floats(0, 3600))))
+    return session.Program(tuple(blocks), speed=draw(st.floats(0.05, 10)), accel=draw(st.floats(0.05, 20)))
+
+
+@given(program=_programs(), start=st.floats(-60, 0), threshold=st.sampled_from([0.0, 1.0]))
+def test_the_head_down_time_in_closed_form_is_the_cycle_by_cycle_one(program, start, threshold):
+    from controller import session
+
+    assert session.time_above(program, start, threshold) == pytest.approx(
+        _time_above_cycle_by_cycle(program, start, threshold), rel=1e-9, abs=1e-6)
+
+
+def test_the_head_down_time_of_a_hundred_billion_cycles_is_computed_at_once():
+    import time
+
+    from controller import session
+
+    legs = (session.Leg(40.0, 30.0), session.Leg(0.0, 30.0))
+    program = session.Program((session.Block(legs, cycles=100_000_000_000),), speed=3.0, accel=4.0)
+    started = time.perf_counter()
+    above, total = session.time_above(program, -60.0)
+    assert time.perf_counter() - started < 0.1
+    one = session.cycle_time(session.Block(legs), 0.0, program)
+    assert total == pytest.approx(session.cycle_time(session.Block(legs), -60.0, program) + (100_000_000_000 - 1) * one)
+    assert above > 100_000_000_000 * 60  # both dwells count: 0 is not below the threshold 0
+
+
+def test_the_most_cycles_a_profile_can_hold_are_checked_at_once_against_the_longest_profile(tmp_path):
+    import time
+
+    from controller.preflight import prepare_profile
+
+    inner = oscillate(high=-10, low=-20, dwell_high=0, dwell_low=0, duration=None, cycles=1000)
+    body = '[[steps]]\nkind = "repeat"\ntimes = 100\n' + inner.replace("[[steps]]", "[[steps.steps]]") * 20
+    path = write(tmp_path, HEAD + body * 5)  # 10000 steps of 1000 cycles: head-up, so no session timeout
+    started = time.perf_counter()
+    with pytest.raises(ProfileError) as info:
+        prepare_profile(path, Config())
+    assert time.perf_counter() - started < 1.0  # ten million cycles, one at a time, took half a minute
+    assert str(info.value).startswith(f"{path}: its steps last about ")
+    assert str(info.value).endswith("at 4 deg/s, longer than the 24h a profile may last")
+
+
+def test_a_profile_of_more_than_ten_thousand_steps_once_unrolled_is_refused(tmp_path):
+    body = '[[steps]]\nkind = "repeat"\ntimes = 100\n' + hold(-20, 1).replace("[[steps]]", "[[steps.steps]]") * 51
+    path, msg = error_of(tmp_path, HEAD + body * 2)
+    assert msg == f"{path}: steps: 10200 steps once the repeats are unrolled, more than the 10000 a profile may run"
+
+
+def test_a_long_head_up_profile_within_a_day_is_accepted(tmp_path):
+    from controller.preflight import prepare_profile
+
+    body = '[[steps]]\nkind = "repeat"\ntimes = 11\n' + hold(-20, '"2h"').replace("[[steps]]", "[[steps.steps]]")
+    prepared = prepare_profile(write(tmp_path, HEAD + body), Config())
+    assert prepared.head_down == 0 and 22 * 3600 < prepared.duration < 24 * 3600
