@@ -14,7 +14,7 @@ from controller.preflight import prepare_profile
 from controller.session import Preset
 from controller.status import Console
 from controller.trace import TraceWriter
-from controller.validation import format_duration
+from controller.validation import format_duration, shown
 
 PROG = "inversion-table"
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
@@ -26,6 +26,22 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # pragma: no cover - exercised through main()
         raise InputError(f"{message} (see '{self.prog} --help')")
+
+
+def _whole_number(text: str) -> int:
+    """argparse's int, with a long value cut short in the message."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {shown(text)}") from None
+
+
+def _number(text: str) -> float:
+    """argparse's float, with a long value cut short in the message (nan and inf: checked where used)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {shown(text)}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("profile", nargs="?", metavar="PROFILE", help="a preset name or a .toml file")
     s.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
     s.add_argument("--fast", action="store_true", help="run on virtual time as fast as possible")
-    s.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sensor noise (default 0)")
+    s.add_argument("--seed", type=_whole_number, default=0, metavar="N", help="seed of the sensor noise (default 0)")
     s.add_argument("--log", metavar="FILE", help="write a JSON Lines trace to FILE")
     s.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="press a button at T (held for HOLD), e.g. stop@35.5 or return@60:20")
@@ -51,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--interactive", action="store_true",
                    help="a terminal UI: keys are the table's buttons (s stop, r reset, g start, h return, u up, "
                         "d down, p select, P next user, space lets go, q quits); PROFILE, or the config's presets")
-    s.add_argument("--speed", type=float, default=1.0, metavar="X",
+    s.add_argument("--speed", type=_number, default=1.0, metavar="X",
                    help="with --interactive: simulated seconds per real second (default 1)")
     s.add_argument("--history", metavar="FILE",
                    help="record the session in this history file (SQLite); progressive profiles take their level from it")

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from controller.cli import main
+from controller.config import Config
 from controller.trace import read_trace
 
 
@@ -116,3 +117,59 @@ def test_a_press_of_a_button_the_table_does_not_have_is_refused(tmp_path, capsys
     config.write_text("[pins]\nselect = false\n", encoding="utf-8")
     assert main(["simulate", "--fast", "--config", str(config), "--press", "select@1"]) == 2
     assert "--press 'select@1': the table has no select button ([pins] select = false)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["simulate", "--fast", "--press", "stop@25h"], "--press 'stop@25h': '25h' is more than the 24h a simulation can schedule"),
+        (["simulate", "--fast", "--press", "return@1:24h1s"], "--press 'return@1:24h1s': '24h1s' is more than the 24h"),
+        (["simulate", "--fast", "--fault", "stall@90000"], "--fault 'stall@90000': '90000' is more than the 24h"),
+        (["simulate", "--fast", "--fault", "stall@1:2d"], "--fault 'stall@1:2d': '2d' is not a time"),
+        (["simulate", "--fast", "--until", "1" + "0" * 400], "--until '1000000000000000000000000000000000000000...' "
+                                                             "(401 characters): '1000"),
+        (["simulate", "--fast", "--press", "stop@" + " " * 3000 + "x"], "is not a time"),
+        (["simulate", "--fast", "--press", "a" * 3000 + "@1"], "no button named 'aaaaaaaaaa"),
+        (["simulate", "--fast", "--seed", "1" * 5000], "argument --seed: invalid int value: '1111111111"),
+        (["simulate", "--interactive", "--speed", "x" * 5000], "argument --speed: invalid float value: 'xxxxxxxx"),
+        (["simulate", "--interactive", "--speed", "nan"], "--speed nan: must be between 0.1 and 100"),
+    ],
+    ids=["press-25h", "hold-24h1s", "fault-90000", "fault-2d", "until-400-digits", "press-spaces", "press-long-name",
+         "seed-5000-digits", "speed-long", "speed-nan"],
+)
+def test_a_time_beyond_a_day_or_a_long_option_is_one_short_line_with_exit_2(argv, expected, capsys):
+    import time
+
+    started = time.perf_counter()
+    assert main(argv) == 2
+    assert time.perf_counter() - started < 1.0
+    (line,) = _err_lines(capsys)
+    assert expected in line and len(line) < 300, line
+
+
+def test_the_longest_a_run_may_take_follows_from_its_inputs(tmp_path):
+    """A run is cut (as a bug) only past the latest it could end: a stop at 5h, a slow 5h33m profile."""
+    from controller import simulate as sim
+    from controller.config import load_config
+    from controller.preflight import prepare_profile
+
+    run = sim.Simulation(Config(), presses=[sim.Press(5 * 3600, "stop")])
+    try:
+        assert run.max_time > 5 * 3600 + 20 * 60  # the press, then a session timeout at the least
+    finally:
+        run.close()
+    config_file = tmp_path / "slow.toml"
+    config_file.write_text('[limits]\nmax_speed = 0.5\nsession_timeout = "2h"\n[motion]\nreturn_speed = 0.5\n'
+                           'jog_speed = 0.5\n', encoding="utf-8")
+    profile = tmp_path / "long.toml"
+    profile.write_text('name = "long"\n' + "".join(f'[[steps]]\nkind = "hold"\nangle = {a}\nduration = "{d}"\n'
+                                                    for a, d in ((-20, "2h"), (-30, "2h"), (30, "1h30m"))))
+    config = load_config(str(config_file))
+    prepared = prepare_profile(str(profile), config)
+    assert prepared.duration > 5.5 * 3600  # longer than the 4 h the simulator used to allow any run
+    run = sim.Simulation(config, program=prepared.program, presses=[sim.Press(0.0, "start")])
+    try:
+        way_home = 90 / 0.5 + config.motion.rest_time  # from 30° to -60° at 0.5 deg/s, and the rest
+        assert run.max_time > prepared.duration + way_home
+    finally:
+        run.close()
