@@ -9,7 +9,7 @@ import traceback
 
 from controller import simulate as sim
 from controller.config import DEFAULT_CONFIG_PATH, load_config
-from controller.errors import HardwareError, InputError, StartupRefused
+from controller.errors import HardwareError, InputError, OutputError, StartupRefused
 from controller.preflight import prepare_profile
 from controller.session import Preset
 from controller.status import Console
@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartupRefused as exc:
         print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
         return sim.EXIT_LATCHED
+    except OutputError as exc:  # a log that cannot be written mid-run (a full disk): not a bug, but no result
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return sim.EXIT_INTERNAL
     except HardwareError as exc:
         print(f"{PROG}: hardware error: {exc}", file=sys.stderr)
         return sim.EXIT_INTERNAL
@@ -270,6 +273,9 @@ def _simulate(args) -> int:
             on_tick=console.tick,
             on_event=console.event,
         )
+        if trace is not None and not trace.flush():  # /dev/full, say: refused before anything runs
+            run.close()
+            raise InputError(trace.problem)
         if history is not None:
             log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.head_down)
             run.on_tick = _both(console.tick, log.tick)
@@ -281,6 +287,9 @@ def _simulate(args) -> int:
             trace.close()
         if history is not None:
             history.close()
+    if trace is not None and trace.error is not None:  # the last records, written at close, were lost
+        raise OutputError(f"{trace.problem}: its end is lost; the run itself ended at t={result.t:.2f} s: "
+                          f"{result.why} (exit {result.exit_code})")
     print(
         f"ended at t={result.t:.2f} s: {result.why}; state {result.state}, angle {result.angle:.1f}° "
         f"(true {result.true_angle:.1f}°); exit {result.exit_code}"

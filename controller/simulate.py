@@ -9,6 +9,7 @@ from typing import Callable
 
 from controller import command, schedule, session, supervisor
 from controller.deadman import DeadMan
+from controller.errors import OutputError
 from controller.loop import Controller, Settings
 from controller.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
 from controller.trace import TraceWriter
@@ -234,6 +235,8 @@ class Simulation:
         record["true_angle"] = self.hw.table.angle()
         if self.trace is not None:
             self.trace.write(record)
+            if self.trace.error is not None:
+                self._log_failed(next_tick)
         if self.on_tick is not None:
             self.on_tick(record)
         if not check_end:
@@ -245,6 +248,12 @@ class Simulation:
             raise RuntimeError(f"the simulation ran past {self.max_time:.0f} s, the longest these inputs can take, "
                                "without ending (a bug)")
         return None
+
+    def _log_failed(self, t: float) -> None:
+        """The log cannot be written: the run ends here, the motor halted and holding, as a stop would."""
+        self.hw.motor.halt()
+        raise OutputError(f"{self.trace.problem} at t={t:.2f} s; the run stopped there, the simulated motor "
+                          f"halted and holding at {self.hw.table.angle():.1f}°")
 
     def _indicate(self) -> None:
         """Play the LED and buzzer patterns; the trace hears when they change."""

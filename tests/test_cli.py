@@ -173,3 +173,91 @@ def test_the_longest_a_run_may_take_follows_from_its_inputs(tmp_path):
         assert run.max_time > prepared.duration + way_home
     finally:
         run.close()
+
+
+# --- a log that cannot be written --------------------------------------------------------------
+
+class _DiskFillsAfter:
+    """open() for the trace, onto a file whose disk is full after ``room`` bytes (ENOSPC from then on)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, path, mode="r", encoding=None):
+        import errno
+        import io
+
+        fill = self
+
+        class Raw(io.RawIOBase):
+            def writable(self):
+                return True
+
+            def write(self, data):
+                if len(data) > fill.room:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                fill.room -= len(data)
+                return len(data)
+
+        return io.TextIOWrapper(io.BufferedWriter(Raw(), buffer_size=8192), encoding=encoding)
+
+
+@pytest.mark.parametrize("path", ["/dev/full", "/proc/version"])
+def test_a_log_that_takes_nothing_is_refused_before_anything_runs(path, capsys):
+    import os
+
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    assert main(["simulate", "gentle", "--fast", "--log", path]) == 2
+    (line,) = _err_lines(capsys)
+    assert line.startswith(f"inversion-table: error: {path}: cannot write the log: ")
+    assert capsys.readouterr().out == ""  # no run, no result line
+
+
+@pytest.mark.parametrize("log", ["missing/folder/t.jsonl", "."], ids=["missing-folder", "a-directory"])
+def test_a_log_in_a_missing_folder_or_a_directory_is_refused(tmp_path, monkeypatch, log, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "gentle", "--fast", "--log", log]) == 2
+    (line,) = _err_lines(capsys)
+    assert line.startswith(f"inversion-table: error: {log}: cannot write the log: ")
+
+
+def test_a_disk_that_fills_mid_run_ends_the_run_there_held_with_one_line_and_exit_1(monkeypatch, capsys):
+    from controller import trace
+
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(200_000), raising=False)
+    assert main(["simulate", "hold-40", "--fast", "--log", "out.jsonl"]) == 1
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.err.splitlines() if x.strip()]
+    assert line.startswith("inversion-table: error: out.jsonl: cannot write the log: No space left on device at t=")
+    assert line.endswith("°") and "the run stopped there, the simulated motor halted and holding at" in line
+    assert "Traceback" not in captured.err and "ended at" not in captured.out
+
+
+def test_a_disk_that_fills_mid_run_halts_the_simulated_motor(monkeypatch):
+    from controller import simulate as sim, trace
+    from controller.errors import OutputError
+    from controller.preflight import prepare_profile
+
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(100_000), raising=False)
+    run = sim.Simulation(Config(), program=prepare_profile("hold-40", Config()).program,
+                         presses=[sim.Press(0.0, "start")], trace=trace.TraceWriter("out.jsonl"))
+    with pytest.raises(OutputError, match=r"No space left on device at t=\d+\.\d\d s"):
+        run.run()
+    assert run.hw.motor.halted and run.closed
+    assert 0 < run.now() < 60  # it stopped mid-run, where the disk filled (about 1000 samples in)
+
+
+def test_a_disk_that_fills_at_the_last_flush_says_the_end_of_the_log_is_lost(tmp_path, monkeypatch, capsys):
+    from controller import trace
+
+    argv = ["simulate", "--fast", "--press", "down@1:3", "--press", "return@5", "--log"]
+    assert main(argv + [str(tmp_path / "whole.jsonl")]) == 0
+    whole = (tmp_path / "whole.jsonl").stat().st_size
+    capsys.readouterr()
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(whole - 1), raising=False)  # all but the last byte
+    assert main(argv + ["out.jsonl"]) == 1
+    (line,) = _err_lines(capsys)
+    assert line.startswith("inversion-table: error: out.jsonl: cannot write the log: No space left on device: its "
+                           "end is lost; the run itself ended at t="), line
+    assert line.endswith("home and idle (exit 0)"), line
