@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from controller.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
 from controller.errors import ConfigError
 from controller.validation import (
-    Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem,
+    Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem, shown,
 )
 
 # Hard limits: no config file can go past these.
@@ -268,10 +268,10 @@ class Config(StrictModel):
                                                ("max_head_down", user.max_head_down, lim.session_timeout, "limits"),
                                                ("max_speed", user.max_speed, lim.max_speed, "limits")):
                 if value is not None and value > limit:
-                    shown = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
+                    limit_text = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
                     got = f"{n(value)}" if key != "max_head_down" else format_duration(value)
                     config_key = {"max_head_down": "session_timeout"}.get(key, key)
-                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {shown}: a user's "
+                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {limit_text}: a user's "
                                  "limits can only lower the config's")
         if lines:
             raise problem("\n".join(lines))
@@ -299,7 +299,7 @@ class Config(StrictModel):
             if user.name == name:
                 return user
         known = ", ".join(u.name for u in self.users) or "none in the config's [[users]]"
-        raise ConfigError(f"no user named '{name}' (users: {known})")
+        raise ConfigError(f"no user named {shown(name)} (users: {known})")
 
 
 def load_config(path: str | Path | None) -> Config:

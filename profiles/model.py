@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from controller.config import HARD_MAX_ANGLE, MAX_SESSION_TIMEOUT, Config, Speed
 from controller.errors import ProfileError
 from controller.validation import (
-    Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem,
+    Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem, shown,
     validate_toml_text,
 )
 
@@ -230,7 +230,7 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
         return validate_toml_text(text, Profile, error_cls=ProfileError, source=label), label
     close = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    raise ProfileError(f"no preset or profile file named '{name_or_path}' ({hint}presets: {', '.join(names)})")
+    raise ProfileError(f"no preset or profile file named {shown(name_or_path)} ({hint}presets: {', '.join(names)})")
 
 
 def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config",

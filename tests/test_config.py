@@ -289,3 +289,9 @@ def test_a_text_that_merely_mentions_dots_and_digits_still_loads(tmp_path):
     text = ('# see 1.2.3.4 and a.b.c, 12345678901234567890\n[limits]\nmax_angle = 45.5\nsession_timeout = "1m30s"\n'
             '[presets]\navailable = ["gentle"]  # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o (15 parts)\n')
     assert load_config(write(tmp_path, text)).limits.max_angle == 45.5
+
+
+def test_a_long_unknown_user_name_is_cut_short_in_the_message():
+    with pytest.raises(ConfigError) as info:
+        Config().user("a" * 5000)
+    assert str(info.value).startswith("no user named 'aaaaaaaaaa") and len(str(info.value)) < 300

@@ -483,3 +483,9 @@ def test_a_long_head_up_profile_within_a_day_is_accepted(tmp_path):
     body = '[[steps]]\nkind = "repeat"\ntimes = 11\n' + hold(-20, '"2h"').replace("[[steps]]", "[[steps.steps]]")
     prepared = prepare_profile(write(tmp_path, HEAD + body), Config())
     assert prepared.head_down == 0 and 22 * 3600 < prepared.duration < 24 * 3600
+
+
+def test_a_long_preset_name_is_cut_short_in_the_message():
+    with pytest.raises(ProfileError) as info:
+        resolve_profile("a" * 5000)
+    assert str(info.value).startswith("no preset or profile file named 'aaaaaaaaaa") and len(str(info.value)) < 300
