@@ -7,14 +7,15 @@ import logging
 import sys
 import traceback
 
-from controller import simulate as sim
+from controller import exits, schedule
 from controller.config import DEFAULT_CONFIG_PATH, load_config
 from controller.errors import HardwareError, InputError, OutputError, StartupRefused
 from controller.preflight import prepare_profile
 from controller.session import Preset
-from controller.status import Console
-from controller.trace import TraceWriter
 from controller.validation import format_duration, shown
+
+# The simulator (controller.simulate, with the simulated hardware) and the console (rich) are
+# imported where a run needs them: a rejected file or option is told in well under a second.
 
 PROG = "inversion-table"
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
-            return sim.EXIT_REJECTED
+            return exits.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "plot":
@@ -176,22 +177,22 @@ def main(argv: list[str] | None = None) -> int:
             # simulate says one thing; `profiles check` lists every problem
             lines = [lines[0] + " (inversion-table profiles check FILE lists them all)"]
         print("\n".join(f"{PROG}: error: {line}" for line in lines), file=sys.stderr)
-        return sim.EXIT_REJECTED
+        return exits.EXIT_REJECTED
     except StartupRefused as exc:
         print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
-        return sim.EXIT_LATCHED
+        return exits.EXIT_LATCHED
     except OutputError as exc:  # a log that cannot be written mid-run (a full disk): not a bug, but no result
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
+        return exits.EXIT_INTERNAL
     except HardwareError as exc:
         print(f"{PROG}: hardware error: {exc}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
+        return exits.EXIT_INTERNAL
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception:  # a bug: say so plainly, with the details a report needs
         print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
+        return exits.EXIT_INTERNAL
 
 
 def argv_command(argv: list[str] | None) -> str | None:
@@ -224,9 +225,9 @@ def _profiles(args) -> int:
 
 def _simulate(args) -> int:
     config, config_source = _config(args.config)
-    presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
-    faults = [sim.parse_fault(f) for f in args.fault]
-    until = sim.parse_time(args.until, "--until") if args.until is not None else None
+    presses = [schedule.parse_press(p, config.pins.buttons()) for p in args.press]
+    faults = _faults(args.fault)
+    until = schedule.parse_time(args.until, "--until") if args.until is not None else None
     history = log = None
     if args.user is not None:
         config.user(args.user)  # an unknown user is refused before anything else
@@ -252,8 +253,12 @@ def _simulate(args) -> int:
         prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
-        presses.append(sim.Press(0.0, "start"))
+        presses.append(schedule.Press(0.0, "start"))
     config = config.for_user(args.user)
+    from controller import simulate as sim
+    from controller.status import Console
+    from controller.trace import TraceWriter
+
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
     root = logging.getLogger()
@@ -297,6 +302,15 @@ def _simulate(args) -> int:
     return result.exit_code
 
 
+def _faults(texts: list[str]) -> list:
+    """The --fault options, parsed; the simulator's fault kinds are imported only if there are any."""
+    if not texts:
+        return []
+    from controller import simulate as sim
+
+    return [sim.parse_fault(f) for f in texts]
+
+
 def _interactive(args, config, config_source: str) -> int:
     if args.press or args.fault or args.log or args.until or args.fast:
         raise InputError("--interactive takes PROFILE, --config, --user, --history, --seed and --speed only: the keys "
@@ -316,6 +330,7 @@ def _interactive(args, config, config_source: str) -> int:
         if history is not None:
             history.close()
         presets, expected = list(users[0].presets), None
+    from controller import simulate as sim
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,

@@ -16,11 +16,7 @@ from controller.trace import TraceWriter
 from drivers.buttons import ButtonPanel
 from drivers.sim import hardware
 
-EXIT_HOME = 0
-EXIT_INTERNAL = 1
-EXIT_REJECTED = 2
-EXIT_LATCHED = 3
-EXIT_NOT_HOME = 4
+from controller.exits import EXIT_HOME, EXIT_INTERNAL, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED  # noqa: E402, F401
 
 
 def parse_fault(text: str) -> Fault:
