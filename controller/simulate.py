@@ -10,13 +10,12 @@ from typing import Callable
 from controller import command, schedule, session, supervisor
 from controller.deadman import DeadMan
 from controller.errors import OutputError
+from controller.exits import EXIT_HOME, EXIT_INTERNAL, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED  # noqa: F401
 from controller.loop import Controller, Settings
 from controller.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
 from controller.trace import TraceWriter
 from drivers.buttons import ButtonPanel
 from drivers.sim import hardware
-
-from controller.exits import EXIT_HOME, EXIT_INTERNAL, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED  # noqa: E402, F401
 
 
 def parse_fault(text: str) -> Fault:

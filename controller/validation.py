@@ -300,10 +300,9 @@ def _limit_passed(value: Any, field: FieldInfo | None) -> str:
 
 def _bound(err: dict, field: FieldInfo | None) -> str | None:
     """"must be ≤ 90 (the hard ceiling)" for a broken bound; None if ``err`` is not one."""
-    ops = _OPS
-    if err["type"] not in ops:
+    if err["type"] not in _OPS:
         return None
-    key, sign = ops[err["type"]]
+    key, sign = _OPS[err["type"]]
     limit = err["ctx"][key]
     meta = _metadata(field) if field is not None else []
     shown = format_duration(limit) if _DURATION_MARK in meta else fmt_number(limit)
