@@ -8,14 +8,15 @@ import os
 import sys
 import traceback
 
-from controller import simulate as sim
+from controller import exits, schedule
 from controller.config import DEFAULT_CONFIG_PATH, load_config
-from controller.errors import HardwareError, InputError, StartupRefused
+from controller.errors import HardwareError, InputError, OutputError, StartupRefused
 from controller.preflight import prepare_profile
 from controller.session import Preset
-from controller.status import Console
-from controller.trace import TraceWriter
-from controller.validation import format_duration
+from controller.validation import format_duration, shown
+
+# The simulator (controller.simulate, with the simulated hardware) and the console (rich) are
+# imported where a run needs them: a rejected file or option is told in well under a second.
 
 PROG = "inversion-table"
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
@@ -29,6 +30,22 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see '{self.prog} --help')")
 
 
+def _whole_number(text: str) -> int:
+    """argparse's int, with a long value cut short in the message."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {shown(text)}") from None
+
+
+def _number(text: str) -> float:
+    """argparse's float, with a long value cut short in the message (nan and inf: checked where used)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {shown(text)}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Controller for a motorized inversion table, and its simulator.")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -38,11 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         "Run the real controller on simulated hardware. The table starts home and idle; a PROFILE "
         "is started at t = 0 as if start were pressed. Exit: 0 home, 3 stop or trip latched, "
         "2 input rejected, 4 not home when the run ended, 1 internal error, 130 interrupted (Ctrl-C), "
-        f"{sim.EXIT_CLOSED_PIPE} the output's reader went away (a closed pipe)."))
+        f"{exits.EXIT_CLOSED_PIPE} the output's reader went away (a closed pipe)."))
     s.add_argument("profile", nargs="?", metavar="PROFILE", help="a preset name or a .toml file")
     s.add_argument("--config", metavar="FILE", help="config file (default: the shipped defaults)")
     s.add_argument("--fast", action="store_true", help="run on virtual time as fast as possible")
-    s.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sensor noise (default 0)")
+    s.add_argument("--seed", type=_whole_number, default=0, metavar="N", help="seed of the sensor noise (default 0)")
     s.add_argument("--log", metavar="FILE", help="write a JSON Lines trace to FILE")
     s.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="press a button at T (held for HOLD), e.g. stop@35.5 or return@60:20")
@@ -53,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--interactive", action="store_true",
                    help="a terminal UI: keys are the table's buttons (s stop, r reset, g start, h return, u up, "
                         "d down, p select, P next user, space lets go, q quits); PROFILE, or the config's presets")
-    s.add_argument("--speed", type=float, default=1.0, metavar="X",
+    s.add_argument("--speed", type=_number, default=1.0, metavar="X",
                    help="with --interactive: simulated seconds per real second (default 1)")
     s.add_argument("--history", metavar="FILE",
                    help="record the session in this history file (SQLite); progressive profiles take their level from it")
@@ -178,7 +195,7 @@ def _closed_pipe() -> int:
             os.close(devnull)
     except (AttributeError, OSError, ValueError):  # stdout is not a real file (a test's capture)
         pass
-    return sim.EXIT_CLOSED_PIPE
+    return exits.EXIT_CLOSED_PIPE
 
 
 def _command(argv: list[str] | None) -> int:
@@ -187,7 +204,7 @@ def _command(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
-            return sim.EXIT_REJECTED
+            return exits.EXIT_REJECTED
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "plot":
@@ -213,13 +230,16 @@ def _command(argv: list[str] | None) -> int:
             # simulate says one thing; `profiles check` lists every problem
             lines = [lines[0] + " (inversion-table profiles check FILE lists them all)"]
         print("\n".join(f"{PROG}: error: {line}" for line in lines), file=sys.stderr)
-        return sim.EXIT_REJECTED
+        return exits.EXIT_REJECTED
     except StartupRefused as exc:
         print(f"{PROG}: start-up refused: {exc}", file=sys.stderr)
-        return sim.EXIT_LATCHED
+        return exits.EXIT_LATCHED
+    except OutputError as exc:  # a log that cannot be written mid-run (a full disk): not a bug, but no result
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exits.EXIT_INTERNAL
     except HardwareError as exc:
         print(f"{PROG}: hardware error: {exc}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
+        return exits.EXIT_INTERNAL
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -227,7 +247,7 @@ def _command(argv: list[str] | None) -> int:
         raise  # not a bug: main() ends quietly
     except Exception:  # a bug: say so plainly, with the details a report needs
         print(f"{PROG}: internal error (please report it):\n{traceback.format_exc()}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
+        return exits.EXIT_INTERNAL
 
 
 def argv_command(argv: list[str] | None) -> str | None:
@@ -273,9 +293,9 @@ def _simulate(args) -> int:
     if args.profile:
         _not_a_directory(args.profile)
     config, config_source = _config(args.config)
-    presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
-    faults = [sim.parse_fault(f) for f in args.fault]
-    until = sim.parse_time(args.until, "--until") if args.until is not None else None
+    presses = [schedule.parse_press(p, config.pins.buttons()) for p in args.press]
+    faults = _faults(args.fault)
+    until = schedule.parse_time(args.until, "--until") if args.until is not None else None
     history = log = None
     if args.user is not None:
         config.user(args.user)  # an unknown user is refused before anything else
@@ -301,8 +321,12 @@ def _simulate(args) -> int:
         prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
-        presses.append(sim.Press(0.0, "start"))
+        presses.append(schedule.Press(0.0, "start"))
     config = config.for_user(args.user)
+    from controller import simulate as sim
+    from controller.status import Console
+    from controller.trace import TraceWriter
+
     trace = TraceWriter(args.log) if args.log else None
     console = Console(live=not args.fast, expected=prepared.duration if prepared else None, until=until)
     root, ours = logging.getLogger(), logging.getLogger("inversion_table")
@@ -326,6 +350,10 @@ def _simulate(args) -> int:
             on_tick=console.tick,
             on_event=console.event,
         )
+        if trace is not None and not trace.flush():  # /dev/full, say: refused before anything runs
+            run.close()
+            trace.raise_if_closed_pipe()
+            raise InputError(trace.problem)
         if history is not None:
             log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.head_down)
             run.on_tick = _both(console.tick, log.tick)
@@ -346,11 +374,15 @@ def _simulate(args) -> int:
             trace.close()
         if history is not None:
             history.close()
+    if trace is not None and trace.error is not None:  # the last records, written at close, were lost
+        trace.raise_if_closed_pipe()
+        raise OutputError(f"{trace.problem}: its end is lost; the run itself ended at t={result.t:.2f} s: "
+                          f"{result.why} (exit {result.exit_code})")
     print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}")
     return result.exit_code
 
 
-def where_left(result: sim.Result) -> str:
+def where_left(result) -> str:
     """The state and angle a run left the table in, saying which angle is known and how."""
     true = f"true {result.true_angle:.1f}°"
     if result.sensor_stale and result.position is not None:
@@ -360,6 +392,15 @@ def where_left(result: sim.Result) -> str:
     if result.angle is None:
         return f"state {result.state}, angle unknown: no reading from the sensor ({true})"
     return f"state {result.state}, angle {result.angle:.1f}° ({true})"
+
+
+def _faults(texts: list[str]) -> list:
+    """The --fault options, parsed; the simulator's fault kinds are imported only if there are any."""
+    if not texts:
+        return []
+    from controller import simulate as sim
+
+    return [sim.parse_fault(f) for f in texts]
 
 
 def _interactive(args, config, config_source: str) -> int:
@@ -381,6 +422,7 @@ def _interactive(args, config, config_source: str) -> int:
         if history is not None:
             history.close()
         presets, expected = list(users[0].presets), None
+    from controller import simulate as sim
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from controller.planner import move_time
 from controller.state import Activity, Machine
 from controller.supervisor import Limits
 

@@ -10,13 +10,18 @@ from pydantic import Field, model_validator
 from controller.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
 from controller.errors import ConfigError
 from controller.validation import (
-    Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem,
+    Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem, shown,
 )
 
 # Hard limits: no config file can go past these.
 HARD_MAX_ANGLE = 90.0          # deg head-down: fully inverted, the hard ceiling
 HARD_MAX_SPEED = 10.0          # deg/s
 HARD_MAX_ACCEL = 20.0          # deg/s²
+# The slowest any move may go (a config's, a user's or a profile's speed, a ramp's) and the gentlest
+# acceleration: at these a move across the whole range, home at -89 to 90, takes about an hour, and
+# every time the checks and the simulator compute stays finite (1e-320 deg/s made it infinite).
+MIN_SPEED = 0.05               # deg/s
+MIN_ACCEL = 0.05               # deg/s²
 MIN_HOME_ANGLE = -89.0         # deg: the loading position is head-up...
 MAX_HOME_ANGLE = -5.0          # ...and clearly so
 MIN_STEPS_PER_DEGREE = 1.0
@@ -54,8 +59,8 @@ reverse = false           # true if DIR high turns the table head-up (calibrate 
 
 [limits]
 max_angle = 60            # deg head-down; 0 < x <= 90 (the hard ceiling)
-max_speed = 4.0           # deg/s; 0 < x <= 10
-max_accel = 4.0           # deg/s²; 0 < x <= 20 (and enough to reach a watched speed quickly:
+max_speed = 4.0           # deg/s; 0.05 <= x <= 10
+max_accel = 4.0           # deg/s²; 0.05 <= x <= 20 (and enough to reach a watched speed quickly:
                           # see [tracking])
 session_timeout = "20m"   # time spent head-down (above +1°) in one session before the table
                           # brings the user home; 10s <= x <= 2h
@@ -125,7 +130,8 @@ file = "/var/lib/inversion-table/history.sqlite"  # sessions, progress, acknowle
 # max_speed = 1.0         # deg/s, for vertigo
 """
 
-_Speed = Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
+Speed = Annotated[float, Field(ge=MIN_SPEED, le=HARD_MAX_SPEED),
+                  LimitNote(le="the hard speed limit", ge="the slowest a move may go")]
 
 
 class TableConfig(StrictModel):
@@ -140,8 +146,9 @@ class LimitsConfig(StrictModel):
     """[limits]: the envelope every motion stays inside; profiles can only lower these."""
 
     max_angle: Annotated[float, Field(gt=0, le=HARD_MAX_ANGLE), LimitNote(le="the hard ceiling")] = 60.0
-    max_speed: _Speed = 4.0
-    max_accel: Annotated[float, Field(gt=0, le=HARD_MAX_ACCEL), LimitNote(le="the hard acceleration limit")] = 4.0
+    max_speed: Speed = 4.0
+    max_accel: Annotated[float, Field(ge=MIN_ACCEL, le=HARD_MAX_ACCEL),
+                         LimitNote(le="the hard acceleration limit", ge="the gentlest acceleration")] = 4.0
     session_timeout: Annotated[Duration, Field(ge=MIN_SESSION_TIMEOUT, le=MAX_SESSION_TIMEOUT)] = 1200.0
     idle_timeout: Annotated[Duration, Field(ge=10.0, le=1800.0)] = 120.0
 
@@ -149,8 +156,8 @@ class LimitsConfig(StrictModel):
 class MotionConfig(StrictModel):
     """[motion]: comfort settings for returning home and jogging."""
 
-    return_speed: _Speed = 3.0
-    jog_speed: _Speed = 2.0
+    return_speed: Speed = 3.0
+    jog_speed: Speed = 2.0
     # The rest is not head-down, so it never adds to the time the session timeout bounds (I5).
     rest_angle: Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=0.0), LimitNote(le="a rest is never head-down")] = 0.0
     rest_time: Annotated[Duration, Field(ge=0, le=MAX_REST_TIME)] = 15.0
@@ -193,7 +200,7 @@ class UserConfig(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")]
     max_angle: Annotated[float, Field(gt=0, le=HARD_MAX_ANGLE)] | None = None
     max_head_down: Annotated[Duration, Field(ge=MIN_SESSION_TIMEOUT, le=MAX_SESSION_TIMEOUT)] | None = None
-    max_speed: _Speed | None = None
+    max_speed: Speed | None = None
 
 
 class HistoryConfig(StrictModel):
@@ -268,10 +275,10 @@ class Config(StrictModel):
                                                ("max_head_down", user.max_head_down, lim.session_timeout, "limits"),
                                                ("max_speed", user.max_speed, lim.max_speed, "limits")):
                 if value is not None and value > limit:
-                    shown = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
+                    limit_text = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
                     got = f"{n(value)}" if key != "max_head_down" else format_duration(value)
                     config_key = {"max_head_down": "session_timeout"}.get(key, key)
-                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {shown}: a user's "
+                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {limit_text}: a user's "
                                  "limits can only lower the config's")
         if lines:
             raise problem("\n".join(lines))
@@ -334,7 +341,7 @@ class Config(StrictModel):
             if user.name == name:
                 return user
         known = ", ".join(u.name for u in self.users) or "none in the config's [[users]]"
-        raise ConfigError(f"no user named '{name}' (users: {known})")
+        raise ConfigError(f"no user named {shown(name)} (users: {known})")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from controller.validation import LimitNote, StrictModel, problem
+from controller.validation import LimitNote, StrictModel, problem, shown
 
 MIN_BCM_PIN = 4                # GPIO0/1 are the HAT ID EEPROM's, GPIO2/3 the IMU's I2C bus
 MAX_BCM_PIN = 27               # the 40-pin header ends at GPIO27
@@ -40,7 +40,7 @@ def _pin_or_false(value):
     if value is False:
         return None
     if value is True or (value is not None and not isinstance(value, int)):
-        raise problem(f"must be a BCM pin number, or false for none (got {value!r})")
+        raise problem(f"must be a BCM pin number, or false for none (got {shown(value)})")
     return value
 
 
@@ -94,16 +94,21 @@ class GpioConfig(StrictModel):
     pin_factory: Literal[PIN_FACTORIES] = "lgpio"
 
 
+def _hex(value: int) -> str:
+    """A register value as a datasheet writes it (0x68); a number no register holds, by its size."""
+    return f"0x{value:02X}" if 0 <= value <= 0xFFFF else shown(value)
+
+
 def _imu_address(value: int) -> int:
     if value not in (0x68, 0x69):
-        raise problem(f"must be 0x68, or 0x69 with AD0 pulled high (got 0x{value:02X})")
+        raise problem(f"must be 0x68, or 0x69 with AD0 pulled high (got {_hex(value)})")
     return value
 
 
 def _clone_id(value: int) -> int:
     if value not in CLONE_IDS:
         known = ", ".join(f"0x{i:02X}" for i in CLONE_IDS)
-        raise problem(f"0x{value:02X} is not a known clone's WHO_AM_I ({known})")
+        raise problem(f"{_hex(value)} is not a known clone's WHO_AM_I ({known})")
     return value
 
 

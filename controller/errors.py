@@ -17,6 +17,10 @@ class ProfileError(InputError):
     """A profile is invalid or does not fit the limits: names the file, the field and the limit."""
 
 
+class OutputError(InversionTableError, OSError):
+    """A file the program writes (a simulation's log) could not be written: the message names it and why."""
+
+
 class HardwareError(InversionTableError, OSError):
     """A device could not be reached or answered wrongly."""
 

@@ -60,11 +60,15 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
 def _compile(profile, config, source: str, config_source: str, names: dict[str, str]):
     """(program, head-down bound, total time) of a profile that fits the config; else ProfileError."""
     from profiles import check_profile_limits
+    from profiles.model import MAX_PROFILE_TIME
 
     check_profile_limits(profile, config, source=source, config_source=config_source, names=names)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
     _check_speeds_watched(program, config, source, config_source)
     steps_head_down, total = session.time_above(program, config.table.home_angle, command.HEAD_DOWN_ABOVE)
+    if total > MAX_PROFILE_TIME:
+        raise ProfileError(f"{source}: its steps last about {format_duration(round(total))} at {program.speed:g} "
+                           f"deg/s, longer than the {format_duration(MAX_PROFILE_TIME)} a profile may last")
     # At run time the timeout return begins early by what the comfort return takes beyond one at
     # max_speed (command.seconds_to_timeout): counted here, so a profile that passes is never cut short.
     head_down = steps_head_down + _return_allowance(program, config)
@@ -128,4 +132,4 @@ def _return_allowance(program: session.Program, config) -> float:
                 continue
             speed = session.leg_speed(program, leg)
             worst = max(worst, command.return_allowance(leg.goal, speed, limits=limits, return_speed=return_speed))
-    return worst + 1.0 / config.control.rate  # and the period the clock is read in
+    return worst + 1.0 / config.control.rate if worst > 0 else 0.0  # and the period the clock is read in

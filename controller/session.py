@@ -142,31 +142,46 @@ def time_above(program: Program, start_angle: float, threshold: float = 0.0) -> 
     """(an upper bound on the time spent above ``threshold`` degrees, the total time) of a program.
 
     Used to reject, at load, a profile that cannot finish within the session timeout. The bound is
-    conservative: a move is charged as if it started from rest at the threshold.
+    conservative: a move is charged as if it started from rest at the threshold. Closed form in
+    the cycles: every cycle after a block's first starts where the first ended, so they are equal.
     """
     above = total = 0.0
     at = start_angle
     for block in program.blocks:
-        cycles = 0
-        elapsed = 0.0
-        while True:
-            if block.cycles is not None and cycles >= block.cycles:
-                break
-            one = cycle_time(block, at, program)
-            if block.within is not None and elapsed + one > block.within + 1e-9:
-                break
-            for leg in block.legs:
-                t_move, goal = _move(program, leg, at)
-                part = move_time(max(goal, threshold) - max(at, threshold), max_speed=leg_speed(program, leg),
-                                 max_accel=program.accel)
-                above += min(part, t_move)
-                if goal >= threshold:
-                    above += leg.dwell
-                total += t_move + leg.dwell
-                at = goal
-            elapsed += one
-            cycles += 1
+        first_above, first, end = _one_cycle(block, at, program, threshold)
+        later_above, later, _ = _one_cycle(block, end, program, threshold)
+        n = _cycles_run(block, first, later)
+        if n:
+            above += first_above + (n - 1) * later_above
+            total += first + (n - 1) * later
+            at = end
     return above, total
+
+
+def _one_cycle(block: Block, at: float, program: Program, threshold: float) -> tuple[float, float, float]:
+    """(time above ``threshold``, time, where it ends) of one cycle of ``block`` started still at ``at``."""
+    above = total = 0.0
+    for leg in block.legs:
+        t_move, goal = _move(program, leg, at)
+        part = move_time(max(goal, threshold) - max(at, threshold), max_speed=leg_speed(program, leg),
+                         max_accel=program.accel)
+        above += min(part, t_move) + (leg.dwell if goal >= threshold else 0.0)
+        total += t_move + leg.dwell
+        at = goal
+    return above, total, at
+
+
+def _cycles_run(block: Block, first: float, later: float) -> int:
+    """How many cycles of ``block`` run, the first taking ``first`` seconds and each after it ``later``."""
+    if block.cycles is not None:
+        return block.cycles
+    assert block.within is not None
+    budget = block.within + 1e-9  # as _block_continues: a cycle starts only if it ends within the budget
+    if first > budget:
+        return 0
+    if later <= 0:
+        raise ValueError(f"{block.label or 'a block'}: a cycle that takes no time would never end")
+    return 1 + int((budget - first) // later)
 
 
 def _blocks(steps, previous: float | None, prefix: str = "") -> tuple[list[Block], float | None]:

@@ -3,89 +3,33 @@
 from __future__ import annotations
 
 import heapq
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller import command, session, supervisor
+from controller import command, schedule, session, supervisor
 from controller.deadman import DeadMan
-from controller.errors import InputError
+from controller.errors import OutputError
+from controller.exits import (  # noqa: F401 - the API
+    EXIT_CLOSED_PIPE, EXIT_HOME, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED,
+)
 from controller.loop import Controller, Settings
 from controller.reasons import REASONS
-from controller.state import BUTTONS
+from controller.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
 from controller.trace import TraceWriter
-from controller.validation import parse_duration
 from drivers.buttons import ButtonPanel
 from drivers.sim import hardware
 
-EXIT_HOME = 0
-EXIT_INTERNAL = 1
-EXIT_REJECTED = 2
-EXIT_LATCHED = 3
-EXIT_NOT_HOME = 4
-EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
-# Every command: the reader of the output went away (`| head`). What a shell reports for a program
-# a closed pipe ended (128 + SIGPIPE); the command ends quietly, as Unix tools do.
-EXIT_CLOSED_PIPE = 141
-# A run with no end in sight is cut here, so a bug cannot hang a test or a terminal.
-MAX_SIMULATED_TIME = 4 * 3600.0  # s
 # A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if
 # the sensor never answers), as the service does before it says it is ready.
 POWER_ON_WAIT = 5.0  # s
 # Events that mean something happened in a run (a button, a fault, a session): without any, "nothing ran".
 ACTIVITY_EVENTS = frozenset({"button", "fault", "session", "return", "trip", "deadman"})
 
-_SCHEDULE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)@(?P<t>[^:]+)(?::(?P<hold>.+))?$")
-
-
-@dataclass(frozen=True, order=True)
-class Press:
-    t: float
-    name: str
-    hold: float = 0.0
-
-
-@dataclass(frozen=True, order=True)
-class Fault:
-    t: float
-    kind: str
-    duration: float | None = None
-
-
-def parse_time(text: str, option: str, what: str = "") -> float:
-    try:
-        return parse_duration(text)
-    except ValueError:
-        raise InputError(f"{option} {what or text!r}: {text!r} is not a time (use seconds, or 90s, 2m, 1m30s)") from None
-
-
-def parse_press(text: str, buttons=BUTTONS) -> Press:
-    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``; ``buttons`` are those fitted."""
-    m = _SCHEDULE.match(text.strip())
-    if not m:
-        raise InputError(f"--press {text!r}: expected NAME@T[:HOLD], e.g. stop@35.5 or return@60:20")
-    name = m["name"]
-    if name not in BUTTONS:
-        raise InputError(f"--press {text!r}: no button named {name!r} (buttons: {', '.join(BUTTONS)})")
-    if name not in buttons:
-        raise InputError(f"--press {text!r}: the table has no {name} button ([pins] {name} = false)")
-    hold = parse_time(m["hold"], "--press", text) if m["hold"] else 0.0
-    return Press(parse_time(m["t"], "--press", text), name, hold)
-
 
 def parse_fault(text: str) -> Fault:
     """``KIND@T[:DURATION]``, e.g. ``imu-disconnect@40`` or ``stall@12:2``."""
-    m = _SCHEDULE.match(text.strip())
-    if not m:
-        raise InputError(f"--fault {text!r}: expected KIND@T[:DURATION], e.g. imu-disconnect@40 or stall@12:2")
-    kind = m["name"]
-    if kind not in hardware.FAULT_KINDS:
-        raise InputError(f"--fault {text!r}: no fault kind {kind!r} (kinds: {', '.join(hardware.FAULT_KINDS)})")
-    duration = parse_time(m["hold"], "--fault", text) if m["hold"] else None
-    if duration is not None and duration <= 0:
-        raise InputError(f"--fault {text!r}: the duration must be positive")
-    return Fault(parse_time(m["t"], "--fault", text), kind, duration)
+    return schedule.parse_fault(text, hardware.FAULT_KINDS)
 
 
 def settings_from(config) -> Settings:
@@ -199,6 +143,11 @@ class Simulation:
                 self._event({"t": self.t0, "event": "fault", "kind": f.kind, "active": True})
             if f.duration is not None:
                 self._schedule(f.t + f.duration, f"fault {f.kind} ends", lambda k=f.kind: self._fault(k, False))
+        programs = [p.program for p in list(presets or []) + [p for user in users for p in user.presets]]
+        programs = [p for p in programs + [program] if p is not None]
+        # A run still going after this is a bug, never a long input: it follows from the inputs.
+        self.max_time = max(schedule.longest_run(settings, programs, presses, faults)
+                            for settings in [self.settings] + [user.settings for user in users])
         self.ticks = 0
         self._closed = False
         self._shown: tuple[str, str] | None = None
@@ -294,6 +243,8 @@ class Simulation:
         record["true_angle"] = self.hw.table.angle()
         if self.trace is not None:
             self.trace.write(record)
+            if self.trace.error is not None:
+                self._log_failed(next_tick)
         if self.on_tick is not None:
             self.on_tick(record)
         if not check_end:
@@ -301,9 +252,17 @@ class Simulation:
         ended = self._ended()
         if ended is not None:
             return ended
-        if next_tick > MAX_SIMULATED_TIME:
-            raise RuntimeError(f"the simulation ran past {MAX_SIMULATED_TIME:.0f} s without ending (a bug)")
+        if next_tick > self.max_time:
+            raise RuntimeError(f"the simulation ran past {self.max_time:.0f} s, the longest these inputs can take, "
+                               "without ending (a bug)")
         return None
+
+    def _log_failed(self, t: float) -> None:
+        """The log cannot be written: the run ends here, the motor halted and holding, as a stop would."""
+        self.hw.motor.halt()
+        self.trace.raise_if_closed_pipe()
+        raise OutputError(f"{self.trace.problem} at t={t:.2f} s; the run stopped there, the simulated motor "
+                          f"halted and holding at {self.hw.table.angle():.1f}°")
 
     def _indicate(self) -> None:
         """Play the LED and buzzer patterns; the trace hears when they change."""

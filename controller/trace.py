@@ -17,10 +17,16 @@ def _rounded(record: dict) -> dict:
 
 
 class TraceWriter:
-    """Writes one JSON object per line; keys of the trace contract (README) are never renamed."""
+    """Writes one JSON object per line; keys of the trace contract (README) are never renamed.
+
+    A write that fails (a full disk, /dev/full, an I/O error) never raises where the record came
+    from, which may be the middle of a control period: the writer keeps the first ``error``, stops
+    writing, and whoever runs the simulation ends the run there (``Simulation`` does).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.error: OSError | None = None
         try:
             self._file: IO[str] | None = open(self.path, "w", encoding="utf-8")
         except OSError as exc:
@@ -28,12 +34,47 @@ class TraceWriter:
 
     def write(self, record: dict) -> None:
         if self._file is not None:
-            self._file.write(json.dumps(_rounded(record), separators=(",", ":")) + "\n")
+            try:
+                self._file.write(json.dumps(_rounded(record), separators=(",", ":")) + "\n")
+            except OSError as exc:
+                self._fail(exc)
+
+    def flush(self) -> bool:
+        """Write out what is buffered; False (and ``error`` set) if the file does not take it."""
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                self._fail(exc)
+        return self.error is None
+
+    def raise_if_closed_pipe(self) -> None:
+        """A log into a pipe whose reader went away (`--log /dev/stdout | head`) is no error of
+        the run's: the command ends quietly, as Unix tools do (cli.main's handler)."""
+        if isinstance(self.error, BrokenPipeError):
+            raise BrokenPipeError(self.error.errno, self.error.strerror)
+
+    @property
+    def problem(self) -> str:
+        """What went wrong, for a message: "out.jsonl: cannot write the log: No space left on device"."""
+        reason = (self.error.strerror or str(self.error)) if self.error is not None else "no problem"
+        return f"{self.path}: cannot write the log: {reason}"
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = self.error or exc
+        file, self._file = self._file, None
+        try:
+            file.close()  # closes even when the flush inside it fails again
+        except OSError:
+            pass
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                self.error = self.error or exc
 
     def __enter__(self) -> TraceWriter:
         return self

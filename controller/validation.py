@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
@@ -23,13 +23,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from controller import tomltext
+
 DURATION_ERROR = 'not a duration: use seconds (90) or a text like "90s", "2m", "1m30s"'
 
+TOO_LARGE = "too large"  # a number no float holds; a message shows the field's limit instead
+
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_PLAIN_RE = re.compile(rf"\s*({_NUM})\s*")
-_DURATION_RE = re.compile(
-    rf"\s*(?:(?P<h>{_NUM})\s*h)?\s*(?:(?P<m>{_NUM})\s*m)?\s*(?:(?P<s>{_NUM})\s*s)?\s*", re.IGNORECASE
-)
+_PLAIN_RE = re.compile(_NUM)
+# Matched against the stripped text. Whitespace follows a unit only, so no two optional runs of
+# it meet: a regex like \s*(...)?\s*(...)?\s* backtracks for minutes over a few hundred spaces.
+_DURATION_RE = re.compile(rf"(?:(?P<h>{_NUM})\s*h\s*)?(?:(?P<m>{_NUM})\s*m\s*)?(?:(?P<s>{_NUM})\s*s)?", re.IGNORECASE)
+MAX_SHOWN = 40  # characters of a value or key quoted in a message; a longer one is cut short
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,17 +64,25 @@ def problem(message: str) -> PydanticCustomError:
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from 90, 90.5, "90", "90s", "2m", "1m30s", "1h 5m", "1.5m"; else a ValueError (DURATION_ERROR)."""
+    """Seconds from 90, 90.5, "90", "90s", "2m", "1m30s", "1h 5m", "1.5m"; else a ValueError (DURATION_ERROR).
+
+    A finite number too large for a float (an int of 400 digits, "1e999" written out in digits) is
+    a ValueError of type ``too_large``, which a message shows as the field's upper limit."""
     seconds: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    if isinstance(value, float):
+        seconds = value if math.isfinite(value) else None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        seconds = math.inf if value > sys.float_info.max else float(max(value, -1))
     elif isinstance(value, str):
-        if plain := _PLAIN_RE.fullmatch(value):
-            seconds = float(plain.group(1))
-        elif (m := _DURATION_RE.fullmatch(value)) and any(m.group(k) for k in "hms"):
+        text = value.strip()
+        if _PLAIN_RE.fullmatch(text):
+            seconds = float(text)
+        elif (m := _DURATION_RE.fullmatch(text)) and any(m.group(k) for k in "hms"):
             seconds = sum(float(m.group(k) or 0) * f for k, f in (("h", 3600), ("m", 60), ("s", 1)))
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+    if seconds is None or math.isnan(seconds) or seconds < 0:
         raise PydanticCustomError("duration", DURATION_ERROR)
+    if seconds == math.inf:  # written as a finite number, but beyond any float and any limit
+        raise PydanticCustomError("too_large", TOO_LARGE)
     return seconds
 
 
@@ -113,13 +126,15 @@ def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exc
     """Read a TOML file and validate it as ``model_cls``; every failure is ``error_cls`` with a clear message."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(tomltext.MAX_BYTES + 1)  # not all of /dev/zero, or a file written by mistake
     except FileNotFoundError:
         raise error_cls(f"{path}: no such {what} file") from None
     except IsADirectoryError:
         raise error_cls(f"{path}: is a directory, not a {what} file") from None
     except (OSError, ValueError) as e:
         raise error_cls(f"{path}: cannot read the {what} file: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) > tomltext.MAX_BYTES:
+        raise error_cls(f"{path}: more than {tomltext.MAX_BYTES // 1024} KiB, too large for a {what} file") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -129,17 +144,17 @@ def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exc
 
 def validate_toml_text(text: str, model_cls: type[M], *, error_cls: type[Exception], source: str) -> M:
     """Parse TOML text and validate it as ``model_cls``; ``source`` starts every line of an error."""
+    data, long_ints = tomltext.loads(text, source=source, error_cls=error_cls)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise error_cls(f"{source}: not valid TOML: {e}") from None
-    try:
-        return model_cls.model_validate(data)
+        model = model_cls.model_validate(data)
     except ValidationError as e:
         errors = _drop_typo_echoes(e.errors(), data, model_cls)
         errors.sort(key=lambda err: err["type"] != "extra_forbidden")  # a typo first: it explains the rest
-        lines = [line for err in errors for line in _problem_lines(err, data, model_cls, source)]
+        lines = [line for err in errors for line in _problem_lines(err, data, model_cls, source, long_ints)]
         raise error_cls(join_problems(lines)) from None
+    if long_ints:  # read as a stand-in, which every limit refuses: never a value to run with
+        raise error_cls(f"{source}: a number of {max(long_ints.values())} digits, too long to be any setting") from None
+    return model
 
 
 # --- turning pydantic errors into lines ------------------------------------------------------
@@ -226,9 +241,33 @@ def _drop_typo_echoes(errors: list, data: Any, model_cls: type[BaseModel]) -> li
             if not (err["type"] == "missing" and (tuple(err["loc"][:-1]), err["loc"][-1]) in typos)]
 
 
+def _cut(text: str) -> str:
+    """``text``, or its start and "...", so that a message stays one readable line."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
 def _printable(word: str) -> str:
     """A key as written, or escaped if it holds characters that would break or hide in a message."""
-    return word if word.isprintable() else repr(word)[1:-1]
+    return _cut(word if word.isprintable() else repr(word)[1:-1])
+
+
+class _Described(str):
+    """A value that a message describes in words rather than quotes ("a number of 5000 digits")."""
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut short when long; a huge number by its size."""
+    if isinstance(value, _Described):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_SHOWN:
+        try:
+            return f"a{' negative' * (value < 0)} number of {len(str(abs(value)))} digits"
+        except ValueError:  # beyond what Python turns into text
+            return "a number of thousands of digits"
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        start = repr(value[:MAX_SHOWN])
+        return f"{start[:-1]}...{start[-1]} ({len(value)} characters)"
+    return _cut(repr(value))
 
 
 def _suggest(word: str, choices: list[str], quote: str = "'") -> str:
@@ -236,13 +275,34 @@ def _suggest(word: str, choices: list[str], quote: str = "'") -> str:
     return f" (did you mean {quote}{close}{quote}?)" if close else ""
 
 
+_OPS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
+        "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
+
+
+def _beyond_float(err: dict, value: Any) -> bool:
+    """Whether ``err`` is about a number too large for a float (a huge int in a float field)."""
+    huge_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
+    return err["type"] == "too_large" or (err["type"] == "float_type" and huge_int)
+
+
+def _limit_passed(value: Any, field: FieldInfo | None) -> str:
+    """The bound that a number too large for a float breaks: "must be ≤ 5m"; "too large" without one."""
+    sides = ("less_than_equal", "less_than") if not isinstance(value, int) or value > 0 else (
+        "greater_than_equal", "greater_than")
+    for meta in _metadata(field) if field is not None else []:
+        for kind in sides:
+            key = _OPS[kind][0]
+            limit = getattr(meta, key, None)
+            if isinstance(limit, (int, float)) and not isinstance(meta, LimitNote):
+                return _bound({"type": kind, "ctx": {key: limit}}, field) or TOO_LARGE
+    return TOO_LARGE
+
+
 def _bound(err: dict, field: FieldInfo | None) -> str | None:
     """"must be ≤ 90 (the hard ceiling)" for a broken bound; None if ``err`` is not one."""
-    ops = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
-           "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
-    if err["type"] not in ops:
+    if err["type"] not in _OPS:
         return None
-    key, sign = ops[err["type"]]
+    key, sign = _OPS[err["type"]]
     limit = err["ctx"][key]
     meta = _metadata(field) if field is not None else []
     shown = format_duration(limit) if _DURATION_MARK in meta else fmt_number(limit)
@@ -276,14 +336,15 @@ def _short(err: dict) -> str:
     return "must be " + msg.removeprefix("Input should be ") if msg.startswith("Input should be ") else msg
 
 
-def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str) -> list[str]:
+def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str,
+                   long_ints: dict[int, int] | None = None) -> list[str]:
     """The message lines for one pydantic error: ``{source}: {field}: {what is wrong} (got {value!r})``."""
     loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
     show_got = True
     if kind == "extra_forbidden":
         label, parent, models, _ = _walk(loc[:-1], data, model_cls)
         key = _printable(str(loc[-1]))
-        value = parent.get(key, _MISSING) if isinstance(parent, dict) else _MISSING
+        value = parent.get(loc[-1], _MISSING) if isinstance(parent, dict) else _MISSING
         known = sorted({name for m in models for name in _fields(m)})
         if isinstance(value, dict) and not label:
             tables = [f"[{k}]" for k in known]
@@ -304,11 +365,16 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
         show_got = False
     else:
         label, value, _, field = _walk(loc, data, model_cls)
-        msgs = [_bound(err, field) or _short(err)]
+        raw = err.get("input") if value is _MISSING else value
+        msgs = [_limit_passed(raw, field) if _beyond_float(err, raw) else _bound(err, field) or _short(err)]
         if kind == "problem":  # from a model validator: already names the fields and values
             msgs, show_got = str(err["msg"]).splitlines() or [""], False
     if value is _MISSING:
         value = err.get("input")
-    got = f" (got {value!r})" if show_got and kind != "missing" and not isinstance(value, (dict, list)) else ""
+    if isinstance(value, int) and value in (long_ints or {}):  # a stand-in for a number too long to read
+        value = _Described(f"a number of {long_ints[value]} digits")
+    elif isinstance(value, int) and -value in (long_ints or {}):
+        value = _Described(f"a negative number of {long_ints[-value]} digits")
+    got = f" (got {shown(value)})" if show_got and kind != "missing" and not isinstance(value, (dict, list)) else ""
     prefix = f"{source}: {label}: " if label else f"{source}: "
     return [f"{prefix}{msg}{got}" for msg in msgs]

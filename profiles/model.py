@@ -10,15 +10,23 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from controller.config import HARD_MAX_ANGLE, HARD_MAX_SPEED, Config
+from controller.config import HARD_MAX_ANGLE, MAX_SESSION_TIMEOUT, Config, Speed
 from controller.errors import ProfileError
 from controller.validation import (
-    Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem,
+    Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem, shown,
     validate_toml_text,
 )
 
 MAX_NAME_LENGTH = 60
 MAX_REPEAT = 100  # a repeat runs its steps at most this many times
+MAX_STEPS = 100  # steps in a profile, and in a repeat
+MAX_STEPS_RUN = 10_000  # steps once the repeats are unrolled (100 x 100 x 100 would be a million)
+MAX_CYCLES = 1000  # an oscillation's cycles: 20 make the usual 20 minutes
+MAX_PROFILE_TIME = 24 * 3600.0  # s: all the steps of a profile (mostly head-up: head-down is at most 2h)
+# No single time of a step (a hold, a dwell, a pause, an oscillation's duration, a progression's
+# hold) may be longer than the longest session timeout: head-down, it could never finish, and
+# nobody lies on an inversion table longer than that head-up either.
+MAX_STEP_TIME = MAX_SESSION_TIMEOUT
 PRESET_PACKAGE = "profiles"
 PRESET_DIR = "presets"
 
@@ -26,7 +34,9 @@ Angle = Annotated[float, Field(ge=-HARD_MAX_ANGLE, le=HARD_MAX_ANGLE),
                   LimitNote(le="the hard ceiling", ge="the hard floor")]
 """Degrees from horizontal, positive head-down."""
 
-_PositiveDuration = Annotated[Duration, Field(gt=0)]
+_StepTime = LimitNote(le="the longest session timeout")
+_PositiveDuration = Annotated[Duration, Field(gt=0, le=MAX_STEP_TIME), _StepTime]
+_Dwell = Annotated[Duration, Field(le=MAX_STEP_TIME), _StepTime]
 
 
 class HoldStep(StrictModel):
@@ -47,10 +57,10 @@ class OscillateStep(StrictModel):
     kind: Literal["oscillate"]
     high: Angle
     low: Angle
-    dwell_high: Duration
-    dwell_low: Duration
+    dwell_high: _Dwell
+    dwell_low: _Dwell
     duration: _PositiveDuration | None = None
-    cycles: Annotated[int, Field(ge=1)] | None = None
+    cycles: Annotated[int, Field(ge=1, le=MAX_CYCLES)] | None = None
 
     def angles(self) -> dict[str, float]:
         """The step's angle fields by name, for checks against the limits."""
@@ -75,7 +85,7 @@ class RampStep(StrictModel):
 
     kind: Literal["ramp"]
     angle: Angle
-    speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")]
+    speed: Speed
 
     def angles(self) -> dict[str, float]:
         return {"angle": self.angle}
@@ -99,7 +109,7 @@ class RepeatStep(StrictModel):
 
     kind: Literal["repeat"]
     times: Annotated[int, Field(ge=1, le=MAX_REPEAT)]
-    steps: Annotated[list[SimpleStep], Field(min_length=1)]
+    steps: Annotated[list[SimpleStep], Field(min_length=1, max_length=MAX_STEPS)]
 
     def angles(self) -> dict[str, float]:
         return {f"steps #{i + 1} ({s.kind}) {k}": v for i, s in enumerate(self.steps) for k, v in s.angles().items()}
@@ -119,7 +129,7 @@ class Increment(StrictModel):
     """What each completed session adds."""
 
     angle: Annotated[float, Field(ge=0, le=HARD_MAX_ANGLE)] = 0.0
-    time: Annotated[Duration, Field(ge=0)] = 0.0
+    time: _Dwell = 0.0
 
 
 class Progression(StrictModel):
@@ -165,8 +175,8 @@ class Profile(StrictModel):
 
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
     description: str = ""
-    max_speed: Annotated[float, Field(gt=0, le=HARD_MAX_SPEED), LimitNote(le="the hard speed limit")] | None = None
-    steps: Annotated[list[Step], Field(min_length=1)] | None = None
+    max_speed: Speed | None = None
+    steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] | None = None
     progression: Progression | None = None
 
     @model_validator(mode="after")
@@ -174,6 +184,10 @@ class Profile(StrictModel):
         if (self.steps is None) == (self.progression is None):
             raise problem("give either [[steps]] or a [progression], not both" if self.steps is not None
                           else "needs [[steps]] (or a [progression])")
+        run = sum(step.times * len(step.steps) if step.kind == "repeat" else 1 for step in self.steps or ())
+        if run > MAX_STEPS_RUN:
+            raise problem(f"steps: {run} steps once the repeats are unrolled, more than the {MAX_STEPS_RUN} "
+                          "a profile may run")
         return self
 
     def at_level(self, level: int) -> Profile:
@@ -216,7 +230,7 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
         return validate_toml_text(text, Profile, error_cls=ProfileError, source=label), label
     close = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    raise ProfileError(f"no preset or profile file named '{name_or_path}' ({hint}presets: {', '.join(names)})")
+    raise ProfileError(f"no preset or profile file named {shown(name_or_path)} ({hint}presets: {', '.join(names)})")
 
 
 def check_profile_limits(profile: Profile, config: Config, *, source: str, config_source: str = "the config",

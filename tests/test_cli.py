@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from controller.cli import main
+from controller.config import Config
 from controller.trace import read_trace
 
 
@@ -274,3 +275,145 @@ def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
     last = (out + err).strip().splitlines()[-1]
     assert "interrupted (Ctrl-C) at t=" in last and "state running, angle " in last and "exit 130" in last, last
     assert "Traceback" not in err
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["simulate", "--fast", "--press", "stop@25h"], "--press 'stop@25h': '25h' is more than the 24h a simulation can schedule"),
+        (["simulate", "--fast", "--press", "return@1:24h1s"], "--press 'return@1:24h1s': '24h1s' is more than the 24h"),
+        (["simulate", "--fast", "--fault", "stall@90000"], "--fault 'stall@90000': '90000' is more than the 24h"),
+        (["simulate", "--fast", "--fault", "stall@1:2d"], "--fault 'stall@1:2d': '2d' is not a time"),
+        (["simulate", "--fast", "--until", "1" + "0" * 400], "--until '1000000000000000000000000000000000000000...' "
+                                                             "(401 characters): '1000"),
+        (["simulate", "--fast", "--press", "stop@" + " " * 3000 + "x"], "is not a time"),
+        (["simulate", "--fast", "--press", "a" * 3000 + "@1"], "no button named 'aaaaaaaaaa"),
+        (["simulate", "--fast", "--seed", "1" * 5000], "argument --seed: invalid int value: '1111111111"),
+        (["simulate", "--interactive", "--speed", "x" * 5000], "argument --speed: invalid float value: 'xxxxxxxx"),
+        (["simulate", "--interactive", "--speed", "nan"], "--speed nan: must be between 0.1 and 100"),
+    ],
+    ids=["press-25h", "hold-24h1s", "fault-90000", "fault-2d", "until-400-digits", "press-spaces", "press-long-name",
+         "seed-5000-digits", "speed-long", "speed-nan"],
+)
+def test_a_time_beyond_a_day_or_a_long_option_is_one_short_line_with_exit_2(argv, expected, capsys):
+    import time
+
+    started = time.perf_counter()
+    assert main(argv) == 2
+    assert time.perf_counter() - started < 1.0
+    (line,) = _err_lines(capsys)
+    assert expected in line and len(line) < 300, line
+
+
+def test_the_longest_a_run_may_take_follows_from_its_inputs(tmp_path):
+    """A run is cut (as a bug) only past the latest it could end: a stop at 5h, a slow 5h33m profile."""
+    from controller import simulate as sim
+    from controller.config import load_config
+    from controller.preflight import prepare_profile
+
+    run = sim.Simulation(Config(), presses=[sim.Press(5 * 3600, "stop")])
+    try:
+        assert run.max_time > 5 * 3600 + 20 * 60  # the press, then a session timeout at the least
+    finally:
+        run.close()
+    config_file = tmp_path / "slow.toml"
+    config_file.write_text('[limits]\nmax_speed = 0.5\nsession_timeout = "2h"\n[motion]\nreturn_speed = 0.5\n'
+                           'jog_speed = 0.5\n', encoding="utf-8")
+    profile = tmp_path / "long.toml"
+    profile.write_text('name = "long"\n' + "".join(f'[[steps]]\nkind = "hold"\nangle = {a}\nduration = "{d}"\n'
+                                                    for a, d in ((-20, "2h"), (-30, "2h"), (30, "1h30m"))))
+    config = load_config(str(config_file))
+    prepared = prepare_profile(str(profile), config)
+    assert prepared.duration > 5.5 * 3600  # longer than the 4 h the simulator used to allow any run
+    run = sim.Simulation(config, program=prepared.program, presses=[sim.Press(0.0, "start")])
+    try:
+        way_home = 90 / 0.5 + config.motion.rest_time  # from 30° to -60° at 0.5 deg/s, and the rest
+        assert run.max_time > prepared.duration + way_home
+    finally:
+        run.close()
+
+
+# --- a log that cannot be written --------------------------------------------------------------
+
+class _DiskFillsAfter:
+    """open() for the trace, onto a file whose disk is full after ``room`` bytes (ENOSPC from then on)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, path, mode="r", encoding=None):
+        import errno
+        import io
+
+        fill = self
+
+        class Raw(io.RawIOBase):
+            def writable(self):
+                return True
+
+            def write(self, data):
+                if len(data) > fill.room:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                fill.room -= len(data)
+                return len(data)
+
+        return io.TextIOWrapper(io.BufferedWriter(Raw(), buffer_size=8192), encoding=encoding)
+
+
+@pytest.mark.parametrize("path", ["/dev/full", "/proc/version"])
+def test_a_log_that_takes_nothing_is_refused_before_anything_runs(path, capsys):
+    import os
+
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    assert main(["simulate", "gentle", "--fast", "--log", path]) == 2
+    (line,) = _err_lines(capsys)
+    assert line.startswith(f"inversion-table: error: {path}: cannot write the log: ")
+    assert capsys.readouterr().out == ""  # no run, no result line
+
+
+@pytest.mark.parametrize("log", ["missing/folder/t.jsonl", "."], ids=["missing-folder", "a-directory"])
+def test_a_log_in_a_missing_folder_or_a_directory_is_refused(tmp_path, monkeypatch, log, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "gentle", "--fast", "--log", log]) == 2
+    (line,) = _err_lines(capsys)
+    assert line.startswith(f"inversion-table: error: {log}: cannot write the log: ")
+
+
+def test_a_disk_that_fills_mid_run_ends_the_run_there_held_with_one_line_and_exit_1(monkeypatch, capsys):
+    from controller import trace
+
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(200_000), raising=False)
+    assert main(["simulate", "hold-40", "--fast", "--log", "out.jsonl"]) == 1
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.err.splitlines() if x.strip()]
+    assert line.startswith("inversion-table: error: out.jsonl: cannot write the log: No space left on device at t=")
+    assert line.endswith("°") and "the run stopped there, the simulated motor halted and holding at" in line
+    assert "Traceback" not in captured.err and "ended at" not in captured.out
+
+
+def test_a_disk_that_fills_mid_run_halts_the_simulated_motor(monkeypatch):
+    from controller import simulate as sim, trace
+    from controller.errors import OutputError
+    from controller.preflight import prepare_profile
+
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(100_000), raising=False)
+    run = sim.Simulation(Config(), program=prepare_profile("hold-40", Config()).program,
+                         presses=[sim.Press(0.0, "start")], trace=trace.TraceWriter("out.jsonl"))
+    with pytest.raises(OutputError, match=r"No space left on device at t=\d+\.\d\d s"):
+        run.run()
+    assert run.hw.motor.halted and run.closed
+    assert 0 < run.now() < 60  # it stopped mid-run, where the disk filled (about 1000 samples in)
+
+
+def test_a_disk_that_fills_at_the_last_flush_says_the_end_of_the_log_is_lost(tmp_path, monkeypatch, capsys):
+    from controller import trace
+
+    argv = ["simulate", "--fast", "--press", "down@1:3", "--press", "return@5", "--log"]
+    assert main(argv + [str(tmp_path / "whole.jsonl")]) == 0
+    whole = (tmp_path / "whole.jsonl").stat().st_size
+    capsys.readouterr()
+    monkeypatch.setattr(trace, "open", _DiskFillsAfter(whole - 1), raising=False)  # all but the last byte
+    assert main(argv + ["out.jsonl"]) == 1
+    (line,) = _err_lines(capsys)
+    assert line.startswith("inversion-table: error: out.jsonl: cannot write the log: No space left on device: its "
+                           "end is lost; the run itself ended at t="), line
+    assert line.endswith("home and idle (exit 0)"), line

@@ -72,11 +72,13 @@ def test_config_is_frozen():
         ("limits", "max_angle", "95", "must be ≤ 90 (the hard ceiling)"),
         ("limits", "max_angle", "0", "must be > 0"),
         ("limits", "max_speed", "11", "must be ≤ 10"),
-        ("limits", "max_speed", "-1", "must be > 0"),
+        ("limits", "max_speed", "-1", "must be ≥ 0.05 (the slowest a move may go)"),
+        ("limits", "max_speed", "0.001", "must be ≥ 0.05 (the slowest a move may go)"),
+        ("limits", "max_accel", "0.01", "must be ≥ 0.05 (the gentlest acceleration)"),
         ("limits", "max_accel", "25", "must be ≤ 20"),
         ("limits", "session_timeout", '"3h"', "must be ≤ 2h"),
         ("limits", "session_timeout", "5", "must be ≥ 10s"),
-        ("motion", "return_speed", "0", "must be > 0"),
+        ("motion", "return_speed", "0", "must be ≥ 0.05 (the slowest a move may go)"),
         ("motion", "jog_speed", "12", "must be ≤ 10"),
         ("motion", "rest_time", '"6m"', "must be ≤ 5m"),
         ("control", "rate", "10", "must be ≥ 20"),
@@ -188,3 +190,108 @@ def test_models_also_validate_when_built_in_code():
         LimitsConfig(max_angle=120)
     with pytest.raises(ValueError, match=r"return_speed = 3 \(the default\) is above"):
         Config(limits=LimitsConfig(max_speed=2.0))
+
+
+# --- numbers and texts no file should hold: each is one short line, never a traceback or a hang ---
+
+HUGE = "1" + "0" * 400  # an integer beyond any float (1e400), as TOML reads it: a Python int
+
+
+@pytest.mark.parametrize(
+    "section, key, value, limit",
+    [
+        ("motion", "rest_time", HUGE, "must be ≤ 5m"),
+        ("limits", "idle_timeout", HUGE, "must be ≤ 30m"),
+        ("limits", "session_timeout", HUGE, "must be ≤ 2h"),
+        ("tracking", "time", HUGE, "must be ≤ 0.8s (so a stall trips within 1 s)"),
+        ("motion", "rest_time", f'"{HUGE}s"', "must be ≤ 5m"),
+        ("limits", "max_angle", HUGE, "must be ≤ 90 (the hard ceiling)"),
+        ("table", "home_angle", "-" + HUGE, "must be ≥ -89"),
+        ("limits", "max_speed", "2" + "0" * 308, "must be ≤ 10 (the hard speed limit)"),
+        ("control", "rate", HUGE, "must be ≤ 200"),
+        ("pins", "stop", HUGE, "must be ≤ 27 (the 40-pin header ends at GPIO27)"),
+    ],
+)
+def test_a_number_too_large_for_a_float_names_the_key_and_its_limit(tmp_path, section, key, value, limit):
+    path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: [{section}] {key}: {limit} (got "), msg
+    assert len(msg) < 200 and "\n" not in msg, msg  # the value is described, not printed in full
+
+
+@pytest.mark.parametrize("padding", [" " * 400, "1h" + " " * 400, "1" * 400 + " "], ids=["spaces", "unit", "digits"])
+def test_a_long_duration_text_is_rejected_at_once(tmp_path, padding):
+    import time
+
+    path = write(tmp_path, f'[motion]\nrest_time = "{padding}x"\n')
+    started = time.perf_counter()
+    msg = error_of(path)
+    assert time.perf_counter() - started < 0.5  # the duration pattern never backtracks
+    assert msg.startswith(f"{path}: [motion] rest_time: not a duration") and len(msg) < 250, msg
+
+
+def test_a_long_unknown_key_and_a_long_value_are_cut_short(tmp_path):
+    path = write(tmp_path, f"[limits]\n{'k' * 5000} = 1\n[calibration]\nfile = 3\n[presets]\navailable = 5\n"
+                           f"[gpio]\npin_factory = \"{'x' * 5000}\"\n")
+    lines = error_of(path).splitlines()
+    assert lines[0].startswith(f"{path}: [limits]: unknown key '{'k' * 40}...'")
+    assert any(line.startswith(f"{path}: [gpio] pin_factory: ") and line.endswith("...' (5000 characters))")
+               for line in lines), lines
+    assert all(len(line) < 250 for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("limits", "max_angle", "1" * 5000, "must be ≤ 90 (the hard ceiling) (got a number of 5000 digits)"),
+        ("control", "rate", "1_" * 4400 + "0", "must be ≤ 200 (got a number of 4401 digits)"),
+        ("table", "home_angle", "-" + "9" * 4301, "must be ≥ -89 (got a negative number of 4301 digits)"),
+        ("motion", "rest_time", "9" * 4301, "must be ≤ 5m (got a number of 4301 digits)"),
+    ],
+)
+def test_an_integer_too_long_for_python_to_read_names_the_key_and_its_limit(tmp_path, section, key, value, expected):
+    # tomllib raises a bare ValueError for more than 4300 digits; the key is still named
+    path = write(tmp_path, f"# a comment 1234\n[{section}]\n{key} = {value}\n")
+    assert error_of(path) == f"{path}: [{section}] {key}: {expected}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: line 1: arrays or tables nested too deeply"),
+        ("[limits]\nmax_angle = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+         "not valid TOML: line 2: arrays or tables nested too deeply"),
+        (".".join(["a"] * 30000) + " = 1\n", "not valid TOML: line 1: a key of more than 16 dotted parts"),
+        ("[x]\n[" + ".".join(['"a"'] * 10000) + "]\n", "not valid TOML: line 2: a key of more than 16 dotted parts"),
+    ],
+    ids=["arrays", "inline-tables", "dotted-key", "dotted-table"],
+)
+def test_toml_nested_too_deeply_is_one_line_at_once(tmp_path, text, expected):
+    import time
+
+    path = write(tmp_path, text)
+    started = time.perf_counter()
+    assert error_of(path) == f"{path}: {expected}"
+    assert time.perf_counter() - started < 0.5  # tomllib takes 20 s over a 30000-part dotted key
+
+
+def test_a_file_over_64_kib_is_refused_unread(tmp_path):
+    path = write(tmp_path, "[limits]\nmax_angle = 45\n" + "# padding\n" * 7000)
+    assert error_of(path) == f"{path}: more than 64 KiB, too large for a config file"
+    assert load_config(write(tmp_path, "[limits]\nmax_angle = 45\n" + "# padding\n" * 6000)).limits.max_angle == 45
+
+
+def test_dev_zero_as_a_config_is_refused_not_read_forever():
+    assert error_of("/dev/zero") == "/dev/zero: more than 64 KiB, too large for a config file"
+
+
+def test_a_text_that_merely_mentions_dots_and_digits_still_loads(tmp_path):
+    text = ('# see 1.2.3.4 and a.b.c, 12345678901234567890\n[limits]\nmax_angle = 45.5\nsession_timeout = "1m30s"\n'
+            '[presets]\navailable = ["gentle"]  # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o (15 parts)\n')
+    assert load_config(write(tmp_path, text)).limits.max_angle == 45.5
+
+
+def test_a_long_unknown_user_name_is_cut_short_in_the_message():
+    with pytest.raises(ConfigError) as info:
+        Config().user("a" * 5000)
+    assert str(info.value).startswith("no user named 'aaaaaaaaaa") and len(str(info.value)) < 300

@@ -28,6 +28,7 @@ def _typo(word: str) -> st.SearchStrategy[str]:
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # TOML has no lone surrogates
 scalars = st.one_of(
     st.integers(-10**6, 10**6),
+    st.sampled_from([10**309, -10**309, 10**400, 2**1100]),  # beyond any float
     st.sampled_from([0, 1, 4, 17, 27, 28, 0x68, 0x69, 0x70, -60, 90, 91]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),

@@ -94,6 +94,25 @@ def test_duration_rejects_with_the_duration_message(text):
     assert info.value.errors()[0]["msg"] == DURATION_ERROR
 
 
+@pytest.mark.parametrize("value", [10**400, 2**1100, "1" * 400, "9" * 306 + "h", "1" * 400 + "s"],
+                         ids=["1e400", "2**1100", "400-digit-text", "1e306h", "400-digit-s"])
+def test_a_duration_too_large_for_a_float_is_too_large_not_a_crash(value):
+    with pytest.raises(ValidationError) as info:
+        DURATION.validate_python(value)
+    assert info.value.errors()[0]["type"] == "too_large"  # shown as the field's upper limit
+
+
+@pytest.mark.parametrize("text", [" " * 2000 + "x", "1h" + " " * 2000 + "x", " 1" * 2000, "1" * 2000 + "x"],
+                         ids=["spaces", "unit-then-spaces", "spaced-digits", "digits"])
+def test_a_long_duration_text_is_rejected_in_linear_time(text):
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ValidationError):
+        DURATION.validate_python(text)
+    assert time.perf_counter() - started < 0.1
+
+
 @pytest.mark.parametrize("seconds, text", [(90, "1m30s"), (1200, "20m"), (45, "45s"), (3720, "1h2m"), (0, "0s"),
                                            (2.5, "2.5s"), (3600, "1h"), (3661, "1h1m1s")])
 def test_format_duration(seconds, text):
@@ -196,7 +215,7 @@ def test_two_step_problems_are_two_lines(tmp_path):
         (HEAD + oscillate(duration=None), 'steps #1 (oscillate): needs either duration (e.g. "20m") or cycles (e.g. 20)'),
         (HEAD + oscillate(duration=None, cycles=0), "steps #1 (oscillate) cycles: must be ≥ 1 (got 0)"),
         (HEAD + oscillate(dwell_low=-1), f"steps #1 (oscillate) dwell_low: {DURATION_ERROR} (got -1)"),
-        (HEAD + 'max_speed = 0\n' + hold(20), "max_speed: must be > 0 (got 0)"),
+        (HEAD + 'max_speed = 0\n' + hold(20), "max_speed: must be ≥ 0.05 (the slowest a move may go) (got 0)"),
         ('name = ""\n' + hold(20), "name: must not be empty (got '')"),
         (f'name = "{"x" * 61}"\n' + hold(20), "name: must be at most 60 characters long"),
         (HEAD + "steps = []\n", "steps: must not be empty"),
@@ -290,3 +309,183 @@ def test_several_limit_problems_one_line_each():
         "p.toml: steps #2 (hold) angle = -20 is below [table] home_angle = -10 (config.toml)",
         "p.toml: max_speed = 5 is above [limits] max_speed = 4 (config.toml); a profile can only lower it",
     ]
+
+
+# --- bounds that keep every time finite: a speed floor, the longest step, the most cycles and steps ---
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (HEAD + "max_speed = 1.0e-320\n" + hold(20), "max_speed: must be ≥ 0.05 (the slowest a move may go)"),
+        (HEAD + '[[steps]]\nkind = "ramp"\nangle = 20\nspeed = 0.01\n',
+         "steps #1 (ramp) speed: must be ≥ 0.05 (the slowest a move may go) (got 0.01)"),
+        (HEAD + oscillate(dwell_high="1e308", dwell_low="1e308"),
+         "steps #1 (oscillate) dwell_high: must be ≤ 2h (the longest session timeout) (got 1e+308)"),
+        (HEAD + hold(20, '"2h1s"'), "steps #1 (hold) duration: must be ≤ 2h (the longest session timeout) (got '2h1s')"),
+        (HEAD + hold(20, "1" + "0" * 400), "steps #1 (hold) duration: must be ≤ 2h (the longest session timeout) "
+                                           "(got a number of 401 digits)"),
+        (HEAD + hold("1" + "0" * 400), "steps #1 (hold) angle: must be ≤ 90 (the hard ceiling) (got a number of 401 digits)"),
+        (HEAD + '[[steps]]\nkind = "pause"\nduration = "3h"\n',
+         "steps #1 (pause) duration: must be ≤ 2h (the longest session timeout) (got '3h')"),
+        (HEAD + oscillate(duration='"2h30m"'), "steps #1 (oscillate) duration: must be ≤ 2h (the longest session timeout)"),
+        (HEAD + oscillate(duration=None, cycles=100000000000), "steps #1 (oscillate) cycles: must be ≤ 1000 (got 100000000000)"),
+        (HEAD + oscillate(duration=None, cycles="9" * 5000), "steps #1 (oscillate) cycles: must be ≤ 1000 (got a number of 5000 digits)"),
+        (HEAD + hold(20) * 101, "steps: must have at most 100 entries"),
+        (HEAD + '[[steps]]\nkind = "repeat"\ntimes = 2\n' + hold(20).replace("[[steps]]", "[[steps.steps]]") * 101,
+         "steps #1 (repeat) steps: must have at most 100 entries"),
+        (HEAD + '[progression]\nstart = { angle = 20, time = "1m" }\ntarget = { angle = 40, time = "3h" }\n'
+                'step = { angle = 2, time = "30s" }\n',
+         "[progression] target time: must be ≤ 2h (the longest session timeout) (got '3h')"),
+    ],
+    ids=["max_speed-1e-320", "ramp-speed", "dwells-1e308", "hold-2h1s", "hold-400-digits", "angle-400-digits",
+         "pause-3h", "oscillate-2h30m", "cycles-1e11", "cycles-5000-digits", "101-steps", "101-repeated-steps",
+         "progression-3h"],
+)
+def test_bounds_that_keep_every_time_finite(tmp_path, text, expected):
+    import time
+
+    started = time.perf_counter()
+    path, msg = error_of(tmp_path, text)
+    assert msg.startswith(f"{path}: {expected}"), msg
+    assert time.perf_counter() - started < 1.0
+
+
+def _numbers(model, seen=None):
+    """(model, field name, field) of every number a file can give, in ``model`` and the models in it."""
+    from typing import Literal, get_args, get_origin
+
+    from controller.validation import _models_in
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        todo, leaves = [field.annotation], set()
+        while todo:
+            ann = todo.pop()
+            if get_origin(ann) is Literal:
+                continue  # a few named values: bounded by being listed
+            leaves.add(ann)
+            todo.extend(get_args(ann))
+        if leaves & {int, float}:
+            yield model, name, field
+        for inner in _models_in(field.annotation):
+            yield from _numbers(inner, seen)
+
+
+def test_every_number_a_config_or_profile_gives_has_an_upper_limit():
+    """A number without one reaches the checks and the simulator as 1e308, or as 10**11 cycles."""
+    from annotated_types import Le, Lt
+
+    from controller.validation import _metadata
+
+    checked_by_a_list = {("ImuConfig", "address"), ("ImuConfig", "accept_ids")}  # only 0x68/0x69, the clone ids
+    unbounded = [f"{m.__name__}.{name}" for root in (Config, Profile) for m, name, field in _numbers(root)
+                 if not any(isinstance(meta, (Le, Lt)) for meta in _metadata(field))
+                 and (m.__name__, name) not in checked_by_a_list]
+    assert unbounded == []
+
+
+# --- the load check's head-down time: closed form in the cycles ---------------------------------
+
+def _time_above_cycle_by_cycle(program, start_angle, threshold=0.0):
+    """The load check as it was, one cycle at a time: the reference for the closed form."""
+    from controller import session
+    from controller.planner import move_time
+
+    above = total = 0.0
+    at = start_angle
+    for block in program.blocks:
+        cycles, elapsed = 0, 0.0
+        while block.cycles is None or cycles < block.cycles:
+            one = session.cycle_time(block, at, program)
+            if block.within is not None and elapsed + one > block.within + 1e-9:
+                break
+            for leg in block.legs:
+                t_move, goal = session._move(program, leg, at)
+                part = move_time(max(goal, threshold) - max(at, threshold), max_speed=session.leg_speed(program, leg),
+                                 max_accel=program.accel)
+                above += min(part, t_move) + (leg.dwell if goal >= threshold else 0.0)
+                total += t_move + leg.dwell
+                at = goal
+            elapsed += one
+            cycles += 1
+    return above, total
+
+
+@st.composite
+def _programs(draw):
+    from controller import session
+
+    angle = st.floats(-60, 60, allow_nan=False)
+    blocks = []
+    for _ in range(draw(st.integers(1, 4))):
+        legs = tuple(session.Leg(draw(angle | st.none()), draw(st.floats(0, 60)), draw(st.none() | st.floats(0.05, 4)))
+                     for _ in range(draw(st.integers(1, 3))))
+        if all(leg.goal is None for leg in legs) or draw(st.booleans()):
+            blocks.append(session.Block(legs, cycles=draw(st.integers(1, 30))))
+        else:
+            legs = (session.Leg(draw(angle), draw(st.floats(0, 60))),) + legs  # a cycle that moves takes time
+            legs += (session.Leg(legs[0].goal + draw(st.floats(1, 20)), 0.0),)
+            blocks.append(session.Block(legs, cycles=None, within=draw(st.floats(0, 3600))))
+    return session.Program(tuple(blocks), speed=draw(st.floats(0.05, 10)), accel=draw(st.floats(0.05, 20)))
+
+
+@given(program=_programs(), start=st.floats(-60, 0), threshold=st.sampled_from([0.0, 1.0]))
+def test_the_head_down_time_in_closed_form_is_the_cycle_by_cycle_one(program, start, threshold):
+    from controller import session
+
+    assert session.time_above(program, start, threshold) == pytest.approx(
+        _time_above_cycle_by_cycle(program, start, threshold), rel=1e-9, abs=1e-6)
+
+
+def test_the_head_down_time_of_a_hundred_billion_cycles_is_computed_at_once():
+    import time
+
+    from controller import session
+
+    legs = (session.Leg(40.0, 30.0), session.Leg(0.0, 30.0))
+    program = session.Program((session.Block(legs, cycles=100_000_000_000),), speed=3.0, accel=4.0)
+    started = time.perf_counter()
+    above, total = session.time_above(program, -60.0)
+    assert time.perf_counter() - started < 0.1
+    one = session.cycle_time(session.Block(legs), 0.0, program)
+    assert total == pytest.approx(session.cycle_time(session.Block(legs), -60.0, program) + (100_000_000_000 - 1) * one)
+    assert above > 100_000_000_000 * 60  # both dwells count: 0 is not below the threshold 0
+
+
+def test_the_most_cycles_a_profile_can_hold_are_checked_at_once_against_the_longest_profile(tmp_path):
+    import time
+
+    from controller.preflight import prepare_profile
+
+    inner = oscillate(high=-10, low=-20, dwell_high=0, dwell_low=0, duration=None, cycles=1000)
+    body = '[[steps]]\nkind = "repeat"\ntimes = 100\n' + inner.replace("[[steps]]", "[[steps.steps]]") * 20
+    path = write(tmp_path, HEAD + body * 5)  # 10000 steps of 1000 cycles: head-up, so no session timeout
+    started = time.perf_counter()
+    with pytest.raises(ProfileError) as info:
+        prepare_profile(path, Config())
+    assert time.perf_counter() - started < 1.0  # ten million cycles, one at a time, took half a minute
+    assert str(info.value).startswith(f"{path}: its steps last about ")
+    assert str(info.value).endswith("at 4 deg/s, longer than the 24h a profile may last")
+
+
+def test_a_profile_of_more_than_ten_thousand_steps_once_unrolled_is_refused(tmp_path):
+    body = '[[steps]]\nkind = "repeat"\ntimes = 100\n' + hold(-20, 1).replace("[[steps]]", "[[steps.steps]]") * 51
+    path, msg = error_of(tmp_path, HEAD + body * 2)
+    assert msg == f"{path}: steps: 10200 steps once the repeats are unrolled, more than the 10000 a profile may run"
+
+
+def test_a_long_head_up_profile_within_a_day_is_accepted(tmp_path):
+    from controller.preflight import prepare_profile
+
+    body = '[[steps]]\nkind = "repeat"\ntimes = 11\n' + hold(-20, '"2h"').replace("[[steps]]", "[[steps.steps]]")
+    prepared = prepare_profile(write(tmp_path, HEAD + body), Config())
+    assert prepared.head_down == 0 and 22 * 3600 < prepared.duration < 24 * 3600
+
+
+def test_a_long_preset_name_is_cut_short_in_the_message():
+    with pytest.raises(ProfileError) as info:
+        resolve_profile("a" * 5000)
+    assert str(info.value).startswith("no preset or profile file named 'aaaaaaaaaa") and len(str(info.value)) < 300
