@@ -20,9 +20,10 @@ from controller.users import GUEST
 # supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).
 IMU_READ_ATTEMPTS = 3
 STANDARD_GRAVITY = 9.80665  # m/s²
-# At power-on the step count is anchored to the mean tilt of this many good samples (0.5 s at
-# 50 Hz): one sample's noise could put home half a degree off.
-ANCHOR_SAMPLES = 25
+# At power-on the step count is anchored to the mean tilt, and the gyro's bias to its mean rate,
+# over supervisor.ANCHOR_TIME of good samples, at least this many: one sample's noise could put
+# home a fraction of a degree off.
+ANCHOR_MIN_SAMPLES = 5
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg
 
@@ -210,7 +211,7 @@ class Controller:
             return_speed=self.return_speed,
             position=self.motor.position,
         )
-        if self.machine.recovering and self._sensor_says_home(reason):
+        if self.machine.recovering and (self._sensor_says_home(reason) or self._moving_away(reason)):
             cmd = command.HOLD
         if cmd.goal is None:
             self._hold_still()
@@ -268,6 +269,7 @@ class Controller:
                 failures += 1
                 log.debug("IMU read failed: %s", exc)
         commanded_rate = self.step_rate  # what the motor really stepped at over the last period
+        planned_rate = self.setpoint.velocity
         if sample is None:
             self.reading = supervisor.Reading(t=now, sample_ok=False, attempts=attempts, failures=failures)
             return
@@ -278,7 +280,7 @@ class Controller:
         if trustworthy and self.estimate is None:
             self._anchor_tilts.append(tilt)
             self._anchor_rates.append(gyro_rate)
-            if len(self._anchor_tilts) >= ANCHOR_SAMPLES:
+            if len(self._anchor_tilts) >= max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / self.settings.period - 1e-9)):
                 # power-on: anchor the step count to the mean tilt, and the gyro's bias to its mean
                 # rate (nothing moves yet), so the tracking checks are exact from the first move
                 tilt = sum(self._anchor_tilts) / len(self._anchor_tilts)
@@ -294,7 +296,7 @@ class Controller:
         self.reading = supervisor.Reading(
             t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
             angle=e.angle if e else 0.0, rate=e.rate if e else 0.0, residual=e.residual if e else 0.0,
-            position=self.motor.position if e else 0.0, commanded_rate=commanded_rate,  # no angle yet: nothing to track
+            position=self.motor.position if e else 0.0, commanded_rate=commanded_rate, planned_rate=planned_rate,  # no angle yet: nothing to track
         )
 
     def _handle_events(self, now: float, token: int) -> None:
@@ -519,6 +521,12 @@ class Controller:
             return True
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
+
+    def _moving_away(self, reason: Trip | None) -> bool:
+        """Recovery stops while a trusted sensor sees the table go head-down against the motor's
+        way home (a drive turning the wrong way, or slipping): holding is safer than pushing on."""
+        return (reason in (Trip.STALL, Trip.TRACKING, Trip.UNEXPECTED_MOTION) and self._sensor_trusted_now()
+                and self.reading.rate > 0)
 
     def _sensor_trusted_now(self) -> bool:
         """Whether this period's sample was good and the supervisor doubts nothing about it."""

@@ -74,7 +74,7 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
     head_down = steps_head_down + _return_allowance(program, config)
     timeout = config.limits.session_timeout
     if head_down > timeout:
-        early = "" if head_down == steps_head_down else (
+        early = "" if round(head_down - steps_head_down) < 1 else (
             f" ({format_duration(round(steps_head_down))} in its steps, and the timeout return must begin "
             f"{format_duration(round(head_down - steps_head_down))} early at [motion] return_speed = "
             f"{min(config.motion.return_speed, program.speed):g})")

@@ -203,7 +203,7 @@ HUGE = "1" + "0" * 400  # an integer beyond any float (1e400), as TOML reads it:
         ("motion", "rest_time", HUGE, "must be ≤ 5m"),
         ("limits", "idle_timeout", HUGE, "must be ≤ 30m"),
         ("limits", "session_timeout", HUGE, "must be ≤ 2h"),
-        ("tracking", "time", HUGE, "must be ≤ 0.8s (so a stall trips within 1 s)"),
+        ("tracking", "time", HUGE, "must be ≤ 0.7s (so a stall trips within 1 s, counting the power-on anchor)"),
         ("motion", "rest_time", f'"{HUGE}s"', "must be ≤ 5m"),
         ("limits", "max_angle", HUGE, "must be ≤ 90 (the hard ceiling)"),
         ("table", "home_angle", "-" + HUGE, "must be ≥ -89"),

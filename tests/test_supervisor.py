@@ -102,3 +102,26 @@ def test_cause_active_follows_the_condition():
 
 def test_goals_are_admitted_only_within_the_travel():
     assert admit_goal(75, LIMITS) == 60 and admit_goal(-80, LIMITS) == -60 and admit_goal(12.5, LIMITS) == 12.5
+
+
+def _coarse(t_index: int, rate: float) -> float:
+    """A coarse drive on a slow move: one period in five sends a step, the others none."""
+    return rate * 5 if t_index % 5 == 0 else 0.0
+
+
+def test_a_coarse_drive_that_stalls_trips_though_only_one_period_in_five_steps():
+    readings = [good(t, rate=0.0, commanded_rate=_coarse(i, 1.0), planned_rate=1.0) for i, t in enumerate(times(100))]
+    reason, at = None, None
+    w = watch_start(0.0)
+    for r in readings:
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        if reason is not None:
+            at = r.t
+            break
+    assert reason is Trip.STALL and at <= TRACK.time + 0.15
+
+
+def test_a_healthy_coarse_drive_never_trips():
+    readings = [good(t, rate=_coarse(i, 1.0), commanded_rate=_coarse(i, 1.0), planned_rate=1.0)
+                for i, t in enumerate(times(500))]
+    assert run(readings)[1] is None

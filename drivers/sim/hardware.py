@@ -90,7 +90,7 @@ def build(
     sensor_mount: Mount | None = None,
     who_am_i: int = 0x68,
     calibration: Calibration | None = None,
-    motor_wired_reversed: bool = False,
+    motor_wired_reversed: bool | None = None,
     start_angle: float | None = None,
     imu_required: bool = True,
 ) -> SimulatedHardware:
@@ -101,6 +101,8 @@ def build(
     controller reads it through the config's mount, corrected by ``calibration`` if given.
     """
     clock = clock or VirtualClock()
+    if motor_wired_reversed is None:  # the simulated table is wired as the config describes it
+        motor_wired_reversed = config.motor.reverse
     factory = MockFactory(pin_class=SimPin)
     spd = config.steps_per_degree
     pins = config.pins
