@@ -239,20 +239,12 @@ def _config(path: str | None):
     return load_config(path), (path or "the default config")
 
 
-def _not_a_directory(name: str) -> str:
-    """A PROFILE (preset name or .toml file) that is a folder is named as one, not as an unknown preset."""
-    if os.path.isdir(name):
-        raise InputError(f"{name}: is a directory, not a profile file (name a .toml file in it, or a preset: "
-                         "inversion-table profiles lists them)")
-    return name
-
-
 def _profiles(args) -> int:
     from profiles import preset_names, resolve_profile
 
     config, config_source = _config(getattr(args, "config", None))
     if args.action == "check":
-        prepared = prepare_profile(_not_a_directory(args.file), config, config_source=config_source)
+        prepared = prepare_profile(args.file, config, config_source=config_source)
         print(
             f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
             f"{format_duration(round(prepared.duration))} of steps, head-down at most "
@@ -270,8 +262,6 @@ def _profiles(args) -> int:
 
 
 def _simulate(args) -> int:
-    if args.profile:
-        _not_a_directory(args.profile)
     config, config_source = _config(args.config)
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]

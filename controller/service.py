@@ -71,7 +71,8 @@ def load_presets(config: Config, config_source: str, *, user: str | None = None,
     presets = []
     folder = os.path.dirname(os.path.abspath(config_source)) if os.path.isfile(config_source) else None
     for name in config.presets.available:
-        if folder is not None and name.endswith(".toml") and not os.path.isabs(name):
+        if folder is not None and not os.path.isabs(name) and (
+                name.endswith(".toml") or os.path.exists(os.path.join(folder, name))):
             name = os.path.join(folder, name)  # next to the config, wherever the command runs from
         try:
             presets.append(prepare_preset(name, config, config_source, user=user, levels=levels or {}))

@@ -207,6 +207,9 @@ def _is_file(value: str) -> bool:
 
 def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
     """A profile from a path (ends in .toml or names a file) or a preset name, and a label for messages."""
+    if Path(name_or_path).is_dir():  # named as one, not as an unknown preset
+        raise ProfileError(f"{name_or_path}: is a directory, not a profile file (name a .toml file in it, or a "
+                           "preset: inversion-table profiles lists them)")
     if name_or_path.endswith(".toml") or _is_file(name_or_path):
         return load_profile(name_or_path), name_or_path
     names = preset_names()

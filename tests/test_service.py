@@ -251,6 +251,20 @@ def test_a_preset_file_next_to_the_config_is_found_from_anywhere(tmp_path, monke
     assert [p.name for p in presets] == ["mine", "gentle"]
 
 
+def test_a_folder_in_the_presets_is_named_as_one(tmp_path, monkeypatch):
+    from controller.config import load_config
+    from controller.errors import ConfigError
+
+    (tmp_path / "etc" / "presets").mkdir(parents=True)
+    config_path = tmp_path / "etc" / "config.toml"
+    config_path.write_text('[presets]\navailable = ["gentle", "presets"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the config's folder: the folder is found next to the config
+    with pytest.raises(ConfigError) as info:
+        load_presets(load_config(config_path), str(config_path))
+    assert str(info.value).startswith(f"{config_path}: [presets] available: {tmp_path / 'etc' / 'presets'}: is a "
+                                      "directory, not a profile file"), info.value
+
+
 def _shape(line: str) -> str:
     import re
 
