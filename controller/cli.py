@@ -278,7 +278,7 @@ def _simulate(args) -> int:
 
         history = open_history(args.history)
         if args.user is not None:
-            require_acknowledged(history, args.user)
+            require_acknowledged(history, args.user, config=args.config, history_path=args.history)
     if args.interactive:  # the acknowledgement was checked above; the interactive table records nothing
         if history is not None:
             history.close()

@@ -83,8 +83,9 @@ def test_an_unacknowledged_user_is_refused_until_they_acknowledge(tmp_path, file
     profile, config, _ = files
     history = str(tmp_path / "fresh.sqlite")
     assert simulate("gentle", config, history) == 2
-    assert "user 'ana' has not acknowledged the contraindications yet: run `inversion-table users ack ana`" in (
-        capsys.readouterr().err)
+    # the hint is the command to type: with the --config and --history the refused one had
+    assert (f"user 'ana' has not acknowledged the contraindications yet: run `inversion-table users ack ana "
+            f"--config {config} --history {history}` first (once)") in capsys.readouterr().err
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     assert main(["users", "ack", "ana", "--config", config, "--history", history]) == 1
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
@@ -202,3 +203,75 @@ def test_a_user_without_sessions_is_told_so(files, capsys):
     captured = capsys.readouterr()
     assert f"no sessions of user 'nobody' in {history}" in captured.out + captured.err
     assert "┏" not in captured.out  # no empty table
+
+
+# -- users on a fresh machine: no /var/lib/inversion-table, perhaps no config ---------------------
+
+def test_run_names_the_ack_command_with_its_own_options(tmp_path, files, capsys):
+    _, config, _ = files
+    history = str(tmp_path / "fresh.sqlite")
+    assert main(["run", "--sim", "--config", config, "--user", "ana", "--history", history]) == 2
+    assert (f"run `inversion-table users ack ana --config {config} --history {history}` first (once)"
+            in capsys.readouterr().err)
+
+
+def test_the_ack_hint_quotes_a_path_with_a_space(tmp_path, files, capsys):
+    _, config, _ = files
+    history = str(tmp_path / "my history.sqlite")
+    assert simulate("gentle", config, history) == 2
+    assert f"--history '{history}'` first" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A config with ana whose [history] file is in a folder that does not exist yet."""
+    config = tmp_path / "ana.toml"
+    history = tmp_path / "state" / "history.sqlite"
+    config.write_text(f'[history]\nfile = "{history}"\n[[users]]\nname = "ana"\nmax_angle = 40\n'
+                      'max_head_down = "5m"\nmax_speed = 1.0\n', encoding="utf-8")
+    return str(config), history
+
+
+def test_listing_the_users_needs_no_history(fresh, capsys):
+    config, history = fresh
+    assert main(["users", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert ("ana          max_angle 40°, max_head_down 5m, max_speed 1°/s; contraindications not acknowledged "
+            "(no history yet)") in out, out
+    assert f"no history at {history} yet" in out, out
+    assert not history.parent.exists()  # listing writes nothing
+
+
+def test_without_a_config_users_says_which_config_it_read(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("controller.cli_people.DEFAULT_CONFIG_PATH", str(tmp_path / "etc" / "config.toml"))
+    assert main(["users"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"no users in the shipped defaults (there is no {tmp_path / 'etc' / 'config.toml'}): add [[users]] to a config")
+    assert main(["users", "ack", "ana"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("inversion-table: error: no user named 'ana' in the shipped defaults (there is no "), line
+
+
+def test_ack_creates_the_history_folder(fresh, capsys, monkeypatch):
+    config, history = fresh
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    assert main(["users", "ack", "ana", "--config", config]) == 0
+    with History(history) as h:
+        assert h.acknowledged("ana", CONTRAINDICATIONS_VERSION)
+    capsys.readouterr()
+    assert main(["users", "--config", config]) == 0
+    assert "contraindications acknowledged" in capsys.readouterr().out
+
+
+def test_ack_that_cannot_create_the_folder_says_which_and_what_to_do(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "var"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[history]\nfile = "{blocker / "lib" / "history.sqlite"}"\n[[users]]\nname = "ana"\n',
+                      encoding="utf-8")
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("asked before the history could be kept"))
+    assert main(["users", "ack", "ana", "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"inversion-table: error: {blocker / 'lib' / 'history.sqlite'}: cannot create the folder "
+                           f"{blocker / 'lib'} ("), line
+    assert line.endswith("--history FILE for a file elsewhere"), line
