@@ -280,9 +280,12 @@ def _simulate(args) -> int:
         if args.user is not None:
             require_acknowledged(history, args.user, config=args.config, history_path=args.history)
     if args.interactive:  # the acknowledgement was checked above; the interactive table records nothing
-        if history is not None:
-            history.close()
-        return _interactive(args, config, config_source)
+        try:  # a PROFILE given runs at the user's level, as it would without --interactive
+            level = _level(history, args.user, args.profile) if args.profile else 0
+        finally:
+            if history is not None:
+                history.close()
+        return _interactive(args, config, config_source, level)
     if args.speed != 1.0:
         raise InputError("--speed works with --interactive only (use --fast for the fastest run)")
     prepared = None
@@ -352,31 +355,37 @@ def where_left(result: sim.Result) -> str:
     return f"state {result.state}, angle {result.angle:.1f}° ({true})"
 
 
-def _interactive(args, config, config_source: str) -> int:
+def _interactive(args, config, config_source: str, level: int = 0) -> int:
     if args.press or args.fault or args.log or args.until or args.fast:
         raise InputError("--interactive takes PROFILE, --config, --user, --history, --seed and --speed only: the keys "
                          "are the buttons")
     if not 0.1 <= args.speed <= 100:
         raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
-    users = ()
+    users, notes = (), []
     if args.profile:
-        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user)
-        presets, expected = [Preset(prepared.profile.name, prepared.program)], prepared.duration
+        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
+        presets, expected, notes = [Preset(prepared.profile.name, prepared.program)], prepared.duration, prepared.notes
     else:  # the config's presets, and its users (P): as on the table
         from controller.cli_people import open_history
         from controller.service import user_choices
 
         history = open_history(args.history) if args.history else None
-        users = user_choices(config, config_source, first=args.user, history=history)
-        if history is not None:
-            history.close()
+        try:
+            users = user_choices(config, config_source, first=args.user, history=history, say=notes.append)
+        finally:
+            if history is not None:
+                history.close()
         presets, expected = list(users[0].presets), None
+    for note in notes:  # here, and in the app's list of events
+        print(f"note: {note}", file=sys.stderr)
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,
                          users=users,
                          presses=[sim.Press(0.0, "start")] if args.profile else [])  # as simulate: started at t = 0
-    SimulatorApp(run, speed=args.speed, expected=expected).run()
+    app = SimulatorApp(run, speed=args.speed, expected=expected)
+    app.events.extend({"t": 0.0, "event": "notice", "message": note} for note in notes)
+    app.run()
     result = run.stopped("quit")
     print(f"left the simulated table at t={result.t:.2f} s: {where_left(result)}")
     return 0
@@ -397,9 +406,9 @@ def _session_log(history, user, prepared, *, head_down):
     from controller.sessionlog import SessionLog
 
     levels, finals = {}, {}
-    if prepared is not None and prepared.profile.progression is not None:
+    if prepared is not None and prepared.final_level is not None:
         levels[prepared.profile.name] = prepared.level
-        finals[prepared.profile.name] = prepared.profile.progression.final_level
+        finals[prepared.profile.name] = prepared.final_level  # for a user, the last level that fits
     return SessionLog(history, user=user, levels=levels, final_levels=finals, head_down=head_down)
 
 

@@ -275,3 +275,76 @@ def test_ack_that_cannot_create_the_folder_says_which_and_what_to_do(tmp_path, c
     assert line.startswith(f"inversion-table: error: {blocker / 'lib' / 'history.sqlite'}: cannot create the folder "
                            f"{blocker / 'lib'} ("), line
     assert line.endswith("--history FILE for a file elsewhere"), line
+
+
+# -- a progression beyond a user's limits goes as far as they allow -------------------------------
+
+ANA = {"users": [{"name": "ana", "max_angle": 40, "max_head_down": "5m", "max_speed": 1.0}]}  # the README's
+
+
+def test_a_progression_beyond_her_time_limit_stops_at_the_last_level_that_fits():
+    from controller.config import Config
+    from controller.preflight import prepare_profile
+
+    config = Config.model_validate(ANA)
+    # Head-down counts the way down (at her 1°/s, 1° per second above +1°) and the hold: the
+    # session timeout brings the table home after that, so the way back is not counted (I5).
+    for stored in (6, 9):  # at the last level that fits, and past it (her limits were lowered since)
+        prepared = prepare_profile("build-up", config, user="ana", level=stored)
+        assert (prepared.level, prepared.final_level) == (6, 6)
+        (step,) = prepared.profile.steps
+        assert (step.angle, step.duration) == (32, 240)  # 20° + 6 x 2°, 1 minute + 6 x 30 s: 31 s + 4 m
+        assert prepared.head_down <= 300
+        (note,) = prepared.notes  # the next level: 33 s + 4m30s = 5m3s
+        assert note == ("preset 'build-up': for user 'ana' the progression stops at level 7 (32° for 4m): level 8 "
+                        "(34° for 4m30s) would exceed user 'ana' max_head_down = 5m (head-down for up to 5m3s)"), note
+    first = prepare_profile("build-up", config, user="ana", level=0)
+    assert first.level == 0 and first.profile.steps[0].angle == 20 and first.final_level == 6
+    assert prepare_profile("build-up", config).final_level == 10  # nobody in particular: to the target
+
+
+def test_a_progression_beyond_her_angle_stops_below_it_and_one_that_never_fits_is_refused():
+    from controller.config import Config
+    from controller.errors import ProfileError
+    from controller.preflight import prepare_profile
+
+    config = Config.model_validate({"users": [{"name": "cy", "max_angle": 25}, {"name": "di", "max_angle": 15}]})
+    prepared = prepare_profile("build-up", config, user="cy", level=10)
+    assert (prepared.level, prepared.profile.steps[0].angle) == (2, 24)
+    assert prepared.notes == ("preset 'build-up': for user 'cy' the progression stops at level 3 (24° for 2m): "
+                              "level 4 (26° for 2m30s) would exceed user 'cy' max_angle = 25",)
+    with pytest.raises(ProfileError) as info:  # not even its first session fits: refused, as today
+        prepare_profile("build-up", config, user="di")
+    assert str(info.value).startswith("preset 'build-up': steps #1 (hold) angle = 20 is above user 'di' max_angle = 15")
+
+
+def test_a_progression_beyond_the_config_itself_is_still_refused_at_load(tmp_path):
+    from controller.config import Config
+    from controller.errors import ProfileError
+    from controller.preflight import prepare_profile
+
+    config = Config.model_validate({"limits": {"max_angle": 35}, "users": [{"name": "ana", "max_angle": 30}]})
+    for user in (None, "ana"):
+        with pytest.raises(ProfileError, match=r"^preset 'build-up' \(at its target\): steps #1 \(hold\) angle = 40 "
+                                               r"is above \[limits\] max_angle = 35"):
+            prepare_profile("build-up", config, user=user)
+
+
+def test_at_her_last_level_a_completed_session_keeps_her_there(tmp_path, capsys):
+    config = tmp_path / "ana.toml"
+    config.write_text('[[users]]\nname = "ana"\nmax_angle = 40\nmax_head_down = "5m"\nmax_speed = 1.0\n',
+                      encoding="utf-8")
+    history = str(tmp_path / "h.sqlite")
+    with History(history) as h:
+        h.acknowledge("ana", CONTRAINDICATIONS_VERSION)
+        h.set_level("ana", "build-up", 6)
+    assert simulate("build-up", str(config), history) == 0
+    err = capsys.readouterr().err
+    assert "note: preset 'build-up': for user 'ana' the progression stops at level 7 (32° for 4m)" in err, err
+    with History(history) as h:
+        (session,) = h.sessions("ana")
+        assert (session.level, session.outcome) == (6, "completed")
+        assert session.max_angle == pytest.approx(32, abs=1)
+        # I5: her 5 minutes, plus the way back up from 32° to +1° at her 1°/s (the recorded time has it)
+        assert session.head_down <= 300 + 31 + 1
+        assert h.level("ana", "build-up") == 6  # not 7: she stays at the last level that fits
