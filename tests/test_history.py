@@ -348,3 +348,26 @@ def test_at_her_last_level_a_completed_session_keeps_her_there(tmp_path, capsys)
         # I5: her 5 minutes, plus the way back up from 32° to +1° at her 1°/s (the recorded time has it)
         assert session.head_down <= 300 + 31 + 1
         assert h.level("ana", "build-up") == 6  # not 7: she stays at the last level that fits
+
+
+def test_a_users_limits_can_only_lower_the_configs(tmp_path):
+    from controller.config import load_config
+    from controller.errors import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text('[limits]\nmax_angle = 50\nsession_timeout = "10m"\nmax_speed = 3\n'
+                    '[[users]]\nname = "ana"\nmax_angle = 55\nmax_head_down = "15m"\nmax_speed = 3.5\n'
+                    '[[users]]\nname = "bo"\nmax_angle = 50\nmax_head_down = "10m"\nmax_speed = 3\n'  # equal: fine
+                    '[[users]]\nname = "ana"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    first, *rest = [line.removeprefix(f"{path}: ") for line in str(info.value).splitlines()]
+    assert first.endswith(" (and 3 more problems)"), first
+    lines = [first.removesuffix(" (and 3 more problems)"), *rest]
+    assert lines == [
+        "users #1 (ana) max_angle = 55 is above [limits] max_angle = 50: a user's limits can only lower the config's",
+        "users #1 (ana) max_head_down = 15m is above [limits] session_timeout = 10m: a user's limits can only lower "
+        "the config's",
+        "users #1 (ana) max_speed = 3.5 is above [limits] max_speed = 3: a user's limits can only lower the config's",
+        "users #3 (ana): the name is already users #1's",
+    ], lines
