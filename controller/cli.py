@@ -18,6 +18,7 @@ from controller.trace import TraceWriter
 from controller.validation import format_duration
 
 PROG = "inversion-table"
+PEOPLE_CONFIG_HELP = f"config file (default: {DEFAULT_CONFIG_PATH} if present, else the shipped defaults)"
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
                     "sim-calibration.json in the current directory)")
 
@@ -78,15 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     ack = u_sub.add_parser("ack", help="show the contraindications and record the user's yes (once per user)")
     ack.add_argument("name", metavar="NAME")
     _options_anywhere(u, (u_list, ack), lambda parser, **default: (
-        parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)",
-                            **default),
+        parser.add_argument("--config", metavar="FILE", help=PEOPLE_CONFIG_HELP, **default),
         parser.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)",
                             **default)))
 
     h = sub.add_parser("history", help="list and summarise the recorded sessions", description=(
         "List the sessions recorded in the history file (user, profile, level, start, time head-down, highest "
         "angle, how it ended) and sum them up per user; --plot draws them."))
-    h.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
+    h.add_argument("--config", metavar="FILE", help=PEOPLE_CONFIG_HELP)
     h.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
     h.add_argument("--user", metavar="NAME", help="only this user's sessions")
     h.add_argument("--plot", metavar="FILE", help="also draw each session's angle and time head-down to FILE")

@@ -78,7 +78,8 @@ def users(args) -> int:
             if history is None:
                 ack = unread
             else:
-                ack = "acknowledged" if history.acknowledged(user.name, CONTRAINDICATIONS_VERSION) else "NOT acknowledged"
+                done = history.acknowledged(user.name, CONTRAINDICATIONS_VERSION)
+                ack = "acknowledged" if done else "NOT acknowledged"
             print(f"{user.name:12} {limits or 'the config limits'}; contraindications {ack}")
     finally:
         if history is not None:
