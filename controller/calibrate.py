@@ -137,7 +137,9 @@ class Calibrator:
         turn against the steps the motor was sent, the motor turns the other way."""
         tilt, steps = before
         moved, stepped = self._tilt_now() - tilt, self.hw.motor.steps - steps
-        if abs(moved) > REVERSED_EVIDENCE and stepped and (moved > 0) != (stepped > 0):
+        reversed_ = self.service.controller.machine.trip == "reversed"  # the supervisor saw the sign
+        against = abs(moved) > REVERSED_EVIDENCE and (moved > 0) != (stepped > 0)
+        if stepped and (reversed_ or against):
             raise CalibrationError(
                 f"the motor was stepped {'head-down' if stepped > 0 else 'head-up'} and the table went "
                 f"{'head-up' if moved < 0 else 'head-down'} ({moved:+.1f}°), so it tripped: the motor turns the "
@@ -210,7 +212,7 @@ def _flip(axis: str) -> str:
 
 
 def _advice(why: str) -> str:
-    if why in ("tracking", "stall", "unexpected-motion"):
+    if why in ("tracking", "stall", "unexpected-motion", "reversed"):
         return ("the sensor did not see the motion the motor made: check that the motor turns (power, wiring, "
                 "current limit), [imu] forward and normal, and that the sensor is fixed to the bed frame")
     return "release stop, press reset, and start again" if why == "the stop button" else "see docs/SAFETY.md"

@@ -19,6 +19,7 @@ from controller.validation import format_duration, shown
 # imported where a run needs them: a rejected file or option is told in well under a second.
 
 PROG = "inversion-table"
+PEOPLE_CONFIG_HELP = f"config file (default: {DEFAULT_CONFIG_PATH} if present, else the shipped defaults)"
 CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file; with --sim, "
                     "sim-calibration.json in the current directory)")
 
@@ -95,15 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     ack = u_sub.add_parser("ack", help="show the contraindications and record the user's yes (once per user)")
     ack.add_argument("name", metavar="NAME")
     _options_anywhere(u, (u_list, ack), lambda parser, **default: (
-        parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)",
-                            **default),
+        parser.add_argument("--config", metavar="FILE", help=PEOPLE_CONFIG_HELP, **default),
         parser.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)",
                             **default)))
 
     h = sub.add_parser("history", help="list and summarise the recorded sessions", description=(
         "List the sessions recorded in the history file (user, profile, level, start, time head-down, highest "
         "angle, how it ended) and sum them up per user; --plot draws them."))
-    h.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
+    h.add_argument("--config", metavar="FILE", help=PEOPLE_CONFIG_HELP)
     h.add_argument("--history", metavar="FILE", help="history file (default: the config's [history] file)")
     h.add_argument("--user", metavar="NAME", help="only this user's sessions")
     h.add_argument("--plot", metavar="FILE", help="also draw each session's angle and time head-down to FILE")
@@ -259,20 +259,12 @@ def _config(path: str | None):
     return load_config(path), (path or "the default config")
 
 
-def _not_a_directory(name: str) -> str:
-    """A PROFILE (preset name or .toml file) that is a folder is named as one, not as an unknown preset."""
-    if os.path.isdir(name):
-        raise InputError(f"{name}: is a directory, not a profile file (name a .toml file in it, or a preset: "
-                         "inversion-table profiles lists them)")
-    return name
-
-
 def _profiles(args) -> int:
     from profiles import preset_names, resolve_profile
 
     config, config_source = _config(getattr(args, "config", None))
     if args.action == "check":
-        prepared = prepare_profile(_not_a_directory(args.file), config, config_source=config_source)
+        prepared = prepare_profile(args.file, config, config_source=config_source)
         print(
             f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
             f"{format_duration(round(prepared.duration))} of steps, head-down at most "
@@ -290,8 +282,6 @@ def _profiles(args) -> int:
 
 
 def _simulate(args) -> int:
-    if args.profile:
-        _not_a_directory(args.profile)
     config, config_source = _config(args.config)
     presses = [schedule.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = _faults(args.fault)
@@ -308,11 +298,14 @@ def _simulate(args) -> int:
 
         history = open_history(args.history)
         if args.user is not None:
-            require_acknowledged(history, args.user)
+            require_acknowledged(history, args.user, config=args.config, history_path=args.history)
     if args.interactive:  # the acknowledgement was checked above; the interactive table records nothing
-        if history is not None:
-            history.close()
-        return _interactive(args, config, config_source)
+        try:  # a PROFILE given runs at the user's level, as it would without --interactive
+            level = _level(history, args.user, args.profile) if args.profile else 0
+        finally:
+            if history is not None:
+                history.close()
+        return _interactive(args, config, config_source, level)
     if args.speed != 1.0:
         raise InputError("--speed works with --interactive only (use --fast for the fastest run)")
     prepared = None
@@ -403,32 +396,38 @@ def _faults(texts: list[str]) -> list:
     return [sim.parse_fault(f) for f in texts]
 
 
-def _interactive(args, config, config_source: str) -> int:
+def _interactive(args, config, config_source: str, level: int = 0) -> int:
     if args.press or args.fault or args.log or args.until or args.fast:
         raise InputError("--interactive takes PROFILE, --config, --user, --history, --seed and --speed only: the keys "
                          "are the buttons")
     if not 0.1 <= args.speed <= 100:
         raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
-    users = ()
+    users, notes = (), []
     if args.profile:
-        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user)
-        presets, expected = [Preset(prepared.profile.name, prepared.program)], prepared.duration
+        prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
+        presets, expected, notes = [Preset(prepared.profile.name, prepared.program)], prepared.duration, prepared.notes
     else:  # the config's presets, and its users (P): as on the table
         from controller.cli_people import open_history
         from controller.service import user_choices
 
         history = open_history(args.history) if args.history else None
-        users = user_choices(config, config_source, first=args.user, history=history)
-        if history is not None:
-            history.close()
+        try:
+            users = user_choices(config, config_source, first=args.user, history=history, say=notes.append)
+        finally:
+            if history is not None:
+                history.close()
         presets, expected = list(users[0].presets), None
     from controller import simulate as sim
+    for note in notes:  # here, and in the app's list of events
+        print(f"note: {note}", file=sys.stderr)
     from controller.tui import SimulatorApp
 
     run = sim.Simulation(config.for_user(args.user) if args.profile else config, presets=presets, seed=args.seed,
                          users=users,
                          presses=[sim.Press(0.0, "start")] if args.profile else [])  # as simulate: started at t = 0
-    SimulatorApp(run, speed=args.speed, expected=expected).run()
+    app = SimulatorApp(run, speed=args.speed, expected=expected)
+    app.events.extend({"t": 0.0, "event": "notice", "message": note} for note in notes)
+    app.run()
     result = run.stopped("quit")
     print(f"left the simulated table at t={result.t:.2f} s: {where_left(result)}")
     return 0
@@ -449,9 +448,9 @@ def _session_log(history, user, prepared, *, head_down):
     from controller.sessionlog import SessionLog
 
     levels, finals = {}, {}
-    if prepared is not None and prepared.profile.progression is not None:
+    if prepared is not None and prepared.final_level is not None:
         levels[prepared.profile.name] = prepared.level
-        finals[prepared.profile.name] = prepared.profile.progression.final_level
+        finals[prepared.profile.name] = prepared.final_level  # for a user, the last level that fits
     return SessionLog(history, user=user, levels=levels, final_levels=finals, head_down=head_down)
 
 

@@ -10,42 +10,83 @@ from controller.history import History
 from controller.validation import format_duration
 
 
-def _config(path: str | None) -> Config:
+def _config(path: str | None) -> tuple[Config, str]:
+    """The config and what to call it: --config, else /etc/inversion-table/config.toml, else the defaults."""
     if path is None and not os.path.exists(DEFAULT_CONFIG_PATH):
-        return Config()
-    return load_config(path or DEFAULT_CONFIG_PATH)
+        return Config(), f"the shipped defaults (there is no {DEFAULT_CONFIG_PATH})"
+    path = path or DEFAULT_CONFIG_PATH
+    return load_config(path), path
 
 
-def open_history(path: str) -> History:
-    """The history file, created if new; its folder must exist (a clear error otherwise)."""
+def open_history(path: str, *, create_folder: bool = False) -> History:
+    """The history file, created if new; its folder must exist, or (``create_folder``) be created:
+    a clear error otherwise."""
     from controller.history import HistoryError
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise HistoryError(f"{path}: the folder {folder} does not exist (systemd/install.sh creates it): "
-                           "create it, or name another file (--history or [history] file)")
+        if not create_folder:
+            raise HistoryError(f"{path}: the folder {folder} does not exist (systemd/install.sh creates it): "
+                               "create it, or name another file (--history or [history] file)")
+        try:
+            os.makedirs(folder)
+        except OSError as e:
+            raise HistoryError(f"{path}: cannot create the folder {folder} ({e.strerror or e}): create it (on the "
+                               "table, systemd/install.sh does), or use --history FILE for a file elsewhere") from None
     return History(path)
 
 
-def users(args) -> int:
-    from controller.users import acknowledge
+def _user(config: Config, source: str, name: str):
+    """The config's user ``name``; else ConfigError naming the config that was read."""
+    from controller.errors import ConfigError
 
-    config = _config(args.config)
-    with open_history(args.history or config.history.file) as history:
-        if args.action == "ack":
-            config.user(args.name)  # only a user the config knows
+    if not config.users:
+        raise ConfigError(f"no user named '{name}' in {source}: it has no [[users]] (--config FILE names a config "
+                          "that has)")
+    if not any(u.name == name for u in config.users):
+        raise ConfigError(f"no user named '{name}' in {source} (users: {', '.join(u.name for u in config.users)})")
+    return config.user(name)
+
+
+def users(args) -> int:
+    from controller.history import HistoryError
+    from controller.users import CONTRAINDICATIONS_VERSION, acknowledge, ack_command
+
+    config, source = _config(args.config)
+    path = args.history or config.history.file
+    if args.action == "ack":
+        _user(config, source, args.name)  # only a user the config knows
+        with open_history(path, create_folder=True) as history:
             return 0 if acknowledge(history, args.name, ask=input, say=print) else 1
-        if not config.users:
-            print("no users: add [[users]] to the config (see systemd/config.example.toml)")
+    if not config.users:
+        print(f"no users in {source}: add [[users]] to a config (see systemd/config.example.toml) and name it "
+              "with --config FILE")
+        return 0
+    # Listing needs no history: without one, nobody has acknowledged anything yet.
+    history, unread = None, "not acknowledged (no history yet)"
+    if os.path.exists(path):
+        try:
+            history = open_history(path)
+        except HistoryError as e:
+            unread = f"unknown ({e})"
+    try:
         for user in config.users:
             limits = ", ".join(part for part in (
                 f"max_angle {user.max_angle:g}°" if user.max_angle is not None else "",
                 f"max_head_down {format_duration(user.max_head_down)}" if user.max_head_down is not None else "",
                 f"max_speed {user.max_speed:g}°/s" if user.max_speed is not None else "") if part)
-            from controller.users import CONTRAINDICATIONS_VERSION
-
-            ack = "acknowledged" if history.acknowledged(user.name, CONTRAINDICATIONS_VERSION) else "NOT acknowledged"
+            if history is None:
+                ack = unread
+            else:
+                done = history.acknowledged(user.name, CONTRAINDICATIONS_VERSION)
+                ack = "acknowledged" if done else "NOT acknowledged"
             print(f"{user.name:12} {limits or 'the config limits'}; contraindications {ack}")
+    finally:
+        if history is not None:
+            history.close()
+    if history is None and not os.path.exists(path):
+        print(f"no history at {path} yet: `{ack_command('NAME', config=args.config, history=args.history)}` "
+              "creates it")
     return 0
 
 
@@ -54,7 +95,7 @@ def history(args) -> int:
 
     from controller.status import rich_console
 
-    config = _config(args.config)
+    config, _ = _config(args.config)
     path = args.history or config.history.file
     if not os.path.exists(path):
         print(f"{path}: no sessions recorded yet", file=sys.stderr)

@@ -145,7 +145,7 @@ def run(args) -> int:
 
         history = open_history(args.history or config.history.file)
         if args.user is not None:
-            require_acknowledged(history, args.user)
+            require_acknowledged(history, args.user, config=args.config, history_path=args.history)
     users = service.user_choices(config, source, first=args.user, history=history)
     presets = users[0].presets
     if args.sim:

@@ -205,6 +205,11 @@ class UserConfig(StrictModel):
     max_speed: Speed | None = None
 
 
+# A user's limits: (the [[users]] key, the [limits] key it can only lower, how a value is shown).
+USER_LIMITS = (("max_angle", "max_angle", fmt_number), ("max_head_down", "session_timeout", format_duration),
+               ("max_speed", "max_speed", fmt_number))
+
+
 class HistoryConfig(StrictModel):
     """[history]: where sessions, progress and acknowledgements are kept."""
 
@@ -273,15 +278,11 @@ class Config(StrictModel):
             label = f"users #{i + 1} ({user.name})"
             if names.index(user.name) != i:
                 lines.append(f"{label}: the name is already users #{names.index(user.name) + 1}'s")
-            for key, value, limit, section in (("max_angle", user.max_angle, lim.max_angle, "limits"),
-                                               ("max_head_down", user.max_head_down, lim.session_timeout, "limits"),
-                                               ("max_speed", user.max_speed, lim.max_speed, "limits")):
+            for key, limit_key, show in USER_LIMITS:
+                value, limit = getattr(user, key), getattr(lim, limit_key)
                 if value is not None and value > limit:
-                    limit_text = f"{n(limit)}" if key != "max_head_down" else format_duration(limit)
-                    got = f"{n(value)}" if key != "max_head_down" else format_duration(value)
-                    config_key = {"max_head_down": "session_timeout"}.get(key, key)
-                    lines.append(f"{label} {key} = {got} is above [{section}] {config_key} = {limit_text}: a user's "
-                                 "limits can only lower the config's")
+                    lines.append(f"{label} {key} = {show(value)} is above [limits] {limit_key} = {show(limit)}: a "
+                                 "user's limits can only lower the config's")
         if lines:
             raise problem("\n".join(lines))
         return self
@@ -330,12 +331,10 @@ class Config(StrictModel):
             return self
         user = self.user(name)
         lim, mot = self.limits, self.motion
-        speed = min(lim.max_speed, user.max_speed or lim.max_speed)
         limits = lim.model_copy(update={
-            "max_angle": min(lim.max_angle, user.max_angle or lim.max_angle),
-            "session_timeout": min(lim.session_timeout, user.max_head_down or lim.session_timeout),
-            "max_speed": speed,
-        })
+            limit_key: min(getattr(lim, limit_key), getattr(user, key)) for key, limit_key, _ in USER_LIMITS
+            if getattr(user, key) is not None})
+        speed = limits.max_speed
         motion = mot.model_copy(update={"return_speed": min(mot.return_speed, speed),
                                         "jog_speed": min(mot.jog_speed, speed)})
         return self.model_copy(update={"limits": limits, "motion": motion})

@@ -525,7 +525,7 @@ class Controller:
     def _moving_away(self, reason: Trip | None) -> bool:
         """Recovery stops while a trusted sensor sees the table go head-down against the motor's
         way home (a drive turning the wrong way, or slipping): holding is safer than pushing on."""
-        return (reason in (Trip.STALL, Trip.TRACKING, Trip.UNEXPECTED_MOTION) and self._sensor_trusted_now()
+        return (reason in supervisor.TRACKING_TRIPS and self._sensor_trusted_now()
                 and self.reading.rate > 0)
 
     def _sensor_trusted_now(self) -> bool:

@@ -17,23 +17,32 @@ class Prepared:
     program: session.Program
     head_down: float  # s, an upper bound
     duration: float  # s, from the first move to the end of the last step (the return not counted)
-    notes: tuple[str, ...] = ()  # what was adjusted (a user's speed cap), one line each
+    notes: tuple[str, ...] = ()  # what was adjusted (a user's speed cap, where a progression stops), one line each
     level: int = 0  # a progressive profile's level (0: the first session)
+    final_level: int | None = None  # a progressive profile's last level (for a user, the last that fits); else None
 
 
 def prepare_profile(name_or_path: str, config, *, config_source: str = "the config", user: str | None = None,
-                    level: int = 0) -> Prepared:
+                    level: int = 0, resolved: tuple | None = None) -> Prepared:
     """Load, check and compile a profile; raises ProfileError naming the file, the field and the limit.
 
     A profile that would keep the user head-down longer than ``limits.session_timeout`` is rejected
     here, at load, rather than cut short by the timeout mid-session: the user learns it before
     lying on the table, and a session that starts is one that can finish.
+
+    A progressive profile's target must fit the config. For a user it goes up to the last level
+    that fits their limits and stops there (with a note); it is refused only if not even the
+    first level fits. ``resolved`` is ``resolve_profile(name_or_path)``, if already done.
     """
     from profiles import resolve_profile
 
-    profile, source = resolve_profile(name_or_path)
+    profile, source = resolved or resolve_profile(name_or_path)
     notes = []
     names: dict[str, str] = {}
+    final = None
+    if profile.progression is not None:  # the whole way up must fit the config, not only today's session
+        final = profile.progression.final_level
+        _compile(profile.at_level(final), config, f"{source} (at its target)", config_source, {})
     if user is not None:
         # A user's limits apply on top of the config's: angles and head-down time are checked
         # (and refused) like the config's; a faster profile is slowed to the user's speed.
@@ -49,12 +58,51 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
             if profile.max_speed is not None:
                 notes.append(f"{source}: max_speed = {profile.max_speed:g} capped at {cap:g} deg/s for user '{user}'")
             profile = profile.model_copy(update={"max_speed": cap})
-    if profile.progression is not None:  # the whole way up must fit, not only today's session
-        _compile(profile.at_level(profile.progression.final_level), config, f"{source} (at its target)", config_source,
-                 names)
+        if final is not None:
+            final = _last_level_that_fits(profile, final, config, source, config_source, names, user, notes)
+    if final is not None:
+        level = min(level, final)
     profile = profile.at_level(level)
     program, head_down, total = _compile(profile, config, source, config_source, names)
-    return Prepared(profile, source, program, head_down, total, tuple(notes), level)
+    return Prepared(profile, source, program, head_down, total, tuple(notes), level, final)
+
+
+def _last_level_that_fits(profile, final: int, config, source: str, config_source: str, names: dict[str, str],
+                          user: str, notes: list[str]) -> int:
+    """The last level of a progression within a user's limits (0 if none: compiling it then says why).
+
+    Each level holds at least as steep and as long as the one before, so the levels that fit come
+    first, and a bisection finds the last of them."""
+    def fits(level: int) -> bool:
+        try:
+            _compile(profile.at_level(level), config, source, config_source, names)
+        except ProfileError:
+            return False
+        return True
+
+    if fits(final):
+        return final
+    if not fits(0):
+        return 0
+    good, bad = 0, final
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    angle, seconds = profile.progression.hold(good)
+    next_angle, next_seconds = profile.progression.hold(bad)
+    if next_angle > config.limits.max_angle:
+        limit = f"{names.get('max_angle', '[limits] max_angle')} = {config.limits.max_angle:g}"
+    else:
+        program = session.program_for(profile.at_level(bad), max_speed=config.limits.max_speed,
+                                      max_accel=config.limits.max_accel)
+        limit = (f"{names.get('session_timeout', '[limits] session_timeout')} = "
+                 f"{format_duration(config.limits.session_timeout)} (head-down for up to "
+                 f"{format_duration(round(_head_down(program, config)[1]))})")
+    # Levels are counted from 1 for people, as `inversion-table history` shows them.
+    notes.append(f"{source}: for user '{user}' the progression stops at level {good + 1} ({angle:g}° for "
+                 f"{format_duration(seconds)}): level {bad + 1} ({next_angle:g}° for {format_duration(next_seconds)}) "
+                 f"would exceed {limit}")
+    return good
 
 
 def _compile(profile, config, source: str, config_source: str, names: dict[str, str]):
@@ -62,16 +110,15 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
     from profiles import check_profile_limits
     from profiles.model import MAX_PROFILE_TIME
 
-    check_profile_limits(profile, config, source=source, config_source=config_source, names=names)
+    # A progression's level is checked as it is run (the steps of that level), not as its target.
+    check_profile_limits(profile.model_copy(update={"progression": None}), config, source=source,
+                         config_source=config_source, names=names)
     program = session.program_for(profile, max_speed=config.limits.max_speed, max_accel=config.limits.max_accel)
     _check_speeds_watched(program, config, source, config_source)
-    steps_head_down, total = session.time_above(program, config.table.home_angle, command.HEAD_DOWN_ABOVE)
+    steps_head_down, head_down, total = _head_down(program, config)
     if total > MAX_PROFILE_TIME:
         raise ProfileError(f"{source}: its steps last about {format_duration(round(total))} at {program.speed:g} "
                            f"deg/s, longer than the {format_duration(MAX_PROFILE_TIME)} a profile may last")
-    # At run time the timeout return begins early by what the comfort return takes beyond one at
-    # max_speed (command.seconds_to_timeout): counted here, so a profile that passes is never cut short.
-    head_down = steps_head_down + _return_allowance(program, config)
     timeout = config.limits.session_timeout
     if head_down > timeout:
         early = "" if round(head_down - steps_head_down) < 1 else (
@@ -93,6 +140,14 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
                 f"than one cycle ({format_duration(round(one_cycle))} at {program.speed:g} deg/s): no cycle would run"
             )
     return program, head_down, total
+
+
+def _head_down(program: session.Program, config) -> tuple[float, float, float]:
+    """(head-down in the steps, the same with the timeout return's allowance, total time) of ``program``."""
+    steps_head_down, total = session.time_above(program, config.table.home_angle, command.HEAD_DOWN_ABOVE)
+    # At run time the timeout return begins early by what the comfort return takes beyond one at
+    # max_speed (command.seconds_to_timeout): counted here, so a profile that passes is never cut short.
+    return steps_head_down, steps_head_down + _return_allowance(program, config), total
 
 
 def _check_speeds_watched(program: session.Program, config, source: str, config_source: str) -> None:

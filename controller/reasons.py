@@ -19,6 +19,7 @@ class Trip(str, Enum):
     STALL = "stall"
     TRACKING = "tracking"
     UNEXPECTED_MOTION = "unexpected-motion"
+    REVERSED = "reversed"
     LOOP_STALL = "loop-stall"
     INTERNAL_ERROR = "internal-error"
     THREAD_CRASH = "thread-crash"
@@ -67,6 +68,8 @@ REASONS: dict[Trip, TripReason] = {
                    "at once; the step count is re-anchored to the sensor's angle", True, reanchor=True),
         TripReason(Trip.UNEXPECTED_MOTION, "motion sensed that was not commanded (slip, back-driving), or the gyro misreads",
                    _HOLD, "the table is still again (the step count is re-anchored)", True, reanchor=True),
+        TripReason(Trip.REVERSED, "the table turned against the motor (a drive wired or configured the other way round)",
+                   _HOLD, "at once; the step count is re-anchored to the sensor's angle", True, reanchor=True),
         TripReason(Trip.LOOP_STALL, "the control loop stopped running (dead-man)", _HOLD,
                    "the loop runs again", True),
         TripReason(Trip.INTERNAL_ERROR, "the controller hit an unexpected error; the log has the details", _HOLD,

@@ -36,63 +36,92 @@ LOGGED_EVENTS = ("button", "return", "session", "home", "deadman")
 log = logging.getLogger("inversion_table")
 
 
-def user_choices(config: Config, config_source: str, *, first: str | None, history) -> list[UserChoice]:
+def user_choices(config: Config, config_source: str, *, first: str | None, history,
+                 say: Callable[[str], None] = log.info) -> list[UserChoice]:
     """Everyone a long press of `select` steps through: ``first``, then nobody in particular, then
-    each of the config's [[users]], each with the presets that fit their limits and their levels."""
+    each of the config's [[users]], each with the presets that fit their limits and their levels.
+
+    The config's own presets must all fit the config (ConfigError otherwise). A user is offered
+    those that fit their limits, and ``say`` hears one line for each left out; starting as a user
+    (``first``) none of them fits is refused (ConfigError, one line)."""
     from controller.users import CONTRAINDICATIONS_VERSION
 
+    available = _available(config, config_source)  # each resolved once, for everyone
     names = [first] + [n for n in [None, *(u.name for u in config.users)] if n != first]
     choices = []
     for name in names:
-        levels = {} if history is None else {p: history.level(name or GUEST, p) for p in _preset_names(config)}
-        presets = load_presets(config, config_source, user=name, levels=levels, lenient=name != first)
+        levels = {} if history is None else {profile.name: history.level(name or GUEST, profile.name)
+                                             for _, profile, _ in available if profile and profile.progression}
+        lines: list[str] = []
+        left_out: list[str] = []
+        presets = load_presets(config, config_source, user=name, levels=levels, lenient=name is not None,
+                               say=lines.append, available=available, left_out=left_out)
+        if name is not None and name == first and not presets:  # the one line says it all
+            raise ConfigError(f"{config_source}: [presets] available: none fits user '{name}' ({'; '.join(left_out)})")
+        for line in lines:
+            say(line)
         acknowledged = name is None or (history is not None and history.acknowledged(name, CONTRAINDICATIONS_VERSION))
         choices.append(UserChoice(name, tuple(presets), settings_from(config.for_user(name)), acknowledged))
     return choices
 
 
-def _preset_names(config: Config) -> list[str]:
+def _available(config: Config, config_source: str) -> list[tuple[str, object, str]]:
+    """[presets] available as (path or name, profile, label), each resolved; (name, None, why) for
+    one that cannot be. A relative path is taken from the config file's folder (systemd runs the
+    service from /)."""
     from profiles import resolve_profile
 
-    names = []
+    folder = os.path.dirname(os.path.abspath(config_source)) if os.path.isfile(config_source) else None
+    available = []
     for name in config.presets.available:
+        if folder is not None and not os.path.isabs(name) and (
+                name.endswith(".toml") or os.path.exists(os.path.join(folder, name))):
+            name = os.path.join(folder, name)  # next to the config, wherever the command runs from
         try:
-            names.append(resolve_profile(name)[0].name)
-        except InputError:
-            pass  # load_presets names the problem
-    return names
+            profile, label = resolve_profile(name)
+        except InputError as e:
+            available.append((name, None, str(e)))
+        else:
+            available.append((name, profile, label))
+    return available
 
 
 def load_presets(config: Config, config_source: str, *, user: str | None = None,
-                 levels: dict[str, int] | None = None, lenient: bool = False) -> list[Preset]:
+                 levels: dict[str, int] | None = None, lenient: bool = False,
+                 say: Callable[[str], None] = log.info, available: list | None = None,
+                 left_out: list[str] | None = None) -> list[Preset]:
     """[presets] available, each checked against the config (and the user's limits) now, before
-    anything moves. A relative .toml path is taken from the config file's folder (systemd runs the
-    service from /). ``levels`` are progressive profiles' levels by profile name."""
+    anything moves. ``levels`` are progressive profiles' levels by profile name. ``lenient``: one
+    that does not fit is left out, saying why in one line (also added to ``left_out``), instead of
+    refused. ``available`` is ``_available(config, config_source)``, if already done."""
     presets = []
-    folder = os.path.dirname(os.path.abspath(config_source)) if os.path.isfile(config_source) else None
-    for name in config.presets.available:
-        if folder is not None and name.endswith(".toml") and not os.path.isabs(name):
-            name = os.path.join(folder, name)  # next to the config, wherever the command runs from
+    for name, profile, label in available if available is not None else _available(config, config_source):
+        if profile is None:  # not a profile at all: the config's mistake, whoever the user
+            raise ConfigError(f"{config_source}: [presets] available: {label}")
         try:
-            presets.append(prepare_preset(name, config, config_source, user=user, levels=levels or {}))
+            presets.append(prepare_preset(name, config, config_source, user=user, levels=levels or {},
+                                          resolved=(profile, label), say=say))
         except InputError as e:
             if not lenient:
                 raise ConfigError(f"{config_source}: [presets] available: {e}") from None
-            log.info("not offered to user '%s': %s", user, e)  # another user's table: skip what does not fit
+            why = str(e).splitlines()[0]  # one line: the first problem, saying how many more there are
+            say(f"not offered to user '{user}': {why}")  # another user's table: skip what does not fit
+            if left_out is not None:
+                left_out.append(why)
     return presets
 
 
 def prepare_preset(name: str, config: Config, config_source: str, *, user: str | None,
-                   levels: dict[str, int]) -> Preset:
+                   levels: dict[str, int], resolved: tuple | None = None,
+                   say: Callable[[str], None] = log.info) -> Preset:
     from profiles import resolve_profile
 
-    profile, _ = resolve_profile(name)
-    level = levels.get(profile.name, 0)
-    prepared = prepare_profile(name, config, config_source=config_source, user=user, level=level)
+    profile, label = resolved or resolve_profile(name)
+    prepared = prepare_profile(name, config, config_source=config_source, user=user,
+                               level=levels.get(profile.name, 0), resolved=(profile, label))
     for note in prepared.notes:
-        log.info("%s", note)
-    final = profile.progression.final_level if profile.progression is not None else None
-    return Preset(prepared.profile.name, prepared.program, name, final, level)
+        say(note)
+    return Preset(prepared.profile.name, prepared.program, name, prepared.final_level, prepared.level)
 
 
 def event_line(record: dict) -> str:
@@ -271,6 +300,9 @@ def run(
         def progressive(choice: UserChoice) -> dict[str, Preset]:
             return {p.name: p for p in choice.presets if p.final_level is not None}
 
+        def choice_of(user: str) -> UserChoice:  # a user as the history names them
+            return next(u for u in service.controller.users if (u.name or GUEST) == user)
+
         def on_level(name: str, level: int) -> None:  # the loop's thread: compiling is pure and quick
             c = service.controller
             choice = c.users[c.user_index]
@@ -283,10 +315,10 @@ def run(
         service.session_log = SessionLog(
             history, user=users[0].name,
             levels={p.name: p.level for p in progressive(users[0]).values()},
-            final_levels={p.name: p.final_level for u in users for p in progressive(u).values()},
+            final_levels={p.name: p.final_level for p in progressive(users[0]).values()},
             head_down=lambda: service.controller.head_down, submit=writer, on_level=on_level,
-            levels_of=lambda user: {p.name: p.level for p in progressive(
-                next(u for u in service.controller.users if (u.name or GUEST) == user)).values()},
+            levels_of=lambda user: {p.name: p.level for p in progressive(choice_of(user)).values()},
+            final_levels_of=lambda user: {p.name: p.final_level for p in progressive(choice_of(user)).values()},
         )
     try:
         with service:

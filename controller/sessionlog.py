@@ -58,9 +58,12 @@ class SessionLog:
         submit: Callable[[Callable[[], None]], None] = lambda job: job(),
         on_level: Callable[[str, int], None] = lambda profile, level: None,
         levels_of: Callable[[str], dict[str, int]] | None = None,
+        final_levels_of: Callable[[str], dict[str, int]] | None = None,
     ) -> None:
         self.history, self.user = history, user or GUEST
-        self._levels_of = levels_of  # a user's levels, when the table switches to them
+        # A user's levels and last levels (each user's own: the last that fits their limits), when
+        # the table switches to them.
+        self._levels_of, self._final_levels_of = levels_of, final_levels_of
         self.levels, self.final_levels = dict(levels), final_levels
         self._head_down, self._submit, self._on_level = head_down, submit, on_level
         self._id: list[int | None] = [None]  # filled in by the write (on the writer's thread)
@@ -79,6 +82,8 @@ class SessionLog:
             self.user = record["name"]
             if self._levels_of is not None:
                 self.levels = dict(self._levels_of(self.user))
+            if self._final_levels_of is not None:
+                self.final_levels = dict(self._final_levels_of(self.user))
             return
         if kind == "session" and record.get("action") == "start":
             self._begin(record.get("preset", "profile"))

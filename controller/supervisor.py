@@ -11,8 +11,8 @@ from controller.reasons import Trip
 # at rest), and inside I1 (the true angle never beyond a limit by more than 1 deg) with room for an
 # uncalibrated estimate's error near vertical (about 0.6 deg at -85 in the simulator). The estimate
 # checked is the one predicted a period ahead (angle + rate x period), so speed and loop rate do
-# not eat the margin.
-ANGLE_LIMIT_MARGIN = 0.3  # deg
+# not eat the margin. (A drive turning the wrong way is caught sooner, by REVERSED_AFTER.)
+ANGLE_LIMIT_MARGIN = 0.5  # deg
 # Within this of home the table counts as home (the session ends, its head-down timer resets).
 HOME_TOLERANCE = 1.0  # deg
 # No good sample for this long and the IMU is lost (I8: trip within 0.1 s of losing it).
@@ -63,6 +63,10 @@ class Tracking:
     time: float = 0.3  # s a mismatch must last before it trips
 
 
+# The table turning against the motor (a drive wired or configured the wrong way round) is no
+# question of tolerance: the gyro sees the opposite sign. This long of it is enough to trip, so the
+# wrong way costs a fraction of a degree, not the travel limit's margin.
+REVERSED_AFTER = 0.1  # s
 # At power-on the step count and the gyro's bias are anchored over this long of still samples;
 # nothing is tracked before that, so it counts against I8's second (config.py checks the sum).
 ANCHOR_TIME = 0.2  # s
@@ -115,8 +119,13 @@ class Watch:
     implausible_since: float | None = None
     disagree_since: float | None = None
     rate_mismatch_since: float | None = None
+    reversed_since: float | None = None
     position_error_since: float | None = None
     last_t: float | None = None
+
+
+# The trips that say the table does not follow the step count (so the step count is wrong).
+TRACKING_TRIPS = frozenset({Trip.STALL, Trip.TRACKING, Trip.UNEXPECTED_MOTION, Trip.REVERSED})
 
 
 def _since(start: float | None, active: bool, now: float) -> float | None:
@@ -181,12 +190,16 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     allowed = tracking.rate_tolerance + tracking.rate_share * abs(r.commanded_rate)
     mismatch = abs(r.rate - r.commanded_rate) > allowed
     between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0 and not mismatch
+    reversed_ = mismatch and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
     off = abs(r.angle - r.position) > tracking.position_tolerance
     w = replace(
         w,
         rate_mismatch_since=w.rate_mismatch_since if between_steps else _since(w.rate_mismatch_since, mismatch, r.t),
+        reversed_since=_since(w.reversed_since, reversed_, r.t),
         position_error_since=_since(w.position_error_since, off, r.t),
     )
+    if reversed_ and _lasted(w.reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
+        return w, Trip.REVERSED  # the table turns against the motor
     if mismatch and _lasted(w.rate_mismatch_since, r.t, tracking.time):
         direction = 1.0 if r.commanded_rate > 0 else -1.0
         if abs(r.commanded_rate) > tracking.rate_tolerance and r.rate * direction < abs(r.commanded_rate):
@@ -211,7 +224,7 @@ def cause_active(reason: Trip, w: Watch, r: Reading, limits: Limits) -> bool:
         return abs(r.residual) > DISAGREE_LIMIT / 2 or not r.sample_ok
     if reason in (Trip.OVER_ANGLE, Trip.UNDER_ANGLE):
         return check_angle(r.angle, limits) is not None
-    if reason in (Trip.STALL, Trip.TRACKING, Trip.UNEXPECTED_MOTION):
+    if reason in TRACKING_TRIPS:
         # Reset re-anchors the step count to the sensor, so the sensor must be trustworthy:
         # answering, and its accelerometer and gyro agreeing.
         untrusted = not r.sample_ok or abs(r.residual) > DISAGREE_LIMIT / 2

@@ -24,11 +24,24 @@ class NotAcknowledged(InputError):
     """A user has not yet acknowledged the contraindications."""
 
 
-def require_acknowledged(history, user: str) -> None:
+def ack_command(user: str, *, config: str | None = None, history: str | None = None) -> str:
+    """The `users ack` command to type, with the --config and --history of the command that needs it."""
+    import shlex
+
+    words = ["inversion-table", "users", "ack", user]
+    for option, value in (("--config", config), ("--history", history)):
+        if value is not None:
+            words += [option, value]
+    return shlex.join(words)
+
+
+def require_acknowledged(history, user: str, *, config: str | None = None, history_path: str | None = None) -> None:
+    """NotAcknowledged, saying what to run, unless ``user`` has acknowledged the contraindications.
+    ``config`` and ``history_path`` are the refused command's --config and --history (None: not given)."""
     if not history.acknowledged(user, CONTRAINDICATIONS_VERSION):
         raise NotAcknowledged(
             f"user '{user}' has not acknowledged the contraindications yet: run "
-            f"`inversion-table users ack {user}` first (once)"
+            f"`{ack_command(user, config=config, history=history_path)}` first (once)"
         )
 
 

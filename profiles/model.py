@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -221,6 +222,9 @@ def _is_file(value: str) -> bool:
 
 def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
     """A profile from a path (ends in .toml or names a file) or a preset name, and a label for messages."""
+    if os.path.isdir(name_or_path):  # named as one, not as an unknown preset (False for a name no path can be)
+        raise ProfileError(f"{name_or_path}: is a directory, not a profile file (name a .toml file in it, or a "
+                           "preset: inversion-table profiles lists them)")
     if name_or_path.endswith(".toml") or _is_file(name_or_path):
         return load_profile(name_or_path), name_or_path
     names = preset_names()

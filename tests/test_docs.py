@@ -79,3 +79,62 @@ def test_the_readme_names_every_test_file_that_runs_on_the_real_clock():
     for name in real_time:
         assert f"`{name}`" in section, name
     assert "no timing flakiness" not in README
+
+
+def _users_section() -> str:
+    return README.split("## Users and history", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_users_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The README's users example: its config saved where its commands say, and every command run as
+    written (in a fresh folder, saying yes to the contraindications), each exiting 0."""
+    import shlex
+
+    from controller.cli import main
+    from controller.history import History
+
+    section = _users_section()
+    config = re.search(r"```toml\n(.+?)```", section, re.S).group(1)
+    commands = [shlex.split(line, comments=True) for line in
+                re.search(r"```sh\n(.+?)```", section, re.S).group(1).splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [["inversion-table", "users"]] * 2 + [["inversion-table", "simulate"],
+                                                                          ["inversion-table", "history"]]
+    (config_name,) = {c[c.index("--config") + 1] for c in commands if "--config" in c}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / config_name).write_text(config, encoding="utf-8")
+    monkeypatch.setattr("builtins.input", lambda prompt="": "yes")
+    outputs = []
+    for command in commands:
+        assert main(command[1:]) == 0, (command, capsys.readouterr())
+        outputs.append(capsys.readouterr())
+    assert "ana          max_angle 40°, max_head_down 5m, max_speed 1°/s; contraindications not acknowledged" in (
+        outputs[0].out)
+    assert "Recorded for ana." in outputs[1].out
+    # the note the README shows is the one the simulation gives
+    note = re.search(r"```\n(note: .+?)\n```", section).group(1)
+    assert note in outputs[2].err.splitlines(), outputs[2].err
+    assert "ended at" in outputs[2].out and "home and idle" in outputs[2].out
+    with History(tmp_path / "history.sqlite") as history:
+        (session,) = history.sessions("ana")
+        assert (session.profile, session.level, session.outcome) == ("build-up", 0, "completed")
+    assert "ana: 1 session(s), 1 completed" in outputs[3].out
+
+
+def test_the_readme_says_what_the_users_table_offers_her(tmp_path):
+    from controller.config import Config
+    from controller.service import user_choices
+    from controller.validation import validate_toml_text
+
+    section = _users_section()
+    config = validate_toml_text(re.search(r"```toml\n(.+?)```", section, re.S).group(1), Config,
+                                error_cls=ValueError, source="README")
+    said = []
+    ana = user_choices(config, "ana.toml", first="ana", history=None, say=said.append)[0]
+    claim = re.search(r"she is offered `(\w+)`, and a\s+line each says why `(\S+)` and `(\S+)` were left out "
+                      r"\((\w+) and (\w+) head-down at her speed\)", section)
+    assert claim, "the README's sentence on what she is offered"
+    offered, *left_out = claim.groups()
+    assert [p.name for p in ana.presets] == [offered]
+    for name, time in zip(left_out[:2], left_out[2:]):
+        (line,) = [line for line in said if line.startswith(f"not offered to user 'ana': preset '{name}'")]
+        assert re.search(rf"head-down for up to {time}[ ,]", line), line

@@ -261,6 +261,22 @@ def test_resolve_a_missing_toml_path_is_a_file_error(tmp_path):
         resolve_profile(path)
 
 
+@pytest.mark.parametrize("name", ["presets", "mine.toml"])
+def test_resolve_a_directory_says_it_is_one(tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    with pytest.raises(ProfileError) as info:
+        resolve_profile(str(folder))
+    assert str(info.value).startswith(f"{folder}: is a directory, not a profile file (name a .toml file in it, or a "
+                                      "preset: inversion-table profiles lists them)"), info.value
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a\x00b"])
+def test_resolve_a_name_no_path_can_be_is_an_unknown_preset(name):
+    with pytest.raises(ProfileError, match="^no preset or profile file named"):
+        resolve_profile(name)
+
+
 def test_resolve_unknown_name_lists_presets_and_suggests():
     with pytest.raises(ProfileError) as info:
         resolve_profile("gentel")

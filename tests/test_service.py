@@ -146,6 +146,42 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     assert err == ""
 
 
+def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tmp_path, notify):
+    from controller.history import History
+    from controller.users import CONTRAINDICATIONS_VERSION
+
+    path, sock = notify
+    config = tmp_path / "ana.toml"  # the README's ana; [presets] available: gentle, hold-40, oscillate
+    config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n[[users]]\n'
+                      'name = "ana"\nmax_angle = 40\nmax_head_down = "5m"\nmax_speed = 1.0\n[[users]]\nname = "bo"\n'
+                      'max_angle = 10\n', encoding="utf-8")
+    history = tmp_path / "h.sqlite"
+    with History(history) as h:
+        h.acknowledge("ana", CONTRAINDICATIONS_VERSION)
+        h.acknowledge("bo", CONTRAINDICATIONS_VERSION)
+    command = PROG + ["run", "--sim", "--config", str(config), "--history", str(history), "--user"]
+    proc = subprocess.Popen(command + ["ana"], env=_env(tmp_path, notify=path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        receive_until(sock, lambda m: m.startswith("READY=1"))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines if line.startswith("not offered to user 'ana': ")] == [
+        "preset 'hold-40'", "preset 'oscillate'"], out
+    assert "ready: idle, user ana, preset gentle (1 of 1), -60°" in lines, out
+    # bo: not one preset fits her 10°: refused, in one line
+    done = subprocess.run(command + ["bo"], env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2, done
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"inversion-table: error: {config}: [presets] available: none fits user 'bo' (preset "
+                           "'gentle': steps #1 (hold) angle = 20 is above user 'bo' max_angle = 10"), line
+
+
 @pytest.mark.parametrize(
     "args, config_text, code, message",
     [
@@ -249,6 +285,20 @@ def test_a_preset_file_next_to_the_config_is_found_from_anywhere(tmp_path, monke
 
     presets = load_presets(load_config(config_path), str(config_path))
     assert [p.name for p in presets] == ["mine", "gentle"]
+
+
+def test_a_folder_in_the_presets_is_named_as_one(tmp_path, monkeypatch):
+    from controller.config import load_config
+    from controller.errors import ConfigError
+
+    (tmp_path / "etc" / "presets").mkdir(parents=True)
+    config_path = tmp_path / "etc" / "config.toml"
+    config_path.write_text('[presets]\navailable = ["gentle", "presets"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the config's folder: the folder is found next to the config
+    with pytest.raises(ConfigError) as info:
+        load_presets(load_config(config_path), str(config_path))
+    assert str(info.value).startswith(f"{config_path}: [presets] available: {tmp_path / 'etc' / 'presets'}: is a "
+                                      "directory, not a profile file"), info.value
 
 
 def _shape(line: str) -> str:
