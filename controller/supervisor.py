@@ -183,14 +183,14 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     """Does the table follow the motor? In the spirit of Klipper's verify_heater.
 
     A coarse drive at a high loop rate sends no step in some periods of a slow move: such a
-    period, in which nothing was sent and nothing seen, says nothing either way, so it neither
-    starts nor ends a mismatch (else a stall, seen only in the periods that step, would never
-    last ``time``).
+    period says nothing about the drive (only the gyro's noise would speak), so it neither starts
+    nor ends a mismatch; else a stall, seen only in the periods that step, would never last
+    ``time``. A slip shows in the periods that step, too.
     """
     allowed = tracking.rate_tolerance + tracking.rate_share * abs(r.commanded_rate)
     mismatch = abs(r.rate - r.commanded_rate) > allowed
-    between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0 and not mismatch
-    reversed_ = mismatch and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
+    between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0
+    reversed_ = mismatch and not between_steps and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
     off = abs(r.angle - r.position) > tracking.position_tolerance
     w = replace(
         w,
@@ -200,7 +200,7 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     )
     if reversed_ and _lasted(w.reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
         return w, Trip.REVERSED  # the table turns against the motor
-    if mismatch and _lasted(w.rate_mismatch_since, r.t, tracking.time):
+    if mismatch and not between_steps and _lasted(w.rate_mismatch_since, r.t, tracking.time):
         direction = 1.0 if r.commanded_rate > 0 else -1.0
         if abs(r.commanded_rate) > tracking.rate_tolerance and r.rate * direction < abs(r.commanded_rate):
             return w, Trip.STALL  # slower than commanded: stalled, obstructed, lost steps
