@@ -24,7 +24,7 @@ MIN_SPEED = 0.05               # deg/s
 MIN_ACCEL = 0.05               # deg/s²
 MIN_HOME_ANGLE = -89.0         # deg: the loading position is head-up...
 MAX_HOME_ANGLE = -5.0          # ...and clearly so
-MIN_STEPS_PER_DEGREE = 1.0
+MIN_STEPS_PER_DEGREE = 10.0   # 0.1 deg a step: coarser cannot hold an angle to a fraction of a degree
 MAX_STEPS_PER_DEGREE = 20000.0
 MIN_SESSION_TIMEOUT = 10.0     # s
 MAX_SESSION_TIMEOUT = 7200.0   # s (2 h)
@@ -47,7 +47,7 @@ DEFAULT_CONFIG_TOML = """\
 
 [table]
 home_angle = -60          # deg; loading position; must be -89 <= x <= -5 (negative: head-up)
-steps_per_degree = 200.0  # motor (micro)steps per degree of table tilt; 1 <= x <= 20000
+steps_per_degree = 200.0  # motor (micro)steps per degree of table tilt; 10 <= x <= 20000
                           # (or leave it out and describe the drive in [motor] instead)
 
 [motor]

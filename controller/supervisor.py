@@ -173,7 +173,9 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         return w, Trip.IMU_DISAGREE
     # Judged where the table will be when the next period could look again: at speed, a limit
     # reached in the middle of a period would otherwise be passed by a period's worth of motion.
-    limit = check_angle(r.angle + r.rate * min(dt, LIMIT_LEAD_MAX), limits)
+    # (At no more than max_speed: a coarse step is a burst of rate that ends with its period.)
+    lead_rate = max(-limits.max_speed, min(limits.max_speed, r.rate))
+    limit = check_angle(r.angle + lead_rate * min(dt, LIMIT_LEAD_MAX), limits)
     if limit is not None:
         return w, limit
     return _track(w, r, tracking)
