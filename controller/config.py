@@ -35,6 +35,7 @@ MAX_REST_TIME = 300.0          # s (5 m)
 MAX_STEP_RATE = 2000           # steps/s at [limits] max_speed
 MIN_RATE = 20                  # Hz
 MAX_RATE = 200                 # Hz
+MIN_TRACKING_PERIODS = 6       # a mismatch must last this many periods: noise does not, that long
 STALL_TRIP_WITHIN = 1.0        # s: a stall or slip trips within this (invariant I8)
 MAX_PRESETS = 9                # the buzzer counts the selected preset out in beeps
 DEFAULT_CONFIG_PATH = "/etc/inversion-table/config.toml"
@@ -79,13 +80,14 @@ rate = 50                 # control loop rate in Hz; 20 <= x <= 200
 
 [tracking]                # the measured motion must follow the commanded one (stall, slip)
 position_tolerance = 2.0  # deg between the sensor's angle and the step count; 2 <= x <= 5
-rate_tolerance = 0.1      # deg/s between the gyro and the commanded speed ...; 0.05 <= x <= 2
+rate_tolerance = 0.1      # deg/s between the gyro and the commanded speed ...; 0.1 <= x <= 2
 rate_share = 0.05         # ... plus this share of the commanded speed; 0 <= x <= 0.5
                           # A stall is seen within `time` only at speeds of at least
                           # 2 x rate_tolerance / (1 - rate_share) (0.21 deg/s here): every speed
                           # (motion, users, profiles) must be at least that, and
                           # 2 x (rate_tolerance + rate_share x max_speed) at most 1.5 deg/s (a slip)
-time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.7s
+time = "0.3s"             # how long a mismatch may last before it trips; 0.05s <= x <= 0.7s,
+                          # and at least 6 control periods
 
 [presets]                 # what `start` runs on the table; `select` steps through them
 available = ["gentle", "hold-40", "oscillate"]  # preset names or .toml paths (relative to
@@ -178,7 +180,7 @@ class TrackingConfig(StrictModel):
     # At least 2 deg: the uncalibrated estimate may differ from the step count by up to about 1.4 deg
     # on a healthy table at speed (tests/test_properties_configs.py found it), and must never trip.
     position_tolerance: Annotated[float, Field(ge=2.0, le=5.0), LimitNote(ge="what a healthy, uncalibrated table may differ by")] = 2.0
-    rate_tolerance: Annotated[float, Field(ge=0.05, le=2.0)] = 0.1
+    rate_tolerance: Annotated[float, Field(ge=0.1, le=2.0), LimitNote(ge="twice the gyro's noise")] = 0.1
     rate_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
     time: Annotated[Duration, Field(ge=0.05, le=0.7), LimitNote(le="so a stall trips within 1 s, counting the power-on anchor")] = 0.3
 
@@ -316,6 +318,10 @@ class Config(StrictModel):
                          f"(the slowest speed [tracking] rate_tolerance can watch), then [tracking] time = "
                          f"{format_duration(trk.time)} and two periods at [control] rate = {self.control.rate}: "
                          f"{latency:.2f} s; raise max_accel or lower [tracking] time")
+        if trk.time < MIN_TRACKING_PERIODS * self.period - 1e-9:
+            lines.append(f"[tracking] time = {format_duration(trk.time)} is less than {MIN_TRACKING_PERIODS} control periods at "
+                         f"[control] rate = {self.control.rate} ({format_duration(round(MIN_TRACKING_PERIODS * self.period, 3))}): "
+                         "the gyro's noise alone would trip; raise time or the rate")
         allowance = slip_allowance(tracking, lim.max_speed)
         if allowance > SLIP_VISIBLE_RATE + 1e-9:
             lines.append(f"[tracking] rate_tolerance = {n(trk.rate_tolerance)} + rate_share = {n(trk.rate_share)} x "

@@ -67,7 +67,7 @@ def test_config_is_frozen():
     [
         ("table", "home_angle", "0", "must be ≤ -5"),
         ("table", "home_angle", "-90", "must be ≥ -89"),
-        ("table", "steps_per_degree", "0.5", "must be ≥ 1"),
+        ("table", "steps_per_degree", "5", "must be ≥ 10"),
         ("table", "steps_per_degree", "30000", "must be ≤ 20000"),
         ("limits", "max_angle", "95", "must be ≤ 90 (the hard ceiling)"),
         ("limits", "max_angle", "0", "must be > 0"),

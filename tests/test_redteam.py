@@ -142,7 +142,7 @@ def test_the_loosest_accepted_tracking_still_trips_a_slip_and_a_stall_within_a_s
     {"control": {"rate": 77}}, {"control": {"rate": 110}}, {"control": {"rate": 190}},
     {"table": {"steps_per_degree": 20}}, {"table": {"steps_per_degree": 10}},
     {"table": {"steps_per_degree": 40}, "control": {"rate": 200}},
-    {"tracking": {"time": 0.05}},
+    {"tracking": {"time": 0.05}, "control": {"rate": 200}},
 ])
 @pytest.mark.parametrize("preset", ["gentle", "hold-40"])
 def test_accepted_configs_run_presets_without_a_trip(sections, preset):
@@ -178,3 +178,8 @@ def test_a_drive_configured_reversed_runs_in_the_simulator():
     c = config(motor={"reverse": True})
     run = simulate("gentle", config=c)
     assert not run.named("trip") and run.result.exit_code == 0
+
+
+def test_a_tracking_time_of_a_few_periods_is_refused():
+    with pytest.raises(Exception, match=r"\[tracking\] time = 0.05s is less than 6 control periods"):
+        config(tracking={"time": 0.05})
