@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from controller import simulate as sim
 from controller.errors import InputError
@@ -156,11 +157,16 @@ def run(args) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     def started(svc) -> None:
+        def finger(press) -> None:  # one thread per press: the release always comes after its press
+            svc.hw.press(press.name)
+            if press.hold > 0:
+                time.sleep(press.hold)
+            svc.hw.release(press.name)
+
         for p in presses:  # the simulated fingers: each press on a timer thread, as gpiozero's would be
-            for delay, action in ((p.t, svc.hw.press), (p.t + p.hold, svc.hw.release)):
-                timer = threading.Timer(delay, action, (p.name,))
-                timer.daemon = True
-                timer.start()
+            timer = threading.Timer(p.t, finger, (p,))
+            timer.daemon = True
+            timer.start()
 
     logging.getLogger("inversion_table").info(
         "starting on the %s table: config %s, %d preset(s)", "simulated" if args.sim else "real", source, len(presets))

@@ -78,6 +78,7 @@ class Console:
         self._display = None
         self._task = None
         self._session_start: float | None = None
+        self._pipe_closed = False
 
     def log_handler(self):
         """A logging handler that prints above the live line instead of through it."""
@@ -105,6 +106,8 @@ class Console:
             self._display.__exit__(*exc)
 
     def tick(self, record: dict) -> None:
+        if self._pipe_closed:  # seen by event() inside a period; raised here, between periods
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
         t = record["t"]
         line = (
             f"t {_clock(t)}  {record['state']:9}  angle {record['angle'] if record['angle'] is not None else float('nan'):6.1f}°  "
@@ -121,5 +124,8 @@ class Console:
         if record.get("event") == "session" and record.get("action") == "start":
             self._session_start = record["t"]
         kind = record.get("event")
-        if kind in SHOWN_EVENTS and (self.live or urgent(record)):
-            self._console.print(describe_event(record))
+        if kind in SHOWN_EVENTS and (self.live or urgent(record)) and not self._pipe_closed:
+            try:
+                self._console.print(describe_event(record))
+            except BrokenPipeError:  # called inside a control period: never raise there
+                self._pipe_closed = True

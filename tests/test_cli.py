@@ -139,7 +139,8 @@ def _into_a_closed_pipe(args, *, buffered: bool):
 
 @pytest.mark.parametrize("buffered", [True, False])
 @pytest.mark.parametrize("args", [["profiles"], ["simulate", "hold-40", "--fast", "--log", "/dev/stdout"],
-                                  ["doctor", "--sim"]])  # doctor writes through rich, which would exit 1
+                                  ["doctor", "--sim"],  # doctor writes through rich, which would exit 1
+                                  ["simulate", "gentle"]])  # real time: its first line is printed inside a period
 def test_output_into_a_closed_pipe_ends_quietly_with_141(args, buffered):
     done = _into_a_closed_pipe(args, buffered=buffered)
     assert done.stderr == "" and done.returncode == 141, (done.returncode, done.stderr)
