@@ -129,6 +129,7 @@ class Controller:
         self.session_speed: float | None = None
         self._warned = False
         self._return_budget: float | None = None  # I5's bound for the return under way
+        self._reanchor: list[float] | None = None  # still tilts gathered to re-anchor after a tracking trip
 
     # -- other threads -------------------------------------------------------------------------
     def post(self, event: ButtonEvent) -> None:
@@ -150,8 +151,10 @@ class Controller:
         if REASONS[reason].reanchor and self._sensor_trusted_now():
             # The trip just proved the step count wrong (stall, slip, lost steps): from here on the
             # last trusted angle is the sensor's, so a recovery that later loses the sensor counts
-            # steps from where the table really was, not from where the motor thought it was.
-            self.motor.set_position(self.estimate.angle)
+            # steps from where the table really was. It is taken from the accelerometer alone once
+            # the table stands still (_reanchor_from): a gyro that lies ("or the gyro misreads")
+            # has already bent the fused estimate, and must not move the anchor.
+            self._reanchor = []
         self.setpoint = halted(self.motor.position)
         self.program = None
         log.warning("TRIP %s", describe(reason))
@@ -211,7 +214,10 @@ class Controller:
             return_speed=self.return_speed,
             position=self.motor.position,
         )
-        if self.machine.recovering and (self._sensor_says_home(reason) or self._moving_away(reason)):
+        if self._reanchor is not None and not self._sensor_trusted_now():
+            self._reanchor = None  # the sensor is not to be trusted after all: keep counting steps
+        if self.machine.recovering and (self._sensor_says_home(reason) or self._moving_away(reason)
+                                        or self._reanchor is not None):  # a recovery waits for its anchor
             cmd = command.HOLD
         if cmd.goal is None:
             self._hold_still()
@@ -292,6 +298,8 @@ class Controller:
             self.estimate = estimator.update(
                 self.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=self.setpoint.still
             )
+            if self._reanchor is not None and self.setpoint.still:
+                self._reanchor_from(tilt)
         e = self.estimate
         self.reading = supervisor.Reading(
             t=now, sample_ok=True, attempts=attempts, failures=failures, raw=sample.raw, gravity=gravity,
@@ -325,8 +333,7 @@ class Controller:
                 and self._sensor_trusted_now() and self.setpoint.still):
             # A held return begins after a trip that proved the step count wrong: the sensor is the
             # truth (a slip may have gone on moving the table since the trip), so steer from it.
-            self.motor.set_position(self.estimate.angle)
-            self.setpoint = Setpoint(self.estimate.angle)
+            self._reanchor = []
         if self.motor.halted and command.motion_permitted(self.machine) and self.anchored:
             # Every event up to the token has been seen, and none forbids motion. A halt that came
             # later (a stop pressed just now) keeps the latch: its token no longer matches.
@@ -521,6 +528,16 @@ class Controller:
             return True
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
+
+    def _reanchor_from(self, tilt: float) -> None:
+        """Fold one still sample's accelerometer tilt into a re-anchoring after a tracking trip; once
+        there are enough, the step count becomes their mean (the gyro plays no part)."""
+        self._reanchor.append(tilt)
+        if len(self._reanchor) >= max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / self.settings.period - 1e-9)):
+            angle = sum(self._reanchor) / len(self._reanchor)
+            self._reanchor = None
+            self.motor.set_position(angle)
+            self.setpoint = halted(angle)
 
     def _moving_away(self, reason: Trip | None) -> bool:
         """Recovery stops while a trusted sensor sees the table go head-down against the motor's

@@ -42,7 +42,7 @@ def test_return_is_written_as_return(tmp_path):
         ("[table]\nsteps_per_degree = 100\n[motor]\nsteps_per_rev = 200\nmicrosteps = 16\ngear_ratio = 10\n",
          "[table] steps_per_degree and [motor] both describe the drive: keep one of them"),
         ("[motor]\nsteps_per_rev = 200\nmicrosteps = 256\ngear_ratio = 1000\n",
-         "[motor] gives 142222 steps per degree, outside 1..20000"),
+         "[motor] gives 142222 steps per degree, outside 10..20000"),
         ("[presets]\navailable = []\n", "[presets] available: must not be empty"),
         ("[presets]\navailable = ['a','b','c','d','e','f','g','h','i','j']\n",
          "[presets] available: must have at most 9 entries"),

@@ -183,3 +183,22 @@ def test_a_drive_configured_reversed_runs_in_the_simulator():
 def test_a_tracking_time_of_a_few_periods_is_refused():
     with pytest.raises(Exception, match=r"\[tracking\] time = 0.05s is less than 6 control periods"):
         config(tracking={"time": 0.05})
+
+
+# -- head-down counts only above +1 deg (the BRIEF's one definition; issue 10) ---------------------
+def test_resting_flat_is_not_head_down():
+    assert command.HEAD_DOWN_ABOVE == 1.0
+    assert not command.head_down(angle=0.9, setpoint=0.0)
+    assert command.head_down(angle=1.1, setpoint=0.0) and command.head_down(angle=0.0, setpoint=1.1)
+
+
+def test_a_three_cycle_oscillation_to_flat_runs_under_a_three_minute_timeout(tmp_path):
+    path = tmp_path / "osc3.toml"
+    path.write_text('name = "osc3"\n[[steps]]\nkind = "oscillate"\nhigh = 40\nlow = 0\n'
+                    'dwell_high = "30s"\ndwell_low = "30s"\ncycles = 3\n', encoding="utf-8")
+    c = config(limits={"session_timeout": "3m"})
+    prepared = prepare_profile(str(path), c)
+    assert prepared.head_down < 180 < prepared.duration  # about half of it head-down, not all of it
+    run = simulate(str(path), config=c)
+    assert run.result.exit_code == 0 and [e["reason"] for e in run.named("return")] == ["profile-done"]
+    assert head_down_time(run, c.period) <= 180
