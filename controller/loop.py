@@ -286,7 +286,7 @@ class Controller:
         if trustworthy and self.estimate is None:
             self._anchor_tilts.append(tilt)
             self._anchor_rates.append(gyro_rate)
-            if len(self._anchor_tilts) >= max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / self.settings.period - 1e-9)):
+            if len(self._anchor_tilts) >= self._anchor_samples:
                 # power-on: anchor the step count to the mean tilt, and the gyro's bias to its mean
                 # rate (nothing moves yet), so the tracking checks are exact from the first move
                 tilt = sum(self._anchor_tilts) / len(self._anchor_tilts)
@@ -529,11 +529,16 @@ class Controller:
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
 
+    @property
+    def _anchor_samples(self) -> int:
+        """How many still samples an anchor is the mean of: ANCHOR_TIME's worth, at least a few."""
+        return max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / self.settings.period - 1e-9))
+
     def _reanchor_from(self, tilt: float) -> None:
         """Fold one still sample's accelerometer tilt into a re-anchoring after a tracking trip; once
         there are enough, the step count becomes their mean (the gyro plays no part)."""
         self._reanchor.append(tilt)
-        if len(self._reanchor) >= max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / self.settings.period - 1e-9)):
+        if len(self._reanchor) >= self._anchor_samples:
             angle = sum(self._reanchor) / len(self._reanchor)
             self._reanchor = None
             self.motor.set_position(angle)
