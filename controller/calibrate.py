@@ -137,7 +137,7 @@ class Calibrator:
         turn against the steps the motor was sent, the motor turns the other way."""
         tilt, steps = before
         moved, stepped = self._tilt_now() - tilt, self.hw.motor.steps - steps
-        reversed_ = self.service.controller.machine.trip == "reversed"  # the supervisor saw the sign
+        reversed_ = self.service.controller.state.machine.trip == "reversed"  # the supervisor saw the sign
         against = abs(moved) > REVERSED_EVIDENCE and (moved > 0) != (stepped > 0)
         if stepped and (reversed_ or against):
             raise CalibrationError(
@@ -158,20 +158,20 @@ class Calibrator:
     def bring_home(self) -> None:
         """Ends once the table is home, or when nobody is bringing it there (it says so)."""
         c = self.service.controller
-        if at_home(c.setpoint.position, c.limits):
+        if at_home(c.state.setpoint.position, c.state.limits):
             return
-        if c.machine.stop_latched:
+        if c.state.machine.stop_latched:
             self.ask("Release stop, press reset, then press return to bring the table home; then press Enter. ")
-        elif c.machine.trip is not None:
+        elif c.state.machine.trip is not None:
             self.ask("Hold return on the table until it is home (it moves only while held), then press Enter. ")
         else:
             self.ask("Press return on the table to bring it home, then press Enter. ")
         noticed_by = time.monotonic() + RETURN_NOTICED_WITHIN  # the press reaches the loop within a period or two
-        while c.machine.activity.value == "returning" or (
-            time.monotonic() < noticed_by and not at_home(c.setpoint.position, c.limits)
+        while c.state.machine.activity.value == "returning" or (
+            time.monotonic() < noticed_by and not at_home(c.state.setpoint.position, c.state.limits)
         ):
             time.sleep(0.05)
-        if at_home(c.setpoint.position, c.limits) and not c.machine.latched:
+        if at_home(c.state.setpoint.position, c.state.limits) and not c.state.machine.latched:
             self.say("Home.")
         else:
             self.say("The table is not home: bring it home with return before anyone uses it.")
@@ -182,12 +182,12 @@ class Calibrator:
         c = self.service.controller
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < SETTLE_TIME:
-            if c.machine.latched:
-                if before is not None and c.machine.trip is not None:
+            if c.state.machine.latched:
+                if before is not None and c.state.machine.trip is not None:
                     self._diagnose_direction(before)
-                why = c.machine.trip or "the stop button"
-                raise CalibrationError(f"the table is {c.machine.state} ({why}): {_advice(why)}")
-            if c.machine.activity.value != "idle":
+                why = c.state.machine.trip or "the stop button"
+                raise CalibrationError(f"the table is {c.state.machine.state} ({why}): {_advice(why)}")
+            if c.state.machine.activity.value != "idle":
                 quiet_since = time.monotonic()
             time.sleep(0.02)
 
@@ -195,7 +195,7 @@ class Calibrator:
         begin = self.clock.now()
         time.sleep(seconds)
         c = self.service.controller
-        if c.machine.latched or c.machine.activity.value != "idle":
+        if c.state.machine.latched or c.state.machine.activity.value != "idle":
             raise CalibrationError("the table moved or was stopped while measuring; start again")
         return self.recorder.since(begin)
 

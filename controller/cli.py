@@ -348,7 +348,7 @@ def _simulate(args) -> int:
             trace.raise_if_closed_pipe()
             raise InputError(trace.problem)
         if history is not None:
-            log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.head_down)
+            log = _session_log(history, args.user, prepared, head_down=lambda: run.controller.state.head_down)
             run.on_tick = _both(console.tick, log.tick)
             run.on_event = _both(console.event, log.event)
         try:

@@ -64,14 +64,14 @@ class Keeper:
         self._saved_at = float("-inf")
 
     def update(self, controller, now: float) -> None:
-        c = controller
+        c = controller.state
         trip = c.machine.trip
         trusted = (c.estimate is not None and c.reading is not None and c.reading.sample_ok
                    and (trip is None or REASONS[trip].sensor_trusted))
         if trusted:
             angle = c.estimate.angle
         elif c.anchored:  # the step count from the last trusted angle (a hold-to-run return moves it)
-            angle = c.motor.position
+            angle = c.position
         else:
             return
         state = RestartState(round(angle, 3), c.machine.stop_latched, c.machine.trip, round(c.head_down, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import replace
+
 from pathlib import Path
 from typing import Callable
 
@@ -182,7 +182,7 @@ class Service:
         self.hw.indicators.show(*self.controller.patterns(now), now)
         if self._keeper is not None:
             self._keeper.update(self.controller, now)
-        c = self.controller
+        c = self.controller.state
         if c.estimate is not None or c.machine.trip is not None:
             self._ready.set()
         status = self.status()
@@ -192,7 +192,7 @@ class Service:
 
     def status(self) -> str:
         """``idle, preset hold-40 (1 of 3), 23.4°`` — what `systemctl status` shows."""
-        c = self.controller
+        c = self.controller.state
         m = c.machine
         text = m.state + (f" ({m.trip})" if m.trip else "")
         if c.user is not None:
@@ -214,7 +214,7 @@ class Service:
 
     def close(self) -> None:
         """Halt, then release everything. Safe to call twice."""
-        c = self.controller
+        c = self.controller.state
         if c.estimate is not None and c.estimate.angle > 0:
             log.warning("stopping with the table %.0f° head-down: only the drive's self-locking holds it now",
                         c.estimate.angle)
@@ -304,19 +304,17 @@ def run(
             return next(u for u in service.controller.users if (u.name or GUEST) == user)
 
         def on_level(name: str, level: int) -> None:  # the loop's thread: compiling is pure and quick
-            c = service.controller
+            c = service.controller.state
             choice = c.users[c.user_index]
             again = prepare_preset(progressive(choice)[name].source, config, config_source, user=choice.name,
                                    levels={name: level})
-            presets = tuple(again if p.name == name else p for p in choice.presets)
-            c.users = tuple(replace(u, presets=presets) if u is choice else u for u in c.users)
-            c.presets = presets
+            service.controller.post_presets(choice.name, [again if p.name == name else p for p in choice.presets])
 
         service.session_log = SessionLog(
             history, user=users[0].name,
             levels={p.name: p.level for p in progressive(users[0]).values()},
             final_levels={p.name: p.final_level for p in progressive(users[0]).values()},
-            head_down=lambda: service.controller.head_down, submit=writer, on_level=on_level,
+            head_down=lambda: service.controller.state.head_down, submit=writer, on_level=on_level,
             levels_of=lambda user: {p.name: p.level for p in progressive(choice_of(user)).values()},
             final_levels_of=lambda user: {p.name: p.final_level for p in progressive(choice_of(user)).values()},
         )

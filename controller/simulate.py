@@ -277,7 +277,7 @@ class Simulation:
     def _ended(self) -> Result | None:
         if self._actions:
             return None
-        c = self.controller
+        c = self.controller.state
         m = c.machine
         if m.latched:
             why = f"{m.state} ({m.trip or 'stop button'}), motor halted and holding"
@@ -309,12 +309,12 @@ class Simulation:
 
     def _sensor_stale(self) -> bool:
         """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""
-        c = self.controller
+        c = self.controller.state
         trip = c.machine.trip
         return trip is not None and not REASONS[trip].sensor_trusted
 
     def _result(self, code: int, why: str) -> Result:
-        c = self.controller
+        c = self.controller.state
         angle = c.estimate.angle if c.estimate is not None else None
         m = c.machine
         if code == EXIT_NOT_HOME and m.latched:

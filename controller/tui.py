@@ -143,7 +143,7 @@ class SimulatorApp(App):
     def refresh_screen(self) -> None:
         if self.simulation.closed or not self.query("#table"):
             return  # the app is closing (a frame timer can fire while the widgets go away)
-        c = self.simulation.controller
+        c = self.simulation.controller.state
         angle = c.estimate.angle if c.estimate is not None else None
         table = self.query_one("#table", Static)
         size = table.content_size
@@ -186,7 +186,7 @@ class SimulatorApp(App):
         if expected is None:
             from controller import session
 
-            c = self.simulation.controller
+            c = self.simulation.controller.state
             preset = next((p for p in c.presets if p.name == name), None)
             if preset is not None:
                 expected = session.time_above(preset.program, c.limits.home_angle)[1]

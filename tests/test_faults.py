@@ -144,18 +144,19 @@ def test_recovery_after_a_stall_steers_by_the_sensor_and_never_passes_home():
 
 
 def test_a_trip_halts_the_motor_before_it_latches(mocker):
-    run_log = []
-    from controller import loop as loop_module
+    """The one trip path: the motor halts before anyone can see the latch or hear of the trip, once."""
+    from controller.reasons import Trip
 
-    real_on_trip = loop_module.state.on_trip
+    run_log = []
     sim_run = simulate("hold-40", until=1)  # a table to reuse
     controller, motor = sim_run.simulation.controller, sim_run.simulation.hw.motor
-    mocker.patch.object(motor, "halt", side_effect=lambda: run_log.append("halt"))
-    mocker.patch.object(loop_module.state, "on_trip", side_effect=lambda m, r: run_log.append("latch") or real_on_trip(m, r))
-    controller.trip(loop_module.Trip.STALL)
-    controller.trip(loop_module.Trip.IMU_LOST)  # already latched: not re-entered
-    assert run_log == ["halt", "latch"]
-    assert controller.machine.trip == "stall"
+    mocker.patch.object(motor, "halt", side_effect=lambda: run_log.append(("halt", controller.state.machine.trip)))
+    report = controller._report
+    controller._report = lambda record: run_log.append((record["event"], controller.state.machine.trip)) or report(record)
+    controller.trip(Trip.STALL)
+    controller.trip(Trip.IMU_LOST)  # already latched: not re-entered
+    assert run_log == [("halt", None), ("trip", None)]  # halted, announced, then published
+    assert controller.state.machine.trip == "stall"
 
 
 def test_recovery_after_a_lying_gyro_never_passes_home():

@@ -45,14 +45,14 @@ def test_a_restart_keeps_the_stop_latched_until_reset(tmp_path):
     svc, hw, path = _service(tmp_path, restart.RestartState(-12.0, stop_latched=True), angle=-12.0)
     try:
         svc.start()
-        assert svc.controller.machine.state == "stopped"
+        assert svc.controller.state.machine.state == "stopped"
         hw.press("start")
         hw.release("start")
         time.sleep(0.3)
-        assert hw.motor.steps == 0 and svc.controller.machine.state == "stopped"  # refused: latched
+        assert hw.motor.steps == 0 and svc.controller.state.machine.state == "stopped"  # refused: latched
         hw.press("reset")
         hw.release("reset")
-        assert wait_for(lambda: svc.controller.machine.state == "idle")
+        assert wait_for(lambda: svc.controller.state.machine.state == "idle")
         assert hw.motor.steps == 0  # a reset never moves the table
     finally:
         svc.close()
@@ -65,7 +65,7 @@ def test_after_a_restart_with_a_dead_imu_holding_return_counts_steps_home(tmp_pa
     try:
         svc.start()  # ready: tripped, not anchored by the sensor
         c = svc.controller
-        assert wait_for(lambda: c.machine.trip is Trip.IMU_LOST) and c.estimate is None
+        assert wait_for(lambda: c.state.machine.trip is Trip.IMU_LOST) and c.state.estimate is None
         assert svc.hw.indicators.playing()["led"] == "tripped"
         start = hw.table.angle()
         hw.press("return")

@@ -76,7 +76,7 @@ def test_buttons_drive_the_real_time_loop_and_stop_halts(table):
     assert wait_for(lambda: hw.table.angle() > start + 1.0)  # it moves
     hw.press("stop")
     stopped_at = hw.table.angle()
-    assert wait_for(lambda: controller.machine.state == "stopped")
+    assert wait_for(lambda: controller.state.machine.state == "stopped")
     time.sleep(0.1)  # watch for motion after the stop: there must be none
     assert abs(hw.table.angle() - stopped_at) <= 0.1
     assert hw.motor.enabled  # holding torque
@@ -97,7 +97,7 @@ def test_ready_and_watchdog_pings_arrive_and_stop_when_the_loop_stalls(table):
             drained += 1
             assert drained < 20
     loop.stall(False)
-    assert wait_for(lambda: controller.machine.trip is Trip.LOOP_STALL)
+    assert wait_for(lambda: controller.state.machine.trip is Trip.LOOP_STALL)
     assert hw.motor.halted
 
 
@@ -109,7 +109,7 @@ def test_a_thread_that_dies_trips_the_table(table):
     doomed = threading.Thread(target=lambda: 1 / 0, name="doomed")
     doomed.start()
     doomed.join()
-    assert wait_for(lambda: controller.machine.trip is Trip.THREAD_CRASH)
+    assert wait_for(lambda: controller.state.machine.trip is Trip.THREAD_CRASH)
     assert hw.motor.halted
 
 
@@ -152,7 +152,7 @@ def test_a_period_that_fails_every_time_starves_the_watchdog(table):
         raise RuntimeError("a bug in every period")
 
     controller._tick = broken
-    assert wait_for(lambda: controller.machine.trip is Trip.INTERNAL_ERROR)
+    assert wait_for(lambda: controller.state.machine.trip is Trip.INTERNAL_ERROR)
     assert _silent_for(sock, 0.6)  # the heartbeat no longer advances, so no pings
     assert hw.motor.halted
 
@@ -164,7 +164,7 @@ def test_a_failure_after_the_period_trips_through_the_one_path(table):
         raise RuntimeError("the LED driver failed")
 
     loop.on_tick = broken
-    assert wait_for(lambda: controller.machine.trip is Trip.INTERNAL_ERROR)
+    assert wait_for(lambda: controller.state.machine.trip is Trip.INTERNAL_ERROR)
     assert hw.motor.halted
 
 

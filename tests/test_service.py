@@ -58,11 +58,11 @@ def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     svc, hw, sock = service
     svc.start()
     got = receive_until(sock, lambda m: m.startswith("READY=1"))
-    assert svc.controller.estimate is not None  # ready means the angle is known
+    assert svc.controller.state.estimate is not None  # ready means the angle is known
     assert "STATUS=idle, preset gentle (1 of 3), -60°" in got[-1]
     hw.press("select")
     hw.release("select")
-    assert wait_for(lambda: svc.controller.selected == 1)
+    assert wait_for(lambda: svc.controller.state.selected == 1)
     receive_until(sock, lambda m: m.startswith("STATUS=idle, preset hold-40 (2 of 3)"))
     start = hw.table.angle()
     hw.press("start")
@@ -72,7 +72,7 @@ def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     hw.press("stop")
     hw.release("stop")
     stopped_at = hw.table.angle()
-    assert wait_for(lambda: svc.controller.machine.state == "stopped")
+    assert wait_for(lambda: svc.controller.state.machine.state == "stopped")
     receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
     assert abs(hw.table.angle() - stopped_at) <= 0.1 and hw.motor.enabled  # halted, holding torque
     assert wait_for(lambda: hw.indicators.playing() == {"led": "stopped", "buzzer": "stopped"})

@@ -43,12 +43,12 @@ def test_keys_start_stop_reset_and_return_the_table():
             app.advance(0.1)
             stopped = run.hw.table.angle()
             app.advance(3.0)
-            assert run.controller.machine.state == "stopped" and abs(run.hw.table.angle() - stopped) < 0.1
+            assert run.controller.state.machine.state == "stopped" and abs(run.hw.table.angle() - stopped) < 0.1
             screen = str(app.query_one("#state").render())
             assert "state      stopped" in screen
             await pilot.press("r")  # reset: never moves
             app.advance(2.0)
-            assert abs(run.hw.table.angle() - stopped) < 0.1 and run.controller.machine.state == "idle"
+            assert abs(run.hw.table.angle() - stopped) < 0.1 and run.controller.state.machine.state == "idle"
             await pilot.press("h")  # return (held)
             app.advance(60.0)
             assert abs(run.hw.table.angle() - home) < 1.0  # home again
@@ -98,7 +98,7 @@ def test_shift_p_switches_the_user_at_home():
             await pilot.press("P")
             app.advance(2.0)
             await pilot.pause()
-            assert run.controller.user == "ana"
+            assert run.controller.state.user == "ana"
             assert "user       ana" in str(app.query_one("#state").render())
 
     asyncio.run(scenario())
@@ -175,7 +175,7 @@ def test_a_profile_given_starts_at_t_0_and_quitting_says_where_the_table_was_lef
     monkeypatch.setattr(SimulatorApp, "run", run_for_five_seconds)
     assert main(["simulate", "hold-40", "--interactive"]) == 0
     (run,) = seen
-    assert run.controller.machine.state == "running" and run.hw.table.angle() > -55  # started at t = 0
+    assert run.controller.state.machine.state == "running" and run.hw.table.angle() > -55  # started at t = 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert out.startswith("left the simulated table at t=5.0") and "state running, angle " in out, out
 

@@ -138,7 +138,7 @@ def test_interactive_as_a_user_offers_what_fits(tmp_path, monkeypatch, capsys):
 
     def look(app):  # instead of a terminal
         app.simulation.step_until(1.0)
-        seen.append((app.simulation.controller.user, [p.name for p in app.simulation.controller.presets],
+        seen.append((app.simulation.controller.state.user, [p.name for p in app.simulation.controller.state.presets],
                      [e["message"] for e in app.events if e["event"] == "notice"]))
         app.simulation.close()
 

@@ -1,0 +1,1 @@
+"""The pure decisions: plain values in, decisions out; no threads, clocks, I/O or drivers."""

@@ -1,0 +1,97 @@
+"""The session's clocks within a period: head-down time, the timeout and idle countdowns, a late return (pure)."""
+
+from __future__ import annotations
+
+
+from controller import command, session, state, supervisor
+from controller.state import Activity
+
+
+def session_clock(p, dt: float) -> None:
+    """Session and idle timeouts: bring a head-down table home by itself. ``p`` is the period's
+    working copy of the table state (core/period.py)."""
+    now = p.now
+    home = supervisor.at_home(p.setpoint.position, p.limits)
+    idle_home = home and p.machine.activity is Activity.IDLE
+    p.head_down = command.head_down_time(
+        p.head_down, angle=p.estimate.angle, setpoint=p.setpoint.position, dt=dt, home=idle_home
+    )
+    m = p.machine
+    p.auto_return_in = None
+    if m.latched or not m.motion_requested or home:
+        p.warned = False
+        return  # nothing moves by itself while latched, or after a reset until a person asks
+    if m.activity is Activity.RETURNING:
+        p.warned = False
+        _hurry_if_late(p)
+        return
+    left = time_left(p)
+    _count_down(p, left)
+    if left <= 0:
+        p.log("warning", f"session timeout: head-down for {p.head_down:.0f} s, bringing the table home")
+        p.apply(state.begin_return(m, "session-timeout"))
+    elif (
+        m.activity is Activity.IDLE
+        and command.head_down(angle=p.estimate.angle, setpoint=p.setpoint.position)
+        and now - p.last_activity >= p.settings.idle_timeout
+    ):
+        p.log("warning", f"idle timeout: head-down with no button pressed for {now - p.last_activity:.0f} s, "
+                               "bringing the table home")
+        p.apply(state.begin_return(m, "idle-timeout"))
+
+
+def time_left(p) -> float:
+    """Seconds of head-down time left before the session-timeout return must begin."""
+    angle = max(p.estimate.angle, p.setpoint.position)
+    return command.seconds_to_timeout(p.head_down, angle=angle, limits=p.limits, return_speed=p.return_speed,
+                                      velocity=p.setpoint.velocity, period=p.settings.period)
+
+
+def head_down_budget(p) -> float:
+    """I5's bound for this session from here: the timeout plus a return at max_speed."""
+    angle = max(p.estimate.angle, p.setpoint.position)
+    lim = p.limits
+    return lim.session_timeout + command.time_to_come_up(angle, p.setpoint.velocity, speed=lim.max_speed,
+                                                         accel=lim.max_accel)
+
+
+def _hurry_if_late(p) -> None:
+    """The clock is read during a return too: one whose plan would end past I5's bound (fixed
+    when it began) goes on at max_speed instead of the comfort speed."""
+    if p.program is None or p.program.speed >= p.limits.max_speed or p.return_budget is None:
+        return
+    sp, lim = p.setpoint, p.limits
+    needed = command.time_to_come_up(sp.position, sp.velocity, speed=p.program.speed, accel=lim.max_accel)
+    if p.head_down + needed > p.return_budget + 2 * p.settings.period:  # a period's rounding aside
+        p.log("warning", "the return would keep the user head-down past the session timeout: returning at max_speed")
+        p.report({"t": p.now, "event": "notice", "message": "returning faster: the session time is up"})
+        p.program = p.return_program(speed=lim.max_speed)
+        p.progress = session.start(p.now)
+
+
+def _count_down(p, left: float) -> None:
+    """How long until a timeout return, while head-down or heading there; warn once when near."""
+    now = p.now
+    heading_down = p.setpoint.velocity > 0 and p.machine.activity is not Activity.IDLE
+    if not heading_down and not command.head_down(angle=p.estimate.angle, setpoint=p.setpoint.position):
+        p.warned = False
+        return
+    if heading_down:  # the countdown may run faster than the clock: look ahead
+        ahead = command.seconds_until_due(
+            p.head_down, angle=max(p.estimate.angle, p.setpoint.position), velocity=p.setpoint.velocity,
+            limits=p.limits, return_speed=p.return_speed, period=p.settings.period,
+            horizon=command.AUTO_MOVE_WARNING + 2.0) if left <= 100 * command.AUTO_MOVE_WARNING else None
+        left = max(left, command.AUTO_MOVE_WARNING + 2.0) if ahead is None else min(left, ahead)
+    why = "session timeout"
+    if p.machine.activity is Activity.IDLE:
+        idle_left = p.settings.idle_timeout - (now - p.last_activity)
+        if idle_left < left:
+            left, why = max(0.0, idle_left), "idle timeout"
+    p.auto_return_in = left
+    if left > command.AUTO_MOVE_WARNING:
+        p.warned = False
+    elif not p.warned and left > 0:
+        p.warned = True
+        message = f"the table returns home by itself in {left:.0f} s ({why})"
+        p.log("warning", message)
+        p.report({"t": now, "event": "notice", "message": message})
