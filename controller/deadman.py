@@ -88,27 +88,45 @@ class DeadMan:
         self.close()
 
 
+_crash_listeners: list[tuple[Callable[[], None], Callable[[Trip], None]]] = []
+_crash_lock = threading.Lock()
+_previous_hook = None
+
+
 def install_crash_hook(*, halt: Callable[[], None], post_trip: Callable[[Trip], None]) -> Callable[[], None]:
     """Any thread that dies of an exception halts the motor and trips; returns an uninstaller.
 
     The dying thread can no longer post anything useful later, so it halts the pulses as the
-    dead-man would, then posts ``thread-crash`` for the loop to latch and report.
+    dead-man would, then posts ``thread-crash`` for the loop to latch and report. Several tables
+    may listen at once (tests hold more than one); each uninstaller removes its own, in any order.
     """
-    previous = threading.excepthook
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        try:
-            post_trip(Trip.THREAD_CRASH)  # posted first, then halted: see DeadMan.check
-            halt()
-            name = args.thread.name if args.thread is not None else "?"
-            details = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
-            log.error("thread %s died: %s", name, details)
-        finally:
-            previous(args)
-
-    threading.excepthook = hook
+    global _previous_hook
+    listener = (halt, post_trip)
+    with _crash_lock:
+        if not _crash_listeners:
+            _previous_hook = threading.excepthook
+            threading.excepthook = _hook
+        _crash_listeners.append(listener)
 
     def uninstall() -> None:
-        threading.excepthook = previous
+        with _crash_lock:
+            if listener in _crash_listeners:
+                _crash_listeners.remove(listener)
+                if not _crash_listeners and threading.excepthook is _hook:
+                    threading.excepthook = _previous_hook
 
     return uninstall
+
+
+def _hook(args: threading.ExceptHookArgs) -> None:
+    with _crash_lock:
+        listeners, previous = list(_crash_listeners), _previous_hook
+    try:
+        for halt, post_trip in listeners:
+            post_trip(Trip.THREAD_CRASH)  # posted first, then halted: see DeadMan.check
+            halt()
+        name = args.thread.name if args.thread is not None else "?"
+        details = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        log.error("thread %s died: %s", name, details)
+    finally:
+        (previous or threading.__excepthook__)(args)

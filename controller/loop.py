@@ -131,27 +131,29 @@ class Controller:
         return None, IMU_READ_ATTEMPTS, failures
 
     def _carry_out(self, new_state: TableState, actions: list) -> None:
-        """Apply a period's actions in order, then publish its state: a trip's halt comes first of
-        all, before any reader can see the latch."""
+        """Carry out a period's actions: the motor's first, in order (a trip's halt comes first of
+        all), then publish the new state, then its reports and log lines, in order."""
         motor = self.motor
         for action in actions:
             kind = type(action)
             if kind is Move:
                 steps = motor.move_to(action.degrees, action.duration)
                 self._stepped_rate = steps / motor.steps_per_degree / action.duration
-            elif kind is Report:
-                self._report(action.record)
             elif kind is Halt:
                 motor.halt()
             elif kind is SetPosition:
                 motor.set_position(action.degrees)
             elif kind is ClearHalt:
                 motor.clear_halt(action.token)  # refused if a stop came since: the move below is then refused too
-            elif kind is Log:
-                log.log(_LEVELS[action.level], "%s", action.message)
         if motor.halted:
             new_state = period.halted_at(new_state, motor.position)
         self.state = new_state
+        for action in actions:
+            kind = type(action)
+            if kind is Report:
+                self._report(action.record)
+            elif kind is Log:
+                log.log(_LEVELS[action.level], "%s", action.message)
 
     def patterns(self, now: float):
         """(LED, buzzer) patterns for the table's state right now."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
 
-from controller.deadman import DeadMan, heartbeat_stale, install_crash_hook
-from controller.loop import Controller
+from controller.deadman import heartbeat_stale
 from controller.notify import Notifier
 from controller.reasons import Trip
+from controller.shell.table import Table
 
 # A period that starts this late is skipped rather than run twice: catching up would send two
 # periods of steps at once.
@@ -19,39 +18,23 @@ log = logging.getLogger("inversion_table")
 
 
 class RealTimeLoop:
-    """Runs ``controller.tick()`` every period on a thread named ``control-loop``.
+    """Runs ``table.period()`` every period on a thread named ``control-loop``.
 
-    The dead-man watches the loop's heartbeat from a thread of its own; a thread that dies of an
-    exception trips (``install_crash_hook``); systemd's watchdog is fed from the loop itself, and
-    only while its heartbeat is fresh, so a hung loop stops the pings and systemd restarts it.
+    The table's dead-man watches the loop's heartbeat from a thread of its own; a thread that dies
+    of an exception trips (the table's crash hook); systemd's watchdog is fed from the loop itself,
+    and only while its heartbeat is fresh, so a hung loop stops the pings and systemd restarts it.
     """
 
-    def __init__(
-        self,
-        controller: Controller,
-        *,
-        clock,
-        period: float,
-        halt,
-        notifier: Notifier | None = None,
-        on_tick: Callable[[dict], None] | None = None,
-    ) -> None:
-        self.controller, self.clock, self.period = controller, clock, period
-        self.on_tick = on_tick
+    def __init__(self, table: Table, *, notifier: Notifier | None = None) -> None:
+        self.table, self.controller = table, table.controller
+        self.clock, self.period = table.hw.clock, table.settings.period
         self.notifier = notifier or Notifier(address="")
-        self.deadman = DeadMan(
-            heartbeat=lambda: controller.heartbeat, halt=halt, post_trip=controller.post_trip,
-            now=clock.now, period=period,
-        )
-        self._halt = halt
+        self.deadman = table.deadman
         self._stop = threading.Event()
-        self._paused = threading.Event()  # tests use it to stall the loop on purpose
         self._thread: threading.Thread | None = None
-        self._uninstall_hook = None
         self.overruns = 0
 
     def start(self) -> None:
-        self._uninstall_hook = install_crash_hook(halt=self._halt, post_trip=self.controller.post_trip)
         self.controller.heartbeat = self.clock.now()
         self.deadman.start()
         self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)
@@ -61,16 +44,14 @@ class RealTimeLoop:
         due = self.clock.now()
         last_ping = float("-inf")
         while not self._stop.is_set():
-            if self._paused.is_set():
+            if self.table.loop_stalled:  # a hung loop, on purpose (tests and fault drills)
                 self._stop.wait(self.period)
                 continue
-            record = self.controller.tick()
-            if self.on_tick is not None:
-                try:
-                    self.on_tick(record)
-                except Exception:  # the LED or a log line failing must not stop the loop, but must be seen
-                    log.exception("after a control period")
-                    self.controller.trip(Trip.INTERNAL_ERROR)
+            try:
+                self.table.period()
+            except Exception:  # the LED or a log line failing must not stop the loop, but must be seen
+                log.exception("after a control period")
+                self.controller.trip(Trip.INTERNAL_ERROR)
             now = self.clock.now()
             # Fed only while this period completed (fresh heartbeat) and the dead-man is watching:
             # a loop that fails every period, or runs without its dead-man, gets restarted.
@@ -88,7 +69,7 @@ class RealTimeLoop:
 
     def stall(self, stalled: bool) -> None:
         """Stop (or resume) running periods, as a hung loop would (for tests and fault drills)."""
-        (self._paused.set if stalled else self._paused.clear)()
+        self.table.loop_stalled = stalled
 
     def close(self) -> None:
         """Stop the loop, then the dead-man; the motor is left halted. Safe to call twice."""
@@ -97,10 +78,7 @@ class RealTimeLoop:
             self._thread.join(timeout=2.0)
             self._thread = None
         self.deadman.close()
-        if self._uninstall_hook is not None:
-            self._uninstall_hook()
-            self._uninstall_hook = None
-        self._halt()
+        self.table.hw.motor.halt()
 
     def __enter__(self) -> RealTimeLoop:
         self.start()

@@ -16,14 +16,14 @@ from controller import restart
 from controller.clock import MonotonicClock
 from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
-from controller.loop import Controller, UserChoice
+from controller.loop import UserChoice
 from controller.notify import Notifier
 from controller.preflight import prepare_profile
 from controller.runner import RealTimeLoop
 from controller.session import Preset
 from controller.users import GUEST
-from controller.simulate import settings_from
-from drivers.buttons import ButtonPanel
+from controller.shell.table import Table, settings_from
+from drivers.pi import pins_busy
 
 # Where a simulated table keeps its calibration (in the working directory): never the real table's file.
 SIM_CALIBRATION = "sim-calibration.json"
@@ -148,21 +148,14 @@ class Service:
                         " with the stop latched" if restored.stop_latched else
                         f", tripped ({restored.trip})" if restored.trip else "")
         self._keeper = restart.Keeper(restart_file) if restart_file is not None else None
-        self.controller = Controller(
-            imu=hardware.imu, motor=hardware.motor, mount=hardware.mount, clock=hardware.clock,
-            settings=settings_from(config), presets=presets, report=self._event,
-            buttons_pressed=lambda: self.panel.pressed(), restored=restored, users=users,
-        )
-        # Refuses start-up (StartupRefused) if the stop button reads pressed.
-        try:
-            self.panel = ButtonPanel(hardware.button_pins, post=self.controller.post, on_stop=hardware.motor.halt,
-                                     now=hardware.clock.now, pin_factory=hardware.pin_factory)
+        try:  # refuses start-up (StartupRefused) if the stop button reads pressed
+            self.table = Table(config, hardware, presets=presets, users=users, restored=restored)
         except GPIOZeroError as e:
-            from drivers.pi import pins_busy
-
             raise pins_busy(e) from None
-        self.loop = RealTimeLoop(self.controller, clock=hardware.clock, period=config.period,
-                                 halt=hardware.motor.halt, notifier=self.notifier, on_tick=self._after_tick)
+        self.controller = self.table.controller
+        self.table.listeners.append(self._event)
+        self.table.after_period.append(self._after_period)
+        self.loop = RealTimeLoop(self.table, notifier=self.notifier)
         self._ready = threading.Event()
 
     # -- the loop's thread ---------------------------------------------------------------------
@@ -175,11 +168,10 @@ class Service:
             level = logging.WARNING if record["event"] == "deadman" else logging.INFO
             log.log(level, "%s", event_line(record))
 
-    def _after_tick(self, record: dict) -> None:
+    def _after_period(self, record: dict) -> None:
         now = self.hw.clock.now()
         if self.session_log is not None:
             self.session_log.tick(record)
-        self.hw.indicators.show(*self.controller.patterns(now), now)
         if self._keeper is not None:
             self._keeper.update(self.controller, now)
         c = self.controller.state
@@ -220,8 +212,7 @@ class Service:
                         c.estimate.angle)
         self.notifier.stopping()
         self.loop.close()
-        self.panel.close()
-        self.hw.close()
+        self.table.close()
         self.notifier.close()
 
     def __enter__(self) -> Service:

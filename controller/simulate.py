@@ -8,16 +8,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller import command, schedule, session, supervisor
-from controller.deadman import DeadMan
 from controller.errors import OutputError
 from controller.exits import (  # noqa: F401 - the API
     EXIT_CLOSED_PIPE, EXIT_HOME, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED,
 )
-from controller.loop import Controller, Settings
 from controller.reasons import REASONS
 from controller.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
+from controller.shell.table import Table, settings_from  # noqa: F401 - settings_from: the API
 from controller.trace import TraceWriter
-from drivers.buttons import ButtonPanel
 from drivers.sim import hardware
 
 # A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if
@@ -30,27 +28,6 @@ ACTIVITY_EVENTS = frozenset({"button", "fault", "session", "return", "trip", "de
 def parse_fault(text: str) -> Fault:
     """``KIND@T[:DURATION]``, e.g. ``imu-disconnect@40`` or ``stall@12:2``."""
     return schedule.parse_fault(text, hardware.FAULT_KINDS)
-
-
-def settings_from(config) -> Settings:
-    c = config
-    limits = supervisor.Limits(
-        home_angle=c.table.home_angle,
-        max_angle=c.limits.max_angle,
-        max_speed=c.limits.max_speed,
-        max_accel=c.limits.max_accel,
-        session_timeout=c.limits.session_timeout,
-    )
-    return Settings(
-        limits=limits,
-        period=c.period,
-        jog_speed=c.motion.jog_speed,
-        return_speed=c.motion.return_speed,
-        idle_timeout=c.limits.idle_timeout,
-        rest_angle=c.motion.rest_angle,
-        rest_time=c.motion.rest_time,
-        tracking=supervisor.Tracking(**c.tracking.model_dump()),
-    )
 
 
 @dataclass
@@ -89,8 +66,6 @@ class Simulation:
         self.settings = settings_from(config)
         self.hw = hardware.build(config, seed=seed, calibration=calibration)
         self.t0 = self.hw.clock.now()  # the IMU's set-up took virtual time; the run starts after it
-        self.loop_stalled = False
-        self._imu = _LoopFaults(self.hw.imu)
         # Faults present from t = 0 are there before start-up (a stop stuck at boot, say).
         for f in faults:
             if f.t <= 0 and f.kind not in hardware.LOOP_FAULTS:
@@ -99,35 +74,16 @@ class Simulation:
         self.trace = trace
         self.on_tick = on_tick
         self.on_event = on_event
-        self.controller = Controller(
-            imu=self._imu,
-            motor=self.hw.motor,
-            mount=self.hw.mount,
-            clock=self.hw.clock,
-            settings=self.settings,
-            presets=presets if presets is not None else [session.Preset("profile", program)] if program else [],
-            report=self._event,
-            buttons_pressed=lambda: self.panel.pressed(),
-            users=users,
-        )
         try:
-            self.panel = ButtonPanel(
-                self.hw.button_pins,
-                post=self.controller.post,
-                on_stop=self.hw.motor.halt,
-                now=self.hw.clock.now,
-                pin_factory=self.hw.pin_factory,
-            )
+            self.table = Table(config, self.hw, users=users,
+                               presets=presets if presets is not None else [session.Preset("profile", program)] if program else [])
         except Exception:
             self.hw.close()
             raise
-        self.deadman = DeadMan(
-            heartbeat=lambda: self.controller.heartbeat,
-            halt=self.hw.motor.halt,
-            post_trip=self._deadman_trip,
-            now=self.hw.clock.now,
-            period=self.settings.period,
-        )
+        self.table.listeners.append(self._event)
+        self.table.deadman_inline = True  # virtual time: the dead-man looks after every period
+        self.controller = self.table.controller
+        self.deadman = self.table.deadman
         lim = self.settings.limits  # the trace says what the limits were, for plots and tools
         self._event({"t": self.t0, "event": "limits", "home_angle": lim.home_angle, "max_angle": lim.max_angle,
                      "max_speed": lim.max_speed, "session_timeout": lim.session_timeout})
@@ -150,25 +106,17 @@ class Simulation:
                             for settings in [self.settings] + [user.settings for user in users])
         self.ticks = 0
         self._closed = False
-        self._shown: tuple[str, str] | None = None
 
     def _schedule(self, t: float, label: str, action: Callable[[], None]) -> None:
         heapq.heappush(self._actions, (t, self._seq, label, action))
         self._seq += 1
 
-    def _deadman_trip(self, reason) -> None:
-        """The dead-man posts to the loop (which latches when it runs again); the trace hears it now."""
-        self._event({"t": self.hw.clock.now(), "event": "deadman", "reason": reason})
-        self.controller.post_trip(reason)
-
     def _fault(self, kind: str, active: bool) -> None:
-        if kind == "loop-stall":
-            self.loop_stalled = active
-        elif kind == "crash":
-            self._imu.crash_next = active
-        else:
-            self.hw.set_fault(kind, active)
-        self._event({"t": self.hw.clock.now(), "event": "fault", "kind": kind, "active": active})
+        self.table.inject(kind, active)
+
+    @property
+    def loop_stalled(self) -> bool:
+        return self.table.loop_stalled
 
     def _event(self, record: dict) -> None:
         record = dict(record, t=record["t"] - self.t0)
@@ -213,8 +161,7 @@ class Simulation:
         """Release the simulated pins and devices. Safe to call twice."""
         if not self._closed:
             self._closed = True
-            self.panel.close()
-            self.hw.close()
+            self.table.close()
 
     def _next(self, *, pace, check_end: bool) -> Result | None:
         """One scheduled action, or one control period; a Result once the run has ended."""
@@ -231,14 +178,11 @@ class Simulation:
             pace(next_tick)
         self.hw.clock.advance_to(self.t0 + next_tick)
         self.ticks += 1
-        if self.loop_stalled:  # the loop does not run; the dead-man still watches
-            self.deadman.check()
+        record = self.table.period()
+        if record is None:  # the loop is stalled; the dead-man still watches
             if check_end and self.deadman.fired and not self._actions:
                 return self._result(EXIT_LATCHED, "the control loop stalled; the dead-man halted the motor")
             return None
-        record = self.controller.tick()
-        self.deadman.check()
-        self._indicate()
         record["t"] = next_tick
         record["true_angle"] = self.hw.table.angle()
         if self.trace is not None:
@@ -263,16 +207,6 @@ class Simulation:
         self.trace.raise_if_closed_pipe()
         raise OutputError(f"{self.trace.problem} at t={t:.2f} s; the run stopped there, the simulated motor "
                           f"halted and holding at {self.hw.table.angle():.1f}°")
-
-    def _indicate(self) -> None:
-        """Play the LED and buzzer patterns; the trace hears when they change."""
-        now = self.hw.clock.now()
-        led, buzzer = self.controller.patterns(now)
-        self.hw.indicators.show(led, buzzer, now)
-        shown = (led.name, buzzer.name)
-        if shown != self._shown:
-            self._shown = shown
-            self._event({"t": now, "event": "indicate", "led": led.name, "buzzer": buzzer.name})
 
     def _ended(self) -> Result | None:
         if self._actions:
@@ -324,20 +258,6 @@ class Simulation:
             why += "; the table is home all the same"
         return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why,
                       position=c.setpoint.position if c.anchored else None, sensor_stale=self._sensor_stale())
-
-
-class _LoopFaults:
-    """The control loop's view of the IMU, through which a `crash` fault raises inside a period."""
-
-    def __init__(self, imu) -> None:
-        self._imu = imu
-        self.crash_next = False
-
-    def read(self):
-        if self.crash_next:
-            self.crash_next = False
-            raise RuntimeError("injected crash inside the control loop")
-        return self._imu.read()
 
 
 def real_time_pacer() -> Callable[[float], None]:

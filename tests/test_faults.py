@@ -155,7 +155,7 @@ def test_a_trip_halts_the_motor_before_it_latches(mocker):
     controller._report = lambda record: run_log.append((record["event"], controller.state.machine.trip)) or report(record)
     controller.trip(Trip.STALL)
     controller.trip(Trip.IMU_LOST)  # already latched: not re-entered
-    assert run_log == [("halt", None), ("trip", None)]  # halted, announced, then published
+    assert run_log == [("halt", None), ("trip", "stall")]  # halted before the latch can be seen
     assert controller.state.machine.trip == "stall"
 
 

@@ -14,13 +14,11 @@ import pytest
 
 from controller.clock import MonotonicClock
 from controller.config import Config
-from controller.loop import Controller
 from controller.notify import Notifier
 from controller.reasons import Trip
 from controller.runner import RealTimeLoop
 from controller.session import Preset
-from controller.simulate import settings_from
-from drivers.buttons import ButtonPanel
+from controller.shell.table import Table
 from drivers.sim import hardware
 
 
@@ -52,20 +50,17 @@ def table(notify_socket):
     hw = hardware.build(config, clock=clock)
     from controller.preflight import prepare_profile
 
-    controller = Controller(imu=hw.imu, motor=hw.motor, mount=hw.mount, clock=clock, settings=settings_from(config),
-                            presets=[Preset("hold-40", prepare_profile("hold-40", config).program)])
-    panel = ButtonPanel(hw.button_pins, post=controller.post, on_stop=hw.motor.halt, now=clock.now,
-                        pin_factory=hw.pin_factory)
+    table = Table(config, hw, presets=[Preset("hold-40", prepare_profile("hold-40", config).program)])
     notifier = Notifier(notify_socket[0])
-    loop = RealTimeLoop(controller, clock=clock, period=config.period, halt=hw.motor.halt, notifier=notifier)
+    loop = RealTimeLoop(table, notifier=notifier)
     loop.start()
     notifier.ready("idle")
-    yield hw, controller, loop, notify_socket[1]
+    yield hw, table.controller, loop, notify_socket[1]
     loop.close()
     loop.close()
-    panel.close()
+    table.close()
+    table.close()
     notifier.close()
-    hw.close()
 
 
 def test_buttons_drive_the_real_time_loop_and_stop_halts(table):
@@ -163,7 +158,7 @@ def test_a_failure_after_the_period_trips_through_the_one_path(table):
     def broken(record):
         raise RuntimeError("the LED driver failed")
 
-    loop.on_tick = broken
+    loop.table.after_period.append(broken)
     assert wait_for(lambda: controller.state.machine.trip is Trip.INTERNAL_ERROR)
     assert hw.motor.halted
 

@@ -1,0 +1,1 @@
+"""The imperative shell: one table built from the config, and the clocks that drive it."""
