@@ -6,14 +6,12 @@ import collections
 import datetime
 import logging
 import threading
-import time
 from typing import Callable
 
 from controller import calibration as cal
 from controller.config import Config
-from controller.errors import CalibrationError
-from controller.notify import Notifier
-from controller.service import Service
+from controller.errors import CalibrationError, HardwareError
+from controller.shell.table import Table
 from controller.supervisor import at_home
 
 LEVEL_TIME = 2.0        # s of samples with the bed level and still
@@ -25,6 +23,7 @@ REVERSED_EVIDENCE = 0.1      # deg against the steps, from still readings (an an
 TRAVEL_MARGIN = 15.0    # deg: a reading this far outside the table's travel means the axes are wrong
 MAX_PIVOT_SHARE = 0.26  # of 1 g along the tilt axis (15°): more, and [imu] names the wrong axes
 GRAVITY = 9.80665
+READY_TIMEOUT = 5.0  # s for the power-on anchor (or a latched trip) once the loop runs
 
 log = logging.getLogger("inversion_table")
 
@@ -55,12 +54,14 @@ class Calibrator:
     """The procedure, one step per method; ``say`` and ``ask`` talk to the person at the table."""
 
     def __init__(self, config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[str], str],
-                 clock=None) -> None:
+                 driver) -> None:
+        """``driver`` (controller/shell/drive.py) runs the table on real or virtual time; every wait
+        here is its ``sleep``, every time its ``now``."""
         self.config, self.hw, self.say, self.ask = config, hardware, say, ask
-        self.clock = clock or hardware.clock
+        self.time = driver
         self.recorder = _Recorder(hardware.imu)
         hardware.imu = self.recorder
-        self.service: Service | None = None
+        self.table: Table | None = None
 
     # -- step 1: before anything can move ------------------------------------------------------
     def check_at_rest(self) -> None:
@@ -94,9 +95,15 @@ class Calibrator:
             )
 
     # -- step 2: level --------------------------------------------------------------------------
-    def start_controller(self, service_factory=Service) -> None:
-        self.service = service_factory(self.config, self.hw, presets=[], notifier=Notifier(address=""))
-        self.service.start()
+    def start_controller(self) -> None:
+        self.table = Table(self.config, self.hw, presets=[])
+        self.time.drive(self.table)
+        waited = 0.0
+        while not (self.table.state.anchored or self.table.state.machine.trip is not None):
+            if waited >= READY_TIMEOUT:
+                raise HardwareError(f"no trustworthy IMU reading within {READY_TIMEOUT:g} s of start-up")
+            self.time.sleep(0.05)
+            waited += 0.05
 
     def measure_level(self) -> cal.Level:
         before = (self._tilt_now(), self.hw.motor.steps)
@@ -129,7 +136,7 @@ class Calibrator:
         return measured
 
     def _tilt_now(self) -> float:
-        samples = self.recorder.since(self.clock.now() - STILL_WINDOW) or [self.recorder.read()]
+        samples = self.recorder.since(self.time.now() - STILL_WINDOW) or [self.recorder.read()]
         return sum(self.hw.mount.raw_tilt_deg(s.accel) for s in samples) / len(samples)
 
     def _diagnose_direction(self, before: tuple[float, int]) -> None:
@@ -137,7 +144,7 @@ class Calibrator:
         turn against the steps the motor was sent, the motor turns the other way."""
         tilt, steps = before
         moved, stepped = self._tilt_now() - tilt, self.hw.motor.steps - steps
-        reversed_ = self.service.controller.state.machine.trip == "reversed"  # the supervisor saw the sign
+        reversed_ = self.table.state.machine.trip == "reversed"  # the supervisor saw the sign
         against = abs(moved) > REVERSED_EVIDENCE and (moved > 0) != (stepped > 0)
         if stepped and (reversed_ or against):
             raise CalibrationError(
@@ -157,7 +164,7 @@ class Calibrator:
 
     def bring_home(self) -> None:
         """Ends once the table is home, or when nobody is bringing it there (it says so)."""
-        c = self.service.controller
+        c = self.table
         if at_home(c.state.setpoint.position, c.state.limits):
             return
         if c.state.machine.stop_latched:
@@ -166,11 +173,11 @@ class Calibrator:
             self.ask("Hold return on the table until it is home (it moves only while held), then press Enter. ")
         else:
             self.ask("Press return on the table to bring it home, then press Enter. ")
-        noticed_by = time.monotonic() + RETURN_NOTICED_WITHIN  # the press reaches the loop within a period or two
+        noticed_by = self.time.now() + RETURN_NOTICED_WITHIN  # the press reaches the loop within a period or two
         while c.state.machine.activity.value == "returning" or (
-            time.monotonic() < noticed_by and not at_home(c.state.setpoint.position, c.state.limits)
+            self.time.now() < noticed_by and not at_home(c.state.setpoint.position, c.state.limits)
         ):
-            time.sleep(0.05)
+            self.time.sleep(0.05)
         if at_home(c.state.setpoint.position, c.state.limits) and not c.state.machine.latched:
             self.say("Home.")
         else:
@@ -179,30 +186,31 @@ class Calibrator:
     # -- helpers ---------------------------------------------------------------------------------
     def settle(self, before: tuple[float, int] | None = None) -> None:
         """Wait until the table has not been commanded to move for SETTLE_TIME; refuse if latched."""
-        c = self.service.controller
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < SETTLE_TIME:
+        c = self.table
+        quiet_since = self.time.now()
+        while self.time.now() - quiet_since < SETTLE_TIME:
             if c.state.machine.latched:
                 if before is not None and c.state.machine.trip is not None:
                     self._diagnose_direction(before)
                 why = c.state.machine.trip or "the stop button"
                 raise CalibrationError(f"the table is {c.state.machine.state} ({why}): {_advice(why)}")
             if c.state.machine.activity.value != "idle":
-                quiet_since = time.monotonic()
-            time.sleep(0.02)
+                quiet_since = self.time.now()
+            self.time.sleep(0.02)
 
     def _collect(self, seconds: float) -> list:
-        begin = self.clock.now()
-        time.sleep(seconds)
-        c = self.service.controller
+        begin = self.time.now()
+        self.time.sleep(seconds)
+        c = self.table
         if c.state.machine.latched or c.state.machine.activity.value != "idle":
             raise CalibrationError("the table moved or was stopped while measuring; start again")
         return self.recorder.since(begin)
 
     def close(self) -> None:
-        if self.service is not None:
-            self.service.close()  # halts, releases the pins and the bus
-            self.service = None
+        self.time.stop()
+        if self.table is not None:
+            self.table.close()  # halts, releases the pins and the bus
+            self.table = None
         else:
             self.hw.close()
 
@@ -218,9 +226,10 @@ def _advice(why: str) -> str:
     return "release stop, press reset, and start again" if why == "the stop button" else "see docs/SAFETY.md"
 
 
-def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[str], str]) -> cal.Calibration:
-    """The whole procedure; writes the file only if every check passed."""
-    calibrator = Calibrator(config, hardware, say=say, ask=ask)
+def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[str], str],
+        driver) -> cal.Calibration:
+    """The whole procedure; writes the file only if every check passed. ``driver``: see Calibrator."""
+    calibrator = Calibrator(config, hardware, say=say, ask=ask, driver=driver)
     try:
         cal.check_writable(config.calibration.file)
         calibrator.check_at_rest()
@@ -234,7 +243,7 @@ def run(config: Config, hardware, *, say: Callable[[str], None], ask: Callable[[
         calibrator.bring_home()
         return result
     except CalibrationError as failure:
-        if calibrator.service is not None:  # the table may be off home: never leave it there silently
+        if calibrator.table is not None:  # the table may be off home: never leave it there silently
             say(f"Calibration failed: {failure}")
             calibrator.bring_home()
         raise

@@ -45,19 +45,28 @@ def calibrate(args) -> int:
     from controller import calibrate, service
     from controller.clock import MonotonicClock
     from controller.errors import CalibrationError
+    from controller.shell.drive import RealTime, VirtualTime
 
     logging.getLogger().setLevel(logging.WARNING)  # the prompts are the conversation; trips still show
     config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
+    # Raw readings: the old calibration is not applied. The simulated table runs on virtual time
+    # (its person presses the buttons), so a busy machine cannot make a period late.
     if args.sim:
         from drivers.sim.hardware import build
         from drivers.sim.person import SimulatedPerson
+
+        hw = build(config, calibration=None)
+        driver = VirtualTime(hw.clock)
+        ask = SimulatedPerson(hw, sleep=driver.sleep, now=driver.now).ask
     else:
         from drivers.pi import build
-    hw = build(config, clock=MonotonicClock(), calibration=None)  # raw readings: the old calibration is not applied
-    ask = SimulatedPerson(hw).ask if args.sim else (lambda prompt: input(prompt))
+
+        hw = build(config, clock=MonotonicClock(), calibration=None)
+        driver = RealTime(hw.clock)
+        ask = input
     print(f"Calibrating the {'simulated' if args.sim else 'real'} table ({source}); Ctrl-C ends it, halting the motor.")
     try:
-        calibrate.run(config, hw, say=print, ask=ask)
+        calibrate.run(config, hw, say=print, ask=ask, driver=driver)
     except CalibrationError as exc:
         print(f"{PROG}: calibration failed, nothing saved: {exc}", file=sys.stderr)
         return sim.EXIT_INTERNAL

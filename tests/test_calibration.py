@@ -10,7 +10,7 @@ import pytest
 
 from controller import calibration as cal
 from controller.calibrate import run as calibrate
-from controller.clock import MonotonicClock
+from controller.shell.drive import VirtualTime
 from controller.config import Config
 from controller.errors import CalibrationError
 from drivers.imu import ImuSample, Mount
@@ -112,31 +112,36 @@ FAST = {"table": {"home_angle": -12}, "limits": {"max_speed": 8}, "motion": {"jo
                                                                               "rest_time": 0}}
 
 
+def _table(config, *, say=lambda line: None, **build):
+    """The simulated table for a calibration, on virtual time, its driver and its person."""
+    hw = hardware.build(config, **build)
+    driver = VirtualTime(hw.clock)
+    return hw, driver, SimulatedPerson(hw, sleep=driver.sleep, now=driver.now, say=say)
+
+
 def _fast_config(tmp_path) -> Config:
     return Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "calibration.json")}})
 
 
 def test_a_reversed_sensor_is_named_before_anything_moves(tmp_path):
     config = _fast_config(tmp_path)
-    hw = hardware.build(config, clock=MonotonicClock(), sensor_mount=Mount("-x", "+z"))
-    person = SimulatedPerson(hw, say=lambda line: None)
+    hw, driver, person = _table(config, sensor_mount=Mount("-x", "+z"))
     with pytest.raises(CalibrationError, match=r"set \[imu\] forward = '-x'"):
-        calibrate(config, hw, say=lambda line: None, ask=person.ask)
+        calibrate(config, hw, say=lambda line: None, ask=person.ask, driver=driver)
     assert hw.motor.steps == 0 and not os.path.exists(config.calibration.file)
 
 
 def test_a_sensor_mounted_on_its_side_is_refused(tmp_path):
     config = _fast_config(tmp_path)
-    hw = hardware.build(config, clock=MonotonicClock(), sensor_mount=Mount("+x", "+y"))
+    hw, driver, person = _table(config, sensor_mount=Mount("+x", "+y"))
     with pytest.raises(CalibrationError, match="the sensor is mounted otherwise"):
-        calibrate(config, hw, say=lambda line: None, ask=lambda prompt: "y")
+        calibrate(config, hw, say=lambda line: None, ask=lambda prompt: "y", driver=driver)
     assert hw.motor.steps == 0
 
 
 def test_the_calibrator_never_saves_when_the_table_is_stopped_mid_way(tmp_path):
     config = _fast_config(tmp_path)
-    hw = hardware.build(config, clock=MonotonicClock())
-    person = SimulatedPerson(hw, say=lambda line: None)
+    hw, driver, person = _table(config)
 
     def ask(prompt):
         if "Hold down" in prompt:
@@ -146,7 +151,7 @@ def test_the_calibrator_never_saves_when_the_table_is_stopped_mid_way(tmp_path):
         return person.ask(prompt)
 
     with pytest.raises(CalibrationError, match=r"the table (is|was) stopped"):  # by the loop, or by the halt count
-        calibrate(config, hw, say=lambda line: None, ask=ask)
+        calibrate(config, hw, say=lambda line: None, ask=ask, driver=driver)
     assert not os.path.exists(config.calibration.file)
 
 
@@ -169,54 +174,48 @@ def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
 
 def test_an_unwritable_calibration_file_is_refused_before_anything_moves(tmp_path):
     config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "missing" / "cal.json")}})
-    hw = hardware.build(config, clock=MonotonicClock())
+    hw, driver, person = _table(config)
     asked = []
     with pytest.raises(CalibrationError, match="the folder .* does not exist"):
-        calibrate(config, hw, say=lambda line: None, ask=asked.append)
+        calibrate(config, hw, say=lambda line: None, ask=asked.append, driver=driver)
     assert asked == [] and hw.motor.steps == 0
 
 
 def test_a_stop_and_reset_during_the_tilt_still_refuses(tmp_path):
     """Resetting re-anchors the step count to the sensor; a check counting from the position would
     then agree with itself. The halt in between must void the check."""
-    import time
-
     config = _fast_config(tmp_path)
-    hw = hardware.build(config, clock=MonotonicClock())
-    person = SimulatedPerson(hw, say=lambda line: None)
+    hw, driver, person = _table(config)
 
     def ask(prompt):
         if "Hold down" in prompt:
             for button in ("stop", "reset"):
                 hw.press(button)
                 hw.release(button)
-                time.sleep(0.2)
+                driver.sleep(0.2)
         return person.ask(prompt)
 
     with pytest.raises(CalibrationError, match="stopped or tripped during the tilt"):
-        calibrate(config, hw, say=lambda line: None, ask=ask)
+        calibrate(config, hw, say=lambda line: None, ask=ask, driver=driver)
     assert not os.path.exists(config.calibration.file)
 
 
 def test_a_motor_turning_the_wrong_way_is_named(tmp_path):
     config = _fast_config(tmp_path)
-    hw = hardware.build(config, clock=MonotonicClock(), motor_wired_reversed=True)
-    person = SimulatedPerson(hw, say=lambda line: None)
+    hw, driver, person = _table(config, motor_wired_reversed=True)
     with pytest.raises(CalibrationError, match=r"the motor turns the other way. Set \[motor\] reverse = true"):
-        calibrate(config, hw, say=lambda line: None, ask=person.ask)
+        calibrate(config, hw, say=lambda line: None, ask=person.ask, driver=driver)
     assert not os.path.exists(config.calibration.file)
     # and with reverse = true in the config, the same table calibrates
     config = Config.model_validate(FAST | {"motor": {"reverse": True}, "calibration": {"file": str(tmp_path / "c.json")}})
-    hw = hardware.build(config, clock=MonotonicClock(), motor_wired_reversed=True)
-    person = SimulatedPerson(hw, say=lambda line: None)
-    assert calibrate(config, hw, say=lambda line: None, ask=person.ask).tilt_checked > 5
+    hw, driver, person = _table(config, motor_wired_reversed=True)
+    assert calibrate(config, hw, say=lambda line: None, ask=person.ask, driver=driver).tilt_checked > 5
 
 
 def test_a_failed_calibration_still_brings_the_table_home(tmp_path):
     config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "cal.json")}})
-    hw = hardware.build(config, clock=MonotonicClock())
     lines = []
-    person = SimulatedPerson(hw, say=lines.append)
+    hw, driver, person = _table(config, say=lines.append)
 
     def ask(prompt):
         if "Hold down" in prompt:
@@ -227,7 +226,18 @@ def test_a_failed_calibration_still_brings_the_table_home(tmp_path):
         return person.ask(prompt)
 
     with pytest.raises(CalibrationError):
-        calibrate(config, hw, say=lines.append, ask=ask)
+        calibrate(config, hw, say=lines.append, ask=ask, driver=driver)
     assert any(line.startswith("Calibration failed:") for line in lines)
     assert any("press reset, then press return" in line for line in lines)
     assert abs(hw.table.angle() - config.table.home_angle) < 1.0  # home again
+
+
+def test_the_whole_calibration_runs_on_virtual_time(tmp_path):
+    """On virtual time no machine is too busy for it (a loaded one used to trip the dead-man)."""
+    config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "c.json")}})
+    hw, driver, person = _table(config)
+    start = hw.clock.now()
+    result = calibrate(config, hw, say=lambda line: None, ask=person.ask, driver=driver)
+    assert result.tilt_checked > 5 and os.path.exists(config.calibration.file)
+    assert abs(hw.table.angle() - config.table.home_angle) < 1.0  # brought home
+    assert hw.clock.now() - start > cal.CHECK_TILT / config.motion.jog_speed  # the jog took its (virtual) time

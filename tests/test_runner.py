@@ -168,3 +168,22 @@ def test_without_its_dead_man_the_loop_stops_feeding_the_watchdog(table):
     assert sock.recv(256)
     loop.deadman.close()  # as if the watcher thread had died
     assert _silent_for(sock, 0.6)
+
+
+def test_the_real_time_driver_runs_periods_on_the_loop_thread_until_stopped():
+    """controller/shell/drive.py's RealTime: what `calibrate` uses on the real table."""
+    from controller.shell.drive import RealTime
+
+    config = Config.model_validate({"control": {"rate": 20}})
+    hw = hardware.build(config, clock=MonotonicClock())
+    table = Table(config, hw)
+    driver = RealTime(hw.clock)
+    try:
+        driver.drive(table)
+        assert wait_for(lambda: table.state.anchored)  # periods ran on their own
+        assert driver.loop._thread.name == "control-loop"
+    finally:
+        driver.stop()
+        driver.stop()  # safe twice
+        table.close()
+    assert hw.motor.halted

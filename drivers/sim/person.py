@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Callable
 
 # How long the person waits for the table before giving up (a bug, or a trip): never forever.
@@ -15,8 +14,11 @@ STUCK_AFTER = 2.0  # s without progress before the person lets go
 class SimulatedPerson:
     """Reads a prompt, does what it asks on the simulated table (true angle in hand), answers."""
 
-    def __init__(self, hw, *, say: Callable[[str], None] = print, truthful: bool = True) -> None:
+    def __init__(self, hw, *, sleep: Callable[[float], None], now: Callable[[], float],
+                 say: Callable[[str], None] = print, truthful: bool = True) -> None:
+        """``sleep`` and ``now`` are the clock the table runs on (real or virtual time)."""
         self.hw, self.say, self.truthful = hw, say, truthful
+        self.sleep, self.now = sleep, now
         self.home = hw.table.angle()  # the table starts home
 
     def ask(self, prompt: str) -> str:
@@ -36,7 +38,7 @@ class SimulatedPerson:
             for button in ("reset", "return"):
                 self.hw.press(button)
                 self.hw.release(button)
-                time.sleep(0.1)  # a person's pace: the loop sees each press
+                self.sleep(0.1)  # a person's pace: the loop sees each press
             self.say("  (the simulated person presses reset, then return)")
         elif "Press return" in prompt:
             self.hw.press("return")
@@ -51,19 +53,19 @@ class SimulatedPerson:
     def _hold(self, button: str, *, until: Callable[[float], bool]) -> None:
         self.say(f"  (the simulated person holds {button})")
         self.hw.press(button)
-        deadline = time.monotonic() + PATIENCE
+        deadline = self.now() + PATIENCE
         start, way = self.hw.table.angle(), 1 if button == "down" else -1  # up and return: head-up
-        best, best_at = start, time.monotonic()
+        best, best_at = start, self.now()
         try:
-            while not until(angle := self.hw.table.angle()) and time.monotonic() < deadline:
+            while not until(angle := self.hw.table.angle()) and self.now() < deadline:
                 if (angle - start) * way < -WRONG_WAY:
                     self.say(f"  (the table goes the wrong way: the simulated person lets go of {button})")
                     break
                 if (angle - best) * way > 0.05:
-                    best, best_at = angle, time.monotonic()
-                elif time.monotonic() - best_at > STUCK_AFTER:
+                    best, best_at = angle, self.now()
+                elif self.now() - best_at > STUCK_AFTER:
                     self.say(f"  (the table does not move: the simulated person lets go of {button})")
                     break
-                time.sleep(0.005)
+                self.sleep(0.005)
         finally:
             self.hw.release(button)
