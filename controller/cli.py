@@ -111,13 +111,19 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the service: run the table from its buttons (systemd starts it)", description=(
         "Run the table: its buttons start, stop and jog it; the status LED and buzzer show its state. "
         "Logs one line per event to stdout (the journal, under systemd). Exit: 0 stopped by a signal, "
-        "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed)."))
+        "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed); "
+        "with --sim --until, as simulate."))
     r.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
     r.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
     r.add_argument("--sim", action="store_true",
                    help="run on the simulated table (mock pins, emulated IMU), in real time")
     r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@T[:DURATION]",
+                   help="with --sim: inject a fault T seconds after start-up, as simulate does")
+    r.add_argument("--until", metavar="T",
+                   help="with --sim: stop T seconds after start-up and exit as simulate does (0 home, 3 stop or "
+                        "trip latched, 4 not home)")
     r.add_argument("--user", metavar="NAME", help="the table's user (the config's [[users]]): their limits apply")
     r.add_argument("--history", metavar="FILE",
                    help="history file (default: the config's [history] file; with --sim, none unless given)")

@@ -133,10 +133,14 @@ def run(args) -> int:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    if args.press and not args.sim:
-        raise InputError("--press needs --sim: on the real table, press its buttons")
+    for option, given in (("--press", args.press), ("--fault", args.fault), ("--until", args.until)):
+        if given and not args.sim:
+            raise InputError(f"{option} needs --sim: on the real table, press its buttons")
     config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
+    faults = [sim.parse_fault(f) for f in args.fault]
+    until = sim.parse_time(args.until, "--until") if args.until is not None else None
+    started_at = [0.0]  # the clock at start-up: presses, faults and --until count from it
     if args.calibration is not None and not os.path.exists(args.calibration):
         from controller.errors import CalibrationError
 
@@ -166,16 +170,43 @@ def run(args) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     def started(svc) -> None:
+        started_at[0] = svc.hw.clock.now()
+
         def finger(press) -> None:  # one thread per press: the release always comes after its press
             svc.hw.press(press.name)
             if press.hold > 0:
                 time.sleep(press.hold)
             svc.hw.release(press.name)
 
-        for p in presses:  # the simulated fingers: each press on a timer thread, as gpiozero's would be
-            timer = threading.Timer(p.t, finger, (p,))
+        def later(t: float, action, *args) -> None:
+            timer = threading.Timer(t, action, args)
             timer.daemon = True
             timer.start()
+
+        for p in presses:  # the simulated fingers: each press on a timer thread, as gpiozero's would be
+            later(p.t, finger, p)
+        for f in faults:  # faults as simulate injects them, on the real clock
+            if f.t > 0 or f.kind in sim.hardware.LOOP_FAULTS:
+                later(f.t, svc.table.inject, f.kind, True)
+            if f.duration is not None:
+                later(f.t + f.duration, svc.table.inject, f.kind, False)
+        if until is not None:
+            later(until, reached_until.set)
+            later(until, stop.set)
+
+    reached_until = threading.Event()
+
+    def finished(svc) -> int:
+        """`run --sim --until`: the end line and the exit code of simulate; otherwise 0 (a signal)."""
+        if until is None:
+            return 0
+        result = sim.result_for(svc.table.state, code=sim.EXIT_NOT_HOME, t=svc.hw.clock.now() - started_at[0],
+                                why="reached --until" if reached_until.is_set() else "stopped by a signal",
+                                true_angle=svc.hw.table.angle())
+        from controller.cli import where_left
+
+        print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}", flush=True)
+        return result.exit_code
 
     logging.getLogger("inversion_table").info(
         "starting on the %s table: config %s, %d preset(s)", "simulated" if args.sim else "real", source, len(presets))
@@ -183,7 +214,8 @@ def run(args) -> int:
         # The hardware is built for the config's limits (every user's are lower); the users' own
         # limits are the controller's, and switch with them.
         code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
-                           started=started, history=history, config_source=source)
+                           started=started, finished=finished, history=history, config_source=source,
+                           boot_faults=[f.kind for f in faults if f.t <= 0 and f.kind not in sim.hardware.LOOP_FAULTS])
         return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:
         if history is not None:

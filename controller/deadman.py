@@ -7,6 +7,7 @@ import threading
 import traceback
 from typing import Callable
 
+from controller import realtime
 from controller.reasons import Trip
 
 # Safety rule 2 (docs/SAFETY.md): if the loop stalls or crashes, the motor halts within two control periods.
@@ -71,6 +72,7 @@ class DeadMan:
         self._thread.start()
 
     def _run(self) -> None:
+        realtime.request(realtime.DEADMAN_PRIORITY, "dead-man")
         while not self._stop.wait(self.period / CHECKS_PER_PERIOD):
             self.check()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from controller import realtime
 from controller.deadman import heartbeat_stale
 from controller.notify import Notifier
 from controller.reasons import Trip
@@ -41,6 +42,7 @@ class RealTimeLoop:
         self._thread.start()
 
     def _run(self) -> None:
+        realtime.request(realtime.LOOP_PRIORITY, "control loop")
         due = self.clock.now()
         last_ping = float("-inf")
         while not self._stop.is_set():

@@ -7,7 +7,7 @@ import os
 import threading
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from gpiozero.exc import GPIOZeroError
 
@@ -270,12 +270,18 @@ def run(
     users: list[UserChoice],
     stop: threading.Event,
     started: Callable[[Service], None] = lambda service: None,
+    finished: Callable[[Service], int] = lambda service: 0,
     history=None,
     config_source: str = "the config",
+    boot_faults: Sequence[str] = (),
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted.
-    ``users`` are the people the table can be switched between; the first is the table's to start."""
+    ``users`` are the people the table can be switched between; the first is the table's to start.
+    ``finished`` gives the exit code once stopped (0: a service stopped by a signal). Simulated
+    hardware can be given ``boot_faults`` present before start-up (a stop stuck at boot, say)."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
+    for kind in boot_faults:
+        hardware.set_fault(kind, True)
     try:
         service = Service(config, hardware, presets=list(users[0].presets), users=users,
                           restart_file=restart.path_from_environment())
@@ -317,7 +323,7 @@ def run(
             log.info("stopping: %s", service.status())
             if service.session_log is not None:
                 service.session_log.interrupt()
+            return finished(service)
     finally:
         if writer is not None:
             writer.close()
-    return 0

@@ -242,22 +242,31 @@ class Simulation:
         return self._result(code, why)
 
     def _sensor_stale(self) -> bool:
-        """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""
-        c = self.controller.state
-        trip = c.machine.trip
-        return trip is not None and not REASONS[trip].sensor_trusted
+        return sensor_stale(self.controller.state)
 
     def _result(self, code: int, why: str) -> Result:
-        c = self.controller.state
-        angle = c.estimate.angle if c.estimate is not None else None
-        m = c.machine
-        if code == EXIT_NOT_HOME and m.latched:
-            code = EXIT_LATCHED
-        elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(self.hw.table.angle(), c.limits):
-            code = EXIT_HOME
-            why += "; the table is home all the same"
-        return Result(code, self.now(), m.state, angle, self.hw.table.angle(), why,
-                      position=c.setpoint.position if c.anchored else None, sensor_stale=self._sensor_stale())
+        return result_for(self.controller.state, code=code, why=why, t=self.now(), true_angle=self.hw.table.angle())
+
+
+def sensor_stale(state) -> bool:
+    """Whether the estimate is the sensor's last word rather than a current one (a trip distrusting it)."""
+    trip = state.machine.trip
+    return trip is not None and not REASONS[trip].sensor_trusted
+
+
+def result_for(state, *, code: int, why: str, t: float, true_angle: float) -> Result:
+    """How a simulated run ended, from the table's snapshot: a run cut short (``EXIT_NOT_HOME``)
+    with a latch is ``EXIT_LATCHED``, and one idle at home (the simulator knows the truth) ``EXIT_HOME``.
+    `simulate` and `run --sim --until` end the same way."""
+    angle = state.estimate.angle if state.estimate is not None else None
+    m = state.machine
+    if code == EXIT_NOT_HOME and m.latched:
+        code = EXIT_LATCHED
+    elif code == EXIT_NOT_HOME and m.state == "idle" and supervisor.at_home(true_angle, state.limits):
+        code = EXIT_HOME
+        why += "; the table is home all the same"
+    return Result(code, t, m.state, angle, true_angle, why,
+                  position=state.setpoint.position if state.anchored else None, sensor_stale=sensor_stale(state))
 
 
 def real_time_pacer() -> Callable[[float], None]:

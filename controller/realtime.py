@@ -1,0 +1,42 @@
+"""Real-time scheduling for the threads that keep the table safe: the control loop and the dead-man."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+# SCHED_FIFO priorities. The dead-man sits above the loop, so a loop that spins cannot starve the
+# thread that must halt it. The systemd unit starts the whole service at LOOP_PRIORITY
+# (CPUSchedulingPolicy=fifo); the kernel keeps 5% of each second for everything else
+# (/proc/sys/kernel/sched_rt_runtime_us), so a runaway cannot lock up the Pi.
+LOOP_PRIORITY = 50
+DEADMAN_PRIORITY = 51
+
+log = logging.getLogger("inversion_table")
+_REAL_TIME_POLICIES = tuple(getattr(os, name) for name in ("SCHED_FIFO", "SCHED_RR") if hasattr(os, name))
+
+
+def request(priority: int, thread: str) -> bool:
+    """Ask for SCHED_FIFO at ``priority`` for the calling thread; say what was granted, once per
+    thread. Refused (no CAP_SYS_NICE or RLIMIT_RTPRIO, a sandbox, not Linux), it runs on as it is."""
+    if not hasattr(os, "sched_setscheduler"):
+        log.warning("%s: no real-time scheduling on this system; a busy machine can delay it", thread)
+        return False
+    policy = current = None
+    try:
+        policy = os.sched_getscheduler(0)
+        current = os.sched_getparam(0).sched_priority
+        if policy in _REAL_TIME_POLICIES and current >= priority:
+            log.info("%s: real-time scheduling (SCHED_FIFO priority %d)", thread, current)
+            return True
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as exc:
+        if policy in _REAL_TIME_POLICIES:  # the unit's priority stands
+            log.info("%s: real-time scheduling (SCHED_FIFO priority %d; %d refused)", thread, current, priority)
+            return True
+        log.warning("%s: real-time scheduling refused (%s): it runs at normal priority, and a busy machine can "
+                    "delay a period past the dead-man's two (the systemd unit sets CPUSchedulingPolicy=fifo)",
+                    thread, exc.strerror or exc)
+        return False
+    log.info("%s: real-time scheduling (SCHED_FIFO priority %d)", thread, priority)
+    return True
