@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import fields, replace
 
-from controller import command, estimator, indicate, session, state, supervisor
-from controller.core import clocks
+from controller import command, indicate, session, state, supervisor
+from controller.core import clocks, sensing
 from controller.core.table_state import (
     ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState, UserChoice,
 )
@@ -15,11 +14,6 @@ from controller.reasons import REASONS, Trip, describe
 from controller.state import Activity, ButtonEvent, Context
 from controller.users import GUEST
 
-STANDARD_GRAVITY = 9.80665  # m/s²
-# At power-on the step count is anchored to the mean tilt, and the gyro's bias to its mean rate,
-# over supervisor.ANCHOR_TIME of good samples, at least this many: one sample's noise could put
-# home a fraction of a degree off.
-ANCHOR_MIN_SAMPLES = 5
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg
 
@@ -101,11 +95,6 @@ def sample_record(s: TableState, t: float) -> dict:
     }
 
 
-def anchor_samples(settings: Settings) -> int:
-    """How many still samples an anchor is the mean of: ANCHOR_TIME's worth, at least a few."""
-    return max(ANCHOR_MIN_SAMPLES, math.ceil(supervisor.ANCHOR_TIME / settings.period - 1e-9))
-
-
 class _Period:
     """The working copy of one period's decisions: it starts as the state, gathers actions, and
     ends as a new state. Nothing outside the step ever sees it."""
@@ -177,7 +166,7 @@ class _Period:
     # -- one period ----------------------------------------------------------------------------
     def run(self) -> None:
         dt = self.settings.period
-        self._sense()
+        sensing.sense(self)
         self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
@@ -231,43 +220,6 @@ class _Period:
         self.goal = supervisor.admit_goal(cmd.goal, self.limits)
         self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
         self.move()
-
-    def _sense(self) -> None:
-        """Fold this period's sample into the estimate (or the power-on anchor), and build the reading."""
-        i, now = self.inputs, self.now
-        commanded_rate = i.stepped_rate  # what the motor really stepped at over the last period
-        planned_rate = self.setpoint.velocity
-        sample = i.sample
-        if sample is None:
-            self.reading = supervisor.Reading(t=now, sample_ok=False, attempts=i.attempts, failures=i.failures)
-            return
-        ax, ay, az = sample.accel
-        gravity = math.sqrt(ax * ax + ay * ay + az * az) / STANDARD_GRAVITY
-        trustworthy = supervisor.GRAVITY_MIN <= gravity <= supervisor.GRAVITY_MAX and sample.raw != self.watch.last_raw
-        tilt, gyro_rate = self.mount.tilt_deg(sample.accel), self.mount.rate_dps(sample.gyro)
-        if trustworthy and self.estimate is None:
-            self.anchor_tilts += (tilt,)
-            self.anchor_rates += (gyro_rate,)
-            if len(self.anchor_tilts) >= anchor_samples(self.settings):
-                # power-on: anchor the step count to the mean tilt, and the gyro's bias to its mean
-                # rate (nothing moves yet), so the tracking checks are exact from the first move
-                tilt = sum(self.anchor_tilts) / len(self.anchor_tilts)
-                bias = sum(self.anchor_rates) / len(self.anchor_rates)
-                self.estimate = estimator.start(tilt=tilt, gyro_rate=gyro_rate, gyro_bias=bias, t=sample.t)
-                self.set_position(self.estimate.angle)
-                self.setpoint = Setpoint(self.estimate.angle)
-        elif trustworthy:  # a doubtful sample is not folded in
-            self.estimate = estimator.update(
-                self.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=self.setpoint.still
-            )
-            if self.reanchor is not None and self.setpoint.still:
-                self._reanchor_from(tilt)
-        e = self.estimate
-        self.reading = supervisor.Reading(
-            t=now, sample_ok=True, attempts=i.attempts, failures=i.failures, raw=sample.raw, gravity=gravity,
-            angle=e.angle if e else 0.0, rate=e.rate if e else 0.0, residual=e.residual if e else 0.0,
-            position=self.position if e else 0.0, commanded_rate=commanded_rate, planned_rate=planned_rate,  # no angle yet: nothing to track
-        )
 
     def _handle_events(self) -> None:
         now = self.now
@@ -397,16 +349,6 @@ class _Period:
             return True
         trusted = REASONS[self.machine.trip].sensor_trusted and self.reading is not None and self.reading.sample_ok
         return trusted and self.estimate.angle <= self.limits.home_angle + RECOVERY_HOME_MARGIN
-
-    def _reanchor_from(self, tilt: float) -> None:
-        """Fold one still sample's accelerometer tilt into a re-anchoring after a tracking trip; once
-        there are enough, the step count becomes their mean (the gyro plays no part)."""
-        self.reanchor = list(self.reanchor) + [tilt]
-        if len(self.reanchor) >= anchor_samples(self.settings):
-            angle = sum(self.reanchor) / len(self.reanchor)
-            self.reanchor = None
-            self.set_position(angle)
-            self.setpoint = halted(angle)
 
     def _moving_away(self, reason: Trip | None) -> bool:
         """Recovery stops while a trusted sensor sees the table go head-down against the motor's
