@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from drivers.buttons import ButtonPanel
@@ -25,8 +26,6 @@ def test_presses_and_releases_are_posted_and_stop_halts_after_posting():
 
 
 def test_unknown_or_missing_buttons_are_refused():
-    import pytest
-
     factory = MockFactory()
     with pytest.raises(ValueError, match="unknown"):
         ButtonPanel({"stop": 17, "launch": 5}, post=print, on_stop=print, now=lambda: 0, pin_factory=factory)
@@ -35,6 +34,7 @@ def test_unknown_or_missing_buttons_are_refused():
     factory.close()
 
 
+@pytest.mark.realtime
 def test_close_wakes_the_hold_threads_instead_of_waiting_for_them():
     """gpiozero's hold thread polls every 0.1 s, and after a press waits up to ``hold_time`` for the
     release; ``Button.close()`` joins it. Six buttons, one just pressed and held: closing them used

@@ -116,6 +116,7 @@ def _fast_config(tmp_path) -> Config:
     return Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "calibration.json")}})
 
 
+@pytest.mark.realtime
 def test_a_reversed_sensor_is_named_before_anything_moves(tmp_path):
     config = _fast_config(tmp_path)
     hw = hardware.build(config, clock=MonotonicClock(), sensor_mount=Mount("-x", "+z"))
@@ -125,6 +126,7 @@ def test_a_reversed_sensor_is_named_before_anything_moves(tmp_path):
     assert hw.motor.steps == 0 and not os.path.exists(config.calibration.file)
 
 
+@pytest.mark.realtime
 def test_a_sensor_mounted_on_its_side_is_refused(tmp_path):
     config = _fast_config(tmp_path)
     hw = hardware.build(config, clock=MonotonicClock(), sensor_mount=Mount("+x", "+y"))
@@ -133,6 +135,7 @@ def test_a_sensor_mounted_on_its_side_is_refused(tmp_path):
     assert hw.motor.steps == 0
 
 
+@pytest.mark.realtime
 def test_the_calibrator_never_saves_when_the_table_is_stopped_mid_way(tmp_path):
     config = _fast_config(tmp_path)
     hw = hardware.build(config, clock=MonotonicClock())
@@ -150,6 +153,7 @@ def test_the_calibrator_never_saves_when_the_table_is_stopped_mid_way(tmp_path):
     assert not os.path.exists(config.calibration.file)
 
 
+@pytest.mark.realtime
 def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
     """The whole procedure from the command line, the simulated person pressing the buttons."""
     from controller.cli import main
@@ -167,6 +171,7 @@ def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
     assert result.zero_offset == pytest.approx(-math.degrees(math.atan2(0.005, 1.01)), abs=0.1)
 
 
+@pytest.mark.realtime
 def test_an_unwritable_calibration_file_is_refused_before_anything_moves(tmp_path):
     config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "missing" / "cal.json")}})
     hw = hardware.build(config, clock=MonotonicClock())
@@ -176,10 +181,11 @@ def test_an_unwritable_calibration_file_is_refused_before_anything_moves(tmp_pat
     assert asked == [] and hw.motor.steps == 0
 
 
+@pytest.mark.realtime
 def test_a_stop_and_reset_during_the_tilt_still_refuses(tmp_path):
     """Resetting re-anchors the step count to the sensor; a check counting from the position would
     then agree with itself. The halt in between must void the check."""
-    import time
+    from tests.waiting import wait_for
 
     config = _fast_config(tmp_path)
     hw = hardware.build(config, clock=MonotonicClock())
@@ -187,10 +193,12 @@ def test_a_stop_and_reset_during_the_tilt_still_refuses(tmp_path):
 
     def ask(prompt):
         if "Hold down" in prompt:
-            for button in ("stop", "reset"):
-                hw.press(button)
-                hw.release(button)
-                time.sleep(0.2)
+            hw.press("stop")
+            hw.release("stop")
+            wait_for(lambda: hw.indicators.playing()["led"] == "stopped", what="the loop to latch the stop")
+            hw.press("reset")
+            hw.release("reset")
+            wait_for(lambda: hw.indicators.playing()["led"] != "stopped", what="the loop to take the reset")
         return person.ask(prompt)
 
     with pytest.raises(CalibrationError, match="stopped or tripped during the tilt"):
@@ -198,6 +206,7 @@ def test_a_stop_and_reset_during_the_tilt_still_refuses(tmp_path):
     assert not os.path.exists(config.calibration.file)
 
 
+@pytest.mark.realtime
 def test_a_motor_turning_the_wrong_way_is_named(tmp_path):
     config = _fast_config(tmp_path)
     hw = hardware.build(config, clock=MonotonicClock(), motor_wired_reversed=True)
@@ -212,6 +221,7 @@ def test_a_motor_turning_the_wrong_way_is_named(tmp_path):
     assert calibrate(config, hw, say=lambda line: None, ask=person.ask).tilt_checked > 5
 
 
+@pytest.mark.realtime
 def test_a_failed_calibration_still_brings_the_table_home(tmp_path):
     config = Config.model_validate(FAST | {"calibration": {"file": str(tmp_path / "cal.json")}})
     hw = hardware.build(config, clock=MonotonicClock())

@@ -1,7 +1,7 @@
 """`inversion-table run`: the service on the simulated table, in real time, with systemd's notify socket.
 
-Real threads and the real clock, so these wait for conditions (with generous limits), never for
-fixed delays.
+Real threads and the real clock (marked ``realtime``), so these wait for conditions with deadlines
+(tests/waiting.py), never for fixed delays.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from controller.errors import StartupRefused
 from controller.notify import Notifier
 from controller.service import Service, load_presets
 from drivers.sim import hardware
-from tests.test_runner import notify_socket, wait_for  # noqa: F401 - notify_socket is a fixture
+from tests.test_runner import notify_socket  # noqa: F401 - a fixture
+from tests.waiting import wait_for
 
 PROG = [sys.executable, "-m", "controller"]
 
@@ -54,6 +55,7 @@ def service(notify):
     svc.close()
 
 
+@pytest.mark.realtime
 def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     svc, hw, sock = service
     svc.start()
@@ -78,6 +80,7 @@ def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     assert wait_for(lambda: hw.indicators.playing() == {"led": "stopped", "buzzer": "stopped"})
 
 
+@pytest.mark.realtime
 def test_the_watchdog_is_fed_from_the_loop_and_starves_when_it_stalls(service):
     svc, hw, sock = service
     svc.start()
@@ -121,6 +124,7 @@ def _env(tmp_path, **extra):
     return dict(env, NOTIFY_SOCKET=extra.pop("notify", ""), WATCHDOG_USEC="400000", **extra)
 
 
+@pytest.mark.realtime
 def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     path, sock = notify
     config = tmp_path / "config.toml"
@@ -146,6 +150,7 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     assert err == ""
 
 
+@pytest.mark.realtime
 def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tmp_path, notify):
     from controller.history import History
     from controller.users import CONTRAINDICATIONS_VERSION
@@ -233,6 +238,7 @@ def test_the_pin_factory_never_falls_back_to_another(tmp_path):
     assert "[gpio] pin_factory = 'lgpio' but the environment says GPIOZERO_PIN_FACTORY=rpigpio" in done.stderr
 
 
+@pytest.mark.realtime
 def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
     """drivers.pi.build with its two system seams replaced: mock pins for /dev/gpiochip, the chip
     emulator for /dev/i2c-1. Everything above them is the real code the Pi runs."""
@@ -307,6 +313,7 @@ def _shape(line: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?", "#", line)
 
 
+@pytest.mark.realtime
 def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, notify):
     """The README's `run` sample, replayed (faster) on the simulated table: the same lines, in order."""
     from pathlib import Path
@@ -334,6 +341,7 @@ def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, no
     assert got == expected, out
 
 
+@pytest.mark.realtime
 def test_run_sim_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")
