@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pytest
-
 from controller import simulate as sim
 from controller.config import Config
 from controller.preflight import prepare_profile
@@ -57,12 +55,3 @@ def check_lines(msg: str, source: str) -> None:
     else:
         assert "more problem" not in lines[0]
 
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """The ``realtime`` tests run one at a time, on one xdist worker (``--dist loadgroup``): each then
-    has only CPU-bound neighbours, never another real-time test competing for the same moments."""
-    for item in items:
-        if item.get_closest_marker("realtime"):
-            item.add_marker(pytest.mark.xdist_group("realtime"))
