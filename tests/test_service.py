@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -33,14 +34,27 @@ def notify(notify_socket):
     return notify_socket
 
 
-def receive_until(sock, predicate, limit=400):
-    """Datagrams until one satisfies ``predicate`` (which is included), as text."""
+def receive_until(sock, predicate, limit=400, timeout=60.0):
+    """Datagrams until one satisfies ``predicate`` (which is included), as text.
+
+    The deadline is for the whole wait, not for each datagram: a service started as a process on a
+    loaded machine may take many seconds to import and say READY (it then pings every 0.2 s).
+    """
     got = []
-    for _ in range(limit):
-        got.append(sock.recv(4096).decode())
-        if predicate(got[-1]):
-            return got
-    raise AssertionError(f"not received; got {got[-10:]}")
+    deadline = time.monotonic() + timeout
+    before = sock.gettimeout()
+    try:
+        for _ in range(limit):
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+            if predicate(got[-1]):
+                return got
+    finally:
+        sock.settimeout(before)
+    raise AssertionError(f"not received within {timeout:g} s or {limit} datagrams; got {got[-10:]}")
 
 
 @pytest.fixture
@@ -139,7 +153,7 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
         got = receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
         assert got.count("WATCHDOG=1") >= 3 and any(m.startswith("STATUS=running") for m in got)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -170,7 +184,7 @@ def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tm
     try:
         receive_until(sock, lambda m: m.startswith("READY=1"))
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -334,7 +348,7 @@ def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, no
     try:
         receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     got = [_shape(line) for line in out.splitlines() if line.startswith(kinds)]
