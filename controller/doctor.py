@@ -136,6 +136,8 @@ def _gpio_checks(config: Config, system: System) -> Iterator[Check]:
 def _stop_released(config: Config, factory) -> Check:
     from gpiozero import Button
 
+    from drivers.buttons import close_promptly
+
     pressed = []
     for button, pin in config.pins.buttons().items():
         try:
@@ -147,7 +149,7 @@ def _stop_released(config: Config, factory) -> Check:
             if b.is_pressed:
                 pressed.append(f"{button} (GPIO{pin})")
         finally:
-            b.close()
+            close_promptly(b)
     if pressed:
         return Check("buttons", False, f"reads pressed: {', '.join(pressed)}",
                      "release them, or look for a short to GND; the service refuses to start with stop pressed")

@@ -251,6 +251,7 @@ def test_simulate_help_lists_every_exit_status(capsys):
         assert code in out, code
 
 
+@pytest.mark.realtime
 def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
     """On the real clock: a run in real time, interrupted with SIGINT once the session has started."""
     import os

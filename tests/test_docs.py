@@ -71,14 +71,18 @@ def test_the_readme_profile_example_passes_its_own_checks(tmp_path):
 
 
 def test_the_readme_names_every_test_file_that_runs_on_the_real_clock():
+    """And each of those files marks its real-clock tests ``realtime`` (pyproject.toml registers it)."""
     section = README.split("## Development", 1)[1]
-    clock = re.compile(r"time\.sleep\(|MonotonicClock\(|time\.monotonic\(\)|real_time_pacer")
-    real_time = sorted(path.name for path in (ROOT / "tests").glob("test_*.py")
-                       if path.name != "test_docs.py" and clock.search(path.read_text(encoding="utf-8")))
+    clock = re.compile(r"time\.sleep\(|MonotonicClock\(|time\.monotonic\(\)|real_time_pacer|wait_for\(|periods_pass\(")
+    texts = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py")
+             if path.name != "test_docs.py"}
+    real_time = sorted(name for name, text in texts.items() if clock.search(text) or "mark.realtime" in text)
     assert real_time  # the service, the runner and the calibration run in real time
     for name in real_time:
         assert f"`{name}`" in section, name
-    assert "no timing flakiness" not in README
+        assert "@pytest.mark.realtime" in texts[name], f"{name} uses the real clock but marks no test realtime"
+    assert "no timing flakiness" not in README and "no sleeps" not in README
+    assert "realtime:" in (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # the marker is registered
 
 
 def _users_section() -> str:

@@ -53,6 +53,7 @@ def _virtual(kind: str, config_file: str, tmp_path) -> tuple[int, list[dict]]:
     return code, [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_a_fault_ends_the_same_on_both_clocks(kind, config_file, real_time_runs, tmp_path, capsys):
     code, trace = _virtual(kind, config_file, tmp_path)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from controller.cli import main
 from controller.history import IN_PROGRESS, History, HistoryError
 from controller.sessionlog import BackgroundWriter
 from controller.users import CONTRAINDICATIONS_VERSION
+from tests.waiting import wait_for
 
 STEP_UP = """name = "step-up"
 description = "10° and 10 s more after each completed session, from 10°/10 s to 30°/30 s"
@@ -131,22 +133,42 @@ def test_writes_from_the_service_run_on_their_own_thread():
     assert seen == ["history-writer"]
 
 
+def _trace_time(path: str) -> float | None:
+    """The time of the last whole sample in a trace being written, or None before the first."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        try:
+            return float(json.loads(line)["t"])
+        except (ValueError, KeyError):
+            continue  # the line being written
+    return None
+
+
+@pytest.mark.realtime
 def test_a_kill_mid_session_leaves_every_earlier_session_intact(files):
     """SIGKILL in the middle of a session (real time, so it is surely mid-way): the file opens,
     passes SQLite's integrity check, and holds every earlier session as it was."""
     profile, config, history = files
     for _ in range(2):
         assert simulate(profile, config, history) == 0
+    trace = os.path.join(os.path.dirname(history), "trace.jsonl")
     proc = subprocess.Popen([sys.executable, "-m", "controller", "simulate", "hold-40", "--config", config,
-                             "--history", history, "--user", "ana"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--history", history, "--user", "ana", "--log", trace],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def in_progress() -> bool:
+        with History(history) as h:
+            return any(s.outcome == IN_PROGRESS for s in h.sessions())
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with History(history) as h:
-                if any(s.outcome == IN_PROGRESS for s in h.sessions()):
-                    break
-            time.sleep(0.1)
-        time.sleep(1.0)  # well inside the session
+        wait_for(in_progress, 30, "the session's row, in progress")
+        wait_for(lambda: _trace_time(trace) is not None, 30, "the session's trace")
+        row_seen_at = _trace_time(trace)
+        wait_for(lambda: _trace_time(trace) >= row_seen_at + 1.0, 30, "a second more of the session")  # well inside
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

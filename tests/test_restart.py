@@ -13,7 +13,7 @@ from controller.config import Config
 from controller.reasons import Trip
 from controller.service import Service, load_presets
 from drivers.sim import hardware
-from tests.test_runner import wait_for
+from tests.waiting import periods_pass, wait_for
 
 FAST = {"table": {"home_angle": -12}, "limits": {"max_speed": 8}, "control": {"rate": 20},
         "motion": {"jog_speed": 8, "return_speed": 6, "rest_time": 0}}
@@ -41,6 +41,7 @@ def test_the_state_file_round_trips_and_junk_is_ignored(tmp_path):
     assert restart.load(None) is None and restart.load(tmp_path / "missing.json") is None
 
 
+@pytest.mark.realtime
 def test_a_restart_keeps_the_stop_latched_until_reset(tmp_path):
     svc, hw, path = _service(tmp_path, restart.RestartState(-12.0, stop_latched=True), angle=-12.0)
     try:
@@ -48,7 +49,7 @@ def test_a_restart_keeps_the_stop_latched_until_reset(tmp_path):
         assert svc.controller.state.machine.state == "stopped"
         hw.press("start")
         hw.release("start")
-        time.sleep(0.3)
+        periods_pass(svc.controller, 6, svc.loop.period)  # the loop has seen the press
         assert hw.motor.steps == 0 and svc.controller.state.machine.state == "stopped"  # refused: latched
         hw.press("reset")
         hw.release("reset")
@@ -58,6 +59,7 @@ def test_a_restart_keeps_the_stop_latched_until_reset(tmp_path):
         svc.close()
 
 
+@pytest.mark.realtime
 def test_after_a_restart_with_a_dead_imu_holding_return_counts_steps_home(tmp_path):
     """The IMU died and the service restarted with the user at 20°: the state file's angle is the
     last trusted one, and `return` held brings the table home by steps, at the recovery speed."""
@@ -74,13 +76,13 @@ def test_after_a_restart_with_a_dead_imu_holding_return_counts_steps_home(tmp_pa
         speed = (start - hw.table.angle()) / (time.monotonic() - t0)
         assert speed <= 8 * RECOVERY_SPEED_SHARE * 1.05
         hw.release("return")
-        time.sleep(0.2)
+        periods_pass(c, 4, svc.loop.period)  # the loop has seen the release
         stopped_at = hw.table.angle()
-        time.sleep(0.3)
+        periods_pass(c, 6, svc.loop.period)
         assert abs(hw.table.angle() - stopped_at) < 0.05  # hold-to-run: released, it stops
         hw.press("return")
         assert wait_for(lambda: abs(hw.table.angle() - (-12.0)) < 1.0, timeout=20)  # home by the step count
-        time.sleep(0.3)
+        periods_pass(c, 6, svc.loop.period)
         assert hw.table.angle() >= -12.0 - 1.0  # and never past it (I1)
         hw.release("return")
         saved = restart.load(path)
@@ -89,6 +91,7 @@ def test_after_a_restart_with_a_dead_imu_holding_return_counts_steps_home(tmp_pa
         svc.close()
 
 
+@pytest.mark.realtime
 def test_head_down_and_waiting_after_a_restart_chirps(tmp_path):
     svc, hw, path = _service(tmp_path, restart.RestartState(30.0, head_down=100.0), angle=30.0)
     try:
@@ -102,6 +105,7 @@ def test_head_down_and_waiting_after_a_restart_chirps(tmp_path):
         svc.close()
 
 
+@pytest.mark.realtime
 def test_the_service_keeps_the_state_file_up_to_date(tmp_path):
     svc, hw, path = _service(tmp_path, None, angle=-12.0)
     try:

@@ -1,14 +1,13 @@
 """The real-time shell on simulated hardware: real threads and clock, gpiozero mock pins, sd_notify.
 
-Real time is their point (README, Development, lists every test file on the real clock); they
-wait for conditions (with generous limits), never for fixed delays.
+Real time is their point (marked ``realtime``; README, Development, lists every test file on the
+real clock): they wait for conditions with deadlines (tests/waiting.py), never for fixed delays.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 
 import pytest
 
@@ -20,15 +19,7 @@ from controller.runner import RealTimeLoop
 from controller.session import Preset
 from controller.shell.table import Table
 from drivers.sim import hardware
-
-
-def wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
+from tests.waiting import periods_pass, wait_for
 
 
 @pytest.fixture
@@ -63,6 +54,7 @@ def table(notify_socket):
     notifier.close()
 
 
+@pytest.mark.realtime
 def test_buttons_drive_the_real_time_loop_and_stop_halts(table):
     hw, controller, loop, _ = table
     start = hw.table.angle()
@@ -72,11 +64,12 @@ def test_buttons_drive_the_real_time_loop_and_stop_halts(table):
     hw.press("stop")
     stopped_at = hw.table.angle()
     assert wait_for(lambda: controller.state.machine.state == "stopped")
-    time.sleep(0.1)  # watch for motion after the stop: there must be none
+    periods_pass(controller, 2, loop.period)  # watch the loop run after the stop: no motion
     assert abs(hw.table.angle() - stopped_at) <= 0.1
     assert hw.motor.enabled  # holding torque
 
 
+@pytest.mark.realtime
 def test_ready_and_watchdog_pings_arrive_and_stop_when_the_loop_stalls(table):
     hw, controller, loop, sock = table
     messages = [sock.recv(256).decode() for _ in range(5)]
@@ -96,6 +89,7 @@ def test_ready_and_watchdog_pings_arrive_and_stop_when_the_loop_stalls(table):
     assert hw.motor.halted
 
 
+@pytest.mark.realtime
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_thread_that_dies_trips_the_table(table):
     import threading
@@ -139,6 +133,7 @@ def _silent_for(sock, seconds: float) -> bool:
         return True
 
 
+@pytest.mark.realtime
 def test_a_period_that_fails_every_time_starves_the_watchdog(table):
     hw, controller, loop, sock = table
     assert sock.recv(256)  # it was being fed
@@ -152,6 +147,7 @@ def test_a_period_that_fails_every_time_starves_the_watchdog(table):
     assert hw.motor.halted
 
 
+@pytest.mark.realtime
 def test_a_failure_after_the_period_trips_through_the_one_path(table):
     hw, controller, loop, sock = table
 
@@ -163,6 +159,7 @@ def test_a_failure_after_the_period_trips_through_the_one_path(table):
     assert hw.motor.halted
 
 
+@pytest.mark.realtime
 def test_without_its_dead_man_the_loop_stops_feeding_the_watchdog(table):
     hw, controller, loop, sock = table
     assert sock.recv(256)
@@ -170,6 +167,7 @@ def test_without_its_dead_man_the_loop_stops_feeding_the_watchdog(table):
     assert _silent_for(sock, 0.6)
 
 
+@pytest.mark.realtime
 def test_the_real_time_driver_runs_periods_on_the_loop_thread_until_stopped():
     """controller/shell/drive.py's RealTime: what `calibrate` uses on the real table."""
     from controller.shell.drive import RealTime

@@ -1,7 +1,7 @@
 """`inversion-table run`: the service on the simulated table, in real time, with systemd's notify socket.
 
-Real threads and the real clock, so these wait for conditions (with generous limits), never for
-fixed delays.
+Real threads and the real clock (marked ``realtime``), so these wait for conditions with deadlines
+(tests/waiting.py), never for fixed delays.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -20,7 +21,8 @@ from controller.errors import StartupRefused
 from controller.notify import Notifier
 from controller.service import Service, load_presets
 from drivers.sim import hardware
-from tests.test_runner import notify_socket, wait_for  # noqa: F401 - notify_socket is a fixture
+from tests.test_runner import notify_socket  # noqa: F401 - a fixture
+from tests.waiting import wait_for
 
 PROG = [sys.executable, "-m", "controller"]
 
@@ -32,14 +34,27 @@ def notify(notify_socket):
     return notify_socket
 
 
-def receive_until(sock, predicate, limit=400):
-    """Datagrams until one satisfies ``predicate`` (which is included), as text."""
+def receive_until(sock, predicate, limit=400, timeout=60.0):
+    """Datagrams until one satisfies ``predicate`` (which is included), as text.
+
+    The deadline is for the whole wait, not for each datagram: a service started as a process on a
+    loaded machine may take many seconds to import and say READY (it then pings every 0.2 s).
+    """
     got = []
-    for _ in range(limit):
-        got.append(sock.recv(4096).decode())
-        if predicate(got[-1]):
-            return got
-    raise AssertionError(f"not received; got {got[-10:]}")
+    deadline = time.monotonic() + timeout
+    before = sock.gettimeout()
+    try:
+        for _ in range(limit):
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+            if predicate(got[-1]):
+                return got
+    finally:
+        sock.settimeout(before)
+    raise AssertionError(f"not received within {timeout:g} s or {limit} datagrams; got {got[-10:]}")
 
 
 @pytest.fixture
@@ -54,6 +69,7 @@ def service(notify):
     svc.close()
 
 
+@pytest.mark.realtime
 def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     svc, hw, sock = service
     svc.start()
@@ -78,6 +94,7 @@ def test_the_service_says_ready_then_its_buttons_drive_the_table(service):
     assert wait_for(lambda: hw.indicators.playing() == {"led": "stopped", "buzzer": "stopped"})
 
 
+@pytest.mark.realtime
 def test_the_watchdog_is_fed_from_the_loop_and_starves_when_it_stalls(service):
     svc, hw, sock = service
     svc.start()
@@ -121,6 +138,7 @@ def _env(tmp_path, **extra):
     return dict(env, NOTIFY_SOCKET=extra.pop("notify", ""), WATCHDOG_USEC="400000", **extra)
 
 
+@pytest.mark.realtime
 def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     path, sock = notify
     config = tmp_path / "config.toml"
@@ -135,7 +153,7 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
         got = receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
         assert got.count("WATCHDOG=1") >= 3 and any(m.startswith("STATUS=running") for m in got)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -146,6 +164,7 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
     assert err == ""
 
 
+@pytest.mark.realtime
 def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tmp_path, notify):
     from controller.history import History
     from controller.users import CONTRAINDICATIONS_VERSION
@@ -165,7 +184,7 @@ def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tm
     try:
         receive_until(sock, lambda m: m.startswith("READY=1"))
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -233,6 +252,7 @@ def test_the_pin_factory_never_falls_back_to_another(tmp_path):
     assert "[gpio] pin_factory = 'lgpio' but the environment says GPIOZERO_PIN_FACTORY=rpigpio" in done.stderr
 
 
+@pytest.mark.realtime
 def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
     """drivers.pi.build with its two system seams replaced: mock pins for /dev/gpiochip, the chip
     emulator for /dev/i2c-1. Everything above them is the real code the Pi runs."""
@@ -307,6 +327,7 @@ def _shape(line: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?", "#", line)
 
 
+@pytest.mark.realtime
 def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, notify):
     """The README's `run` sample, replayed (faster) on the simulated table: the same lines, in order."""
     from pathlib import Path
@@ -327,13 +348,14 @@ def test_the_readme_journal_sample_is_in_the_order_the_service_logs(tmp_path, no
     try:
         receive_until(sock, lambda m: m.startswith("STATUS=stopped"))
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     got = [_shape(line) for line in out.splitlines() if line.startswith(kinds)]
     assert got == expected, out
 
 
+@pytest.mark.realtime
 def test_run_sim_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[control]\nrate = 20\n', encoding="utf-8")

@@ -127,6 +127,7 @@ def test_a_late_train_hands_its_unsent_pulses_to_the_next():
     factory.close()
 
 
+@pytest.mark.realtime
 def test_a_halt_does_not_wait_for_a_backlog_of_overdue_pulses():
     """A pulse thread that fell behind sends overdue pulses back to back; a cancel must cut in
     between pulses, not wait for the whole backlog (the stop button halts through it)."""
@@ -134,6 +135,8 @@ def test_a_halt_does_not_wait_for_a_backlog_of_overdue_pulses():
     import time
 
     from gpiozero.pins.mock import MockPin
+
+    from tests.waiting import wait_for
 
     class SlowPin(MockPin):
         def _set_state(self, value):  # each write costs 1 ms, as a slow pin back-end might
@@ -147,7 +150,7 @@ def test_a_halt_does_not_wait_for_a_backlog_of_overdue_pulses():
     train = ThreadedPulseTrain(step, direction)
     try:
         train.emit(1000, 0.001)  # 1000 pulses due at once: about a second of back-to-back writes
-        time.sleep(0.05)
+        wait_for(lambda: sum(s.state for s in factory.pin(20).states) >= 10, what="the backlog to start going out")
         started = time.monotonic()
         unsent = train.cancel()
         took = time.monotonic() - started
@@ -177,6 +180,7 @@ def _bench_stop_latency():
     return stop_latency
 
 
+@pytest.mark.realtime
 def test_the_stop_latency_bench_waits_for_a_slow_loop_to_get_the_motor_stepping(monkeypatch):
     """A busy machine: after each release the loop thread takes 80 ms to command a move again."""
     import time
@@ -199,6 +203,7 @@ def test_the_stop_latency_bench_waits_for_a_slow_loop_to_get_the_motor_stepping(
     assert all(h >= 0 for h in measured.halts)
 
 
+@pytest.mark.realtime
 def test_the_stop_latency_bench_says_not_measured_when_the_motor_never_steps(monkeypatch):
     stop_latency = _bench_stop_latency()
 
