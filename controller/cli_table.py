@@ -191,8 +191,11 @@ def run(args) -> int:
             if f.duration is not None:
                 later(f.t + f.duration, svc.table.inject, f.kind, False)
         if until is not None:
-            later(until, reached_until.set)
-            later(until, stop.set)
+            later(until, end_at_until)
+
+    def end_at_until() -> None:
+        reached_until.set()  # first: `finished` says why the run ended
+        stop.set()
 
     reached_until = threading.Event()
 
