@@ -31,7 +31,7 @@ import stop_latency  # noqa: E402
 def _level_calibration(config: Config):
     """What `calibrate`'s level step measures on the simulated sensor (the same chip, level, still)."""
     from controller import calibration as cal
-    from controller.clock import VirtualClock
+    from drivers.clock import VirtualClock
     from drivers.i2c import BusioI2C
     from drivers.imu import Mount, Mpu6050Imu
     from drivers.sim.mpu6050 import Motion, Mpu6050Emulator

@@ -43,7 +43,7 @@ def doctor(args) -> int:
 
 def calibrate(args) -> int:
     from controller import calibrate, service
-    from controller.clock import MonotonicClock
+    from drivers.clock import MonotonicClock
     from controller.errors import CalibrationError
     from controller.shell.drive import RealTime, VirtualTime
 

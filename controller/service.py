@@ -13,7 +13,7 @@ from gpiozero.exc import GPIOZeroError
 
 from controller import calibration as cal
 from controller import restart
-from controller.clock import MonotonicClock
+from drivers.clock import MonotonicClock
 from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
 from controller.loop import UserChoice

@@ -12,9 +12,9 @@ import adafruit_mpu6050
 import pytest
 from smbus2 import i2c_msg
 
-from controller.clock import VirtualClock
 from controller.errors import ImuError
 from drivers import i2c as i2c_module
+from drivers.clock import VirtualClock
 from drivers.i2c import BusioI2C
 from drivers.imu import STANDARD_GRAVITY, Mount, Mpu6050Imu, decode_burst
 from drivers.sim.mpu6050 import Motion, Mpu6050Emulator

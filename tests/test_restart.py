@@ -7,11 +7,11 @@ import time
 import pytest
 
 from controller import restart
-from controller.clock import MonotonicClock
 from controller.command import RECOVERY_SPEED_SHARE
 from controller.config import Config
 from controller.reasons import Trip
 from controller.service import Service, load_presets
+from drivers.clock import MonotonicClock
 from drivers.sim import hardware
 from tests.waiting import periods_pass, wait_for
 

@@ -11,13 +11,13 @@ import socket
 
 import pytest
 
-from controller.clock import MonotonicClock
 from controller.config import Config
 from controller.notify import Notifier
 from controller.reasons import Trip
 from controller.runner import RealTimeLoop
 from controller.session import Preset
 from controller.shell.table import Table
+from drivers.clock import MonotonicClock
 from drivers.sim import hardware
 from tests.waiting import periods_pass, wait_for
 

@@ -60,7 +60,7 @@ def receive_until(sock, predicate, limit=400, timeout=60.0):
 @pytest.fixture
 def service(notify):
     config = Config.model_validate({"control": {"rate": 20}})  # 20 Hz: the dead-man's 100 ms survive a busy machine
-    from controller.clock import MonotonicClock
+    from drivers.clock import MonotonicClock
 
     hw = hardware.build(config, clock=MonotonicClock())
     svc = Service(config, hw, presets=load_presets(config, "test"), notifier=Notifier(notify[0]))
@@ -258,7 +258,7 @@ def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
     emulator for /dev/i2c-1. Everything above them is the real code the Pi runs."""
     from gpiozero.pins.mock import MockFactory
 
-    from controller.clock import MonotonicClock
+    from drivers.clock import MonotonicClock
     from drivers import pi
     from drivers.i2c import BusioI2C
     from drivers.sim.mpu6050 import Motion, Mpu6050Emulator

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from controller.clock import VirtualClock
+from drivers.clock import VirtualClock
 from drivers.i2c import BusioI2C
 from controller.calibration import Calibration, mount_for
 from controller.doctor import System

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gpiozero import DigitalOutputDevice
 
-from controller.clock import Clock
+from drivers.clock import Clock
 from drivers.sim.mpu6050 import Motion
 
 # The frame's mechanical ends: a real table cannot turn past these.
