@@ -1,16 +1,15 @@
-"""The project's exceptions: each subclasses both InversionTableError and the matching builtin."""
+"""The project's exceptions: each subclasses both InversionTableError and the matching builtin.
 
+The base class and the errors the drivers raise live in ``drivers.errors`` (drivers import no
+application code); they are re-exported here, so the application names every error from one place.
+"""
 
-class InversionTableError(Exception):
-    """Base class of every error this project raises on purpose."""
+from drivers.errors import ConfigError, HardwareError, ImuError, InputError, InversionTableError, StartupRefused
 
-
-class InputError(InversionTableError, ValueError):
-    """A file or option the user gave is invalid; the message names what and why."""
-
-
-class ConfigError(InputError):
-    """The config file is invalid: the message names the file, the key and the limit."""
+__all__ = [
+    "CalibrationError", "ConfigError", "HardwareError", "ImuError", "InputError", "InversionTableError",
+    "OutputError", "ProfileError", "StartupRefused",
+]
 
 
 class ProfileError(InputError):
@@ -19,18 +18,6 @@ class ProfileError(InputError):
 
 class OutputError(InversionTableError, OSError):
     """A file the program writes (a simulation's log) could not be written: the message names it and why."""
-
-
-class HardwareError(InversionTableError, OSError):
-    """A device could not be reached or answered wrongly."""
-
-
-class ImuError(HardwareError):
-    """The MPU-6050 could not be read (I2C error, wrong chip, no answer)."""
-
-
-class StartupRefused(InversionTableError, RuntimeError):
-    """Start-up was refused for safety, e.g. the stop button is held at boot."""
 
 
 class CalibrationError(InputError):

@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from gpiozero import Button
 
-from controller.errors import StartupRefused
+from drivers.errors import StartupRefused
 from controller.state import BUTTONS, ButtonEvent
 
 

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 import adafruit_mpu6050
 
-from controller.errors import ImuError
 from drivers.clock import Clock
+from drivers.errors import ImuError
 
 STANDARD_GRAVITY = 9.80665  # m/s² per g, the value the datasheet's LSB/g figures assume
 

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from gpiozero.exc import GPIOZeroError
 
 from controller.calibration import Calibration, mount_for
-from controller.errors import ConfigError, HardwareError
+from drivers.errors import ConfigError, HardwareError
 from drivers.i2c import BusioI2C
 from drivers.imu import Mount, Mpu6050Imu, UnavailableImu
 from drivers.indicators import Indicators
