@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from controller.validation import LimitNote, StrictModel, problem, shown
+from drivers import mpu6050_regs as regs
 
 MIN_BCM_PIN = 4                # GPIO0/1 are the HAT ID EEPROM's, GPIO2/3 the IMU's I2C bus
 MAX_BCM_PIN = 27               # the 40-pin header ends at GPIO27
-CLONE_IDS = (0x70, 0x72, 0x98)  # WHO_AM_I answers of chips sold as MPU-6050s (drivers/imu.py names them)
+CLONE_IDS = tuple(regs.CLONES)  # WHO_AM_I answers of chips sold as MPU-6050s (drivers/mpu6050_regs.py names them)
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native")  # gpiozero's names; lgpio works on every Pi
 
 
@@ -100,7 +101,7 @@ def _hex(value: int) -> str:
 
 
 def _imu_address(value: int) -> int:
-    if value not in (0x68, 0x69):
+    if value not in regs.ADDRESSES:
         raise problem(f"must be 0x68, or 0x69 with AD0 pulled high (got {_hex(value)})")
     return value
 
@@ -119,7 +120,7 @@ class ImuConfig(StrictModel):
     """[imu]: where the MPU-6050 is and how it is mounted on the bed."""
 
     bus: Annotated[int, Field(ge=0, le=31)] = 1
-    address: Annotated[int, AfterValidator(_imu_address)] = 0x68
+    address: Annotated[int, AfterValidator(_imu_address)] = regs.ADDRESS
     forward: _Axis = "+x"
     normal: _Axis = "+z"
     accept_ids: list[Annotated[int, AfterValidator(_clone_id)]] = []

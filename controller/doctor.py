@@ -11,15 +11,8 @@ from typing import Callable, Iterator
 from controller import calibration as cal
 from controller.config import Config
 from controller.errors import InputError
+from drivers import mpu6050_regs as regs
 
-MPU6050_ID = 0x68
-REG_WHO_AM_I = 0x75
-# WHO_AM_I answers of chips sold as MPU-6050s, and what to do about each.
-CLONES = {
-    0x70: "an MPU-6500 (a different chip with a compatible register map)",
-    0x72: "an MPU-6050 clone (often sold as 6052C)",
-    0x98: "an unbranded MPU-6050 clone",
-}
 # The 40-pin header: BCM GPIO number -> physical pin.
 HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
           19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
@@ -81,7 +74,7 @@ def who_am_i(bus, address: int) -> int | None:
     while not bus.try_lock():
         pass
     try:
-        bus.writeto_then_readfrom(address, bytes((REG_WHO_AM_I,)), buf)
+        bus.writeto_then_readfrom(address, bytes((regs.REG_WHO_AM_I,)), buf)
     except OSError:
         return None
     finally:
@@ -177,20 +170,20 @@ def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
         yield Check("I2C", True, f"the simulated bus, with an MPU-6050 emulator on it (the table uses {path})"
                     if system.simulated else f"{path} opens")
         found = who_am_i(bus, imu.address)
-        other = 0x69 if imu.address == 0x68 else 0x68
+        other = regs.ADDRESS_AD0_HIGH if imu.address == regs.ADDRESS else regs.ADDRESS
         if found is None:
             elsewhere = who_am_i(bus, other)
             fix = (f"something answers at 0x{other:02X}: set [imu] address = 0x{other:02X}, or tie AD0 "
-                   f"{'high' if other == 0x69 else 'to GND'}") if elsewhere is not None else (
+                   f"{'high' if other == regs.ADDRESS_AD0_HIGH else 'to GND'}") if elsewhere is not None else (
                    "check the wiring: VCC to pin 1 (3.3 V), GND, SDA to pin 3, SCL to pin 5")
             yield Check("MPU-6050", False, f"nothing answers at 0x{imu.address:02X} on {path}", fix)
-        elif found == MPU6050_ID:
+        elif found == regs.WHO_AM_I_ID:
             yield Check("MPU-6050", True, f"WHO_AM_I 0x68 at 0x{imu.address:02X}: a genuine MPU-6050")
-        elif found in CLONES:
+        elif found in regs.CLONES:
             accepted = found in imu.accept_ids
             yield Check(
                 "MPU-6050", None if accepted else False,
-                f"WHO_AM_I 0x{found:02X} at 0x{imu.address:02X}: {CLONES[found]}"
+                f"WHO_AM_I 0x{found:02X} at 0x{imu.address:02X}: {regs.CLONES[found].description}"
                 + (" (accepted by [imu] accept_ids)" if accepted else ""),
                 "" if accepted else (f"replace it with a genuine MPU-6050; or, if you have checked it reads "
                                      f"angles correctly, set [imu] accept_ids = [0x{found:02X}]"),

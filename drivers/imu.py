@@ -12,26 +12,11 @@ from typing import Any, Sequence
 
 import adafruit_mpu6050
 
+from drivers import mpu6050_regs as regs
 from drivers.clock import Clock
 from drivers.errors import ImuError
 
 STANDARD_GRAVITY = 9.80665  # m/s² per g, the value the datasheet's LSB/g figures assume
-
-DEFAULT_ADDRESS = 0x68
-MPU6050_ID = 0x68
-REG_CONFIG = 0x1A  # DLPF_CFG in bits 2:0; EXT_SYNC_SET in bits 5:3 must be preserved
-REG_GYRO_CONFIG = 0x1B  # FS_SEL in bits 4:3; ACCEL_CONFIG (0x1C) follows it
-REG_ACCEL_OUT = 0x3B  # first of the 14 data bytes: accel xyz, temperature, gyro xyz
-REG_WHO_AM_I = 0x75
-BURST_LEN = 14
-DLPF_MASK = 0b111
-
-ACCEL_LSB_PER_G = (16384.0, 8192.0, 4096.0, 2048.0)  # by ACCEL_CONFIG FS_SEL
-GYRO_LSB_PER_DPS = (131.0, 65.5, 32.8, 16.4)  # by GYRO_CONFIG FS_SEL
-
-# WHO_AM_I answers of chips sold as "MPU-6050" that are not one; they may differ in
-# registers or noise, so they are refused unless the user opts in after checking.
-KNOWN_CLONE_IDS = {0x70: "MPU-6500", 0x72: "MPU-6052C?", 0x98: "unknown clone"}
 
 # Waiting for another thread's transfer to finish; a stuck bus must become an error, not a hang.
 BUS_LOCK_TIMEOUT_S = 0.05
@@ -119,13 +104,13 @@ def decode_burst(
     k = STANDARD_GRAVITY / accel_lsb_per_g
     accel = (ax * k, ay * k, az * k)
     gyro = (gx / gyro_lsb_per_dps, gy / gyro_lsb_per_dps, gz / gyro_lsb_per_dps)
-    return accel, gyro, temp / 340.0 + 36.53  # datasheet temperature formula
+    return accel, gyro, temp / regs.TEMP_LSB_PER_C + regs.TEMP_OFFSET_C  # datasheet temperature formula
 
 
 class _AcceptedCloneMpu6050(adafruit_mpu6050.MPU6050):
     """The adafruit driver minus its WHO_AM_I == 0x68 check, for clone ids the user accepted."""
 
-    _device_id = MPU6050_ID  # already checked against accept_ids before we get here
+    _device_id = regs.WHO_AM_I_ID  # already checked against accept_ids before we get here
 
 
 def _bus_error(e: OSError, what: str) -> ImuError:
@@ -141,11 +126,11 @@ def _check_dlpf_cfg(dlpf_cfg: int) -> None:
 
 
 def _wrong_chip(chip_id: int, where: str) -> ImuError:
-    name = KNOWN_CLONE_IDS.get(chip_id)
-    if name is None:
+    clone = regs.CLONES.get(chip_id)
+    if clone is None:
         return ImuError(f"no MPU-6050 at {where}: the device answers WHO_AM_I 0x{chip_id:02X}, not 0x68")
     return ImuError(
-        f"no genuine MPU-6050 at {where}: clone chip ({name}) answering WHO_AM_I 0x{chip_id:02X}; "
+        f"no genuine MPU-6050 at {where}: clone chip ({clone.name}) answering WHO_AM_I 0x{chip_id:02X}; "
         "add it to imu accept_ids only if you have checked it behaves as an MPU-6050"
     )
 
@@ -158,9 +143,9 @@ class Mpu6050Imu:
         i2c: Any,
         *,
         clock: Clock,
-        address: int = DEFAULT_ADDRESS,
+        address: int = regs.ADDRESS,
         dlpf_cfg: int = 3,
-        accept_ids: Sequence[int] = (MPU6050_ID,),
+        accept_ids: Sequence[int] = (regs.WHO_AM_I_ID,),
     ) -> None:
         _check_dlpf_cfg(dlpf_cfg)  # before touching the chip, so a bad option changes nothing
         self._i2c = i2c
@@ -170,13 +155,13 @@ class Mpu6050Imu:
         where = f"I2C address 0x{address:02X}"
 
         try:
-            chip_id = self._read_registers(REG_WHO_AM_I, 1)[0]
+            chip_id = self._read_registers(regs.REG_WHO_AM_I, 1)[0]
         except OSError as e:
             raise _bus_error(e, f"no MPU-6050 at {where}: check wiring and that I2C is enabled") from e
         if chip_id not in accept_ids:
             raise _wrong_chip(chip_id, where)
 
-        driver_class = adafruit_mpu6050.MPU6050 if chip_id == MPU6050_ID else _AcceptedCloneMpu6050
+        driver_class = adafruit_mpu6050.MPU6050 if chip_id == regs.WHO_AM_I_ID else _AcceptedCloneMpu6050
         with _ADAFRUIT_SLEEP_PATCH:
             # adafruit's init waits ~0.4 s with its module-level `sleep`; route it through our
             # clock so a VirtualClock skips it while the real clock still waits for the chip.
@@ -195,21 +180,21 @@ class Mpu6050Imu:
         # filter_bandwidth setter, which writes the wrong bits on some versions.
         self.set_dlpf_cfg(dlpf_cfg)
         try:
-            gyro_cfg, accel_cfg = self._read_registers(REG_GYRO_CONFIG, 2)
+            gyro_cfg, accel_cfg = self._read_registers(regs.REG_GYRO_CONFIG, 2)
         except OSError as e:
             raise _bus_error(e, f"MPU-6050 set-up at {where} failed") from e
         # Scales are read back, not assumed, so a driver update that changes ranges can't skew angles.
-        self.accel_lsb_per_g = ACCEL_LSB_PER_G[(accel_cfg >> 3) & 0b11]
-        self.gyro_lsb_per_dps = GYRO_LSB_PER_DPS[(gyro_cfg >> 3) & 0b11]
+        self.accel_lsb_per_g = regs.ACCEL_LSB_PER_G[(accel_cfg >> 3) & 0b11]
+        self.gyro_lsb_per_dps = regs.GYRO_LSB_PER_DPS[(gyro_cfg >> 3) & 0b11]
 
     def set_dlpf_cfg(self, dlpf_cfg: int) -> None:
         """Write DLPF_CFG (CONFIG bits 2:0), keeping the other bits, and verify it took."""
         _check_dlpf_cfg(dlpf_cfg)
         try:
-            old = self._read_registers(REG_CONFIG, 1)[0]
-            new = (old & ~DLPF_MASK & 0xFF) | dlpf_cfg
-            self._write_register(REG_CONFIG, new)
-            got = self._read_registers(REG_CONFIG, 1)[0]
+            old = self._read_registers(regs.REG_CONFIG, 1)[0]
+            new = (old & ~regs.DLPF_MASK & 0xFF) | dlpf_cfg
+            self._write_register(regs.REG_CONFIG, new)
+            got = self._read_registers(regs.REG_CONFIG, 1)[0]
         except OSError as e:
             raise _bus_error(e, f"MPU-6050 CONFIG write at 0x{self.address:02X} failed") from e
         if got != new:
@@ -223,7 +208,7 @@ class Mpu6050Imu:
         # Stamp before the transfer: the chip latches the burst when the read begins.
         t = self._clock.now()
         try:
-            raw = self._read_registers(REG_ACCEL_OUT, BURST_LEN)
+            raw = self._read_registers(regs.REG_ACCEL_OUT, regs.BURST_LEN)
         except OSError as e:
             raise _bus_error(e, f"MPU-6050 read at 0x{self.address:02X} failed") from e
         accel, gyro, temperature = decode_burst(

@@ -16,6 +16,7 @@ from drivers.errors import ConfigError, HardwareError
 from drivers.i2c import BusioI2C
 from drivers.imu import Mount, Mpu6050Imu, UnavailableImu
 from drivers.indicators import Indicators
+from drivers.mpu6050_regs import WHO_AM_I_ID
 from drivers.stepper import Stepper, ThreadedPulseTrain
 
 FACTORY_ENV = "GPIOZERO_PIN_FACTORY"
@@ -131,7 +132,8 @@ def build(config, *, clock, calibration: Calibration | None, imu_required: bool 
         try:
             bus = open_i2c(config.imu.bus)
             later(bus.close)
-            imu = Mpu6050Imu(bus, clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
+            imu = Mpu6050Imu(bus, clock=clock, address=config.imu.address,
+                             accept_ids=(WHO_AM_I_ID, *config.imu.accept_ids))
         except HardwareError as e:
             if imu_required:
                 raise

@@ -6,7 +6,7 @@ import pytest
 
 from controller.config import Config
 from controller.config_hardware import CLONE_IDS
-from drivers.imu import KNOWN_CLONE_IDS
+from drivers import mpu6050_regs
 from tests.test_config import error_of, write
 
 
@@ -69,5 +69,5 @@ def test_a_pin_can_be_left_out_with_false(tmp_path):
     assert c.pins.led is None and c.pins.buzzer is None and "select" not in c.pins.buttons()
 
 
-def test_clone_ids_agree_with_the_driver():
-    assert set(CLONE_IDS) == set(KNOWN_CLONE_IDS)
+def test_clone_ids_are_the_drivers():
+    assert CLONE_IDS == tuple(mpu6050_regs.CLONES) and CLONE_IDS

@@ -6,6 +6,7 @@ import pytest
 
 from controller import doctor
 from controller.config import Config
+from drivers import mpu6050_regs
 from drivers.sim.hardware import SimulatedSystem
 from tests.test_service import _calibrated
 
@@ -31,7 +32,7 @@ def test_a_well_set_up_simulated_table_passes(calibrated):
     assert found["buttons"].ok and found["calibration"].ok and found["presets"].detail == "gentle, hold-40, oscillate"
 
 
-@pytest.mark.parametrize("chip, name", sorted(doctor.CLONES.items()))
+@pytest.mark.parametrize("chip, name", sorted((chip, clone.description) for chip, clone in mpu6050_regs.CLONES.items()))
 def test_a_clone_chip_is_named_with_what_to_do(calibrated, chip, name):
     config, _ = calibrated
     check = results(config, SimulatedSystem(who_am_i=chip))["MPU-6050"]

@@ -12,6 +12,7 @@ from controller.calibration import Calibration, mount_for
 from controller.doctor import System
 from drivers.imu import Mount, Mpu6050Imu
 from drivers.indicators import Indicators
+from drivers.mpu6050_regs import WHO_AM_I_ID
 from drivers.sim.mpu6050 import Mpu6050Emulator
 from drivers.sim.table import SimPulseTrain, SimTable
 from drivers.stepper import Stepper
@@ -88,7 +89,7 @@ def build(
     seed: int = 0,
     clock: VirtualClock | None = None,
     sensor_mount: Mount | None = None,
-    who_am_i: int = 0x68,
+    who_am_i: int = WHO_AM_I_ID,
     calibration: Calibration | None = None,
     motor_wired_reversed: bool | None = None,
     start_angle: float | None = None,
@@ -116,7 +117,8 @@ def build(
     mount = mount_for(config, calibration)
     emulator = Mpu6050Emulator(motion=table.motion, seed=seed, mount=sensor_mount or Mount(mount.forward, mount.normal),
                                address=config.imu.address, who_am_i=who_am_i)
-    imu = Mpu6050Imu(BusioI2C(emulator), clock=clock, address=config.imu.address, accept_ids=(0x68, *config.imu.accept_ids))
+    imu = Mpu6050Imu(BusioI2C(emulator), clock=clock, address=config.imu.address,
+                     accept_ids=(WHO_AM_I_ID, *config.imu.accept_ids))
     motor = Stepper(
         step_pin=pins.step,
         dir_pin=pins.dir,
@@ -136,7 +138,7 @@ class SimulatedSystem(System):
 
     simulated = True
 
-    def __init__(self, *, who_am_i: int = 0x68, address: int | None = None, stuck: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, who_am_i: int = WHO_AM_I_ID, address: int | None = None, stuck: tuple[str, ...] = ()) -> None:
         self.who_am_i, self.address, self.stuck = who_am_i, address, stuck
 
     def pin_factory(self, config):

@@ -13,29 +13,17 @@ from smbus2 import i2c_msg
 from smbus2.smbus2 import I2C_M_RD
 
 from drivers.imu import Mount
-
-REG_SMPLRT_DIV = 0x19
-REG_CONFIG = 0x1A
-REG_GYRO_CONFIG = 0x1B
-REG_ACCEL_CONFIG = 0x1C
-REG_DATA = 0x3B  # 14 read-only bytes: accel xyz, temperature, gyro xyz (big-endian int16)
-DATA_LEN = 14
-REG_SIGNAL_PATH_RESET = 0x68
-REG_PWR_MGMT_1 = 0x6B
-REG_WHO_AM_I = 0x75
-N_REGISTERS = 0x80
-
-PWR_MGMT_1_RESET = 0x40  # the chip powers up asleep
-DEVICE_RESET = 0x80
-SLEEP = 0x40
+from drivers.mpu6050_regs import (
+    ACCEL_LSB_PER_G, ADDRESS, BURST_LEN, DEVICE_RESET, DLPF_MASK, GYRO_LSB_PER_DPS, N_REGISTERS, PWR_MGMT_1_RESET,
+    REG_ACCEL_CONFIG, REG_ACCEL_OUT, REG_CONFIG, REG_GYRO_CONFIG, REG_PWR_MGMT_1, REG_SIGNAL_PATH_RESET, REG_WHO_AM_I,
+    SLEEP, TEMP_LSB_PER_C, TEMP_OFFSET_C, WHO_AM_I_ID,
+)
 
 # DLPF_CFG -> accelerometer bandwidth (Hz) from the datasheet; the gyro's is close enough
 # (256/188/98/42/20/10/5) to reuse for noise. 7 is reserved; treat it as filter off.
 DLPF_BANDWIDTH_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0, 260.0)
 NOISE_BANDWIDTH_FACTOR = 1.57  # brick-wall equivalent of a first-order low-pass
 
-ACCEL_LSB_PER_G = (16384.0, 8192.0, 4096.0, 2048.0)
-GYRO_LSB_PER_DPS = (131.0, 65.5, 32.8, 16.4)
 TEMPERATURE_C = 25.0
 SPIKE_G = 3.0  # magnitude of the "spike" fault per axis: far outside anything a table does
 # The "disagree" fault: the gyro reads this rate on top of the truth (a failing gyro), while the
@@ -72,8 +60,8 @@ class Mpu6050Emulator:
         *,
         motion: Callable[[], Motion],
         seed: int = 0,
-        address: int = 0x68,
-        who_am_i: int = 0x68,
+        address: int = ADDRESS,
+        who_am_i: int = WHO_AM_I_ID,
         gyro_bias_dps: tuple[float, float, float] = (0.4, -0.3, 0.2),
         accel_bias_g: tuple[float, float, float] = (0.005, -0.004, 0.01),
         accel_noise_density_g: float = 400e-6,
@@ -163,7 +151,7 @@ class Mpu6050Emulator:
             self._reset()  # DEVICE_RESET self-clears at once; adafruit polls for that
         elif register == REG_SIGNAL_PATH_RESET:
             pass  # self-clearing strobe bits: nothing to store
-        elif register == REG_WHO_AM_I or REG_DATA <= register < REG_DATA + DATA_LEN:
+        elif register == REG_WHO_AM_I or REG_ACCEL_OUT <= register < REG_ACCEL_OUT + BURST_LEN:
             pass  # read-only
         else:
             self._regs[register] = value
@@ -182,7 +170,7 @@ class Mpu6050Emulator:
         if self._regs[REG_PWR_MGMT_1] & SLEEP or "freeze" in self._faults:
             return
         state = self._motion()
-        bandwidth = DLPF_BANDWIDTH_HZ[self._regs[REG_CONFIG] & 0b111]
+        bandwidth = DLPF_BANDWIDTH_HZ[self._regs[REG_CONFIG] & DLPF_MASK]
         root_bw = math.sqrt(NOISE_BANDWIDTH_FACTOR * bandwidth)
         accel_sigma = self._accel_density * root_bw
         if state.stepping:
@@ -205,10 +193,10 @@ class Mpu6050Emulator:
 
         a_lsb = ACCEL_LSB_PER_G[(self._regs[REG_ACCEL_CONFIG] >> 3) & 0b11]
         g_lsb = GYRO_LSB_PER_DPS[(self._regs[REG_GYRO_CONFIG] >> 3) & 0b11]
-        temp_raw = (TEMPERATURE_C - 36.53) * 340.0
+        temp_raw = (TEMPERATURE_C - TEMP_OFFSET_C) * TEMP_LSB_PER_C
         _DATA.pack_into(
             self._regs,
-            REG_DATA,
+            REG_ACCEL_OUT,
             *(_int16(a * a_lsb) for a in accel),
             _int16(temp_raw),
             *(_int16(w * g_lsb) for w in gyro),
