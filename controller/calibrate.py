@@ -13,6 +13,7 @@ from controller.config import Config
 from controller.errors import CalibrationError, HardwareError
 from controller.shell.table import Table
 from controller.supervisor import at_home
+from drivers.physics import STANDARD_GRAVITY
 
 LEVEL_TIME = 2.0        # s of samples with the bed level and still
 TILTED_TIME = 1.0       # s of samples after the head-down jog
@@ -22,7 +23,6 @@ STILL_WINDOW = 0.5           # s of still readings averaged (noise about 0.03°)
 REVERSED_EVIDENCE = 0.1      # deg against the steps, from still readings (an angle check may trip by 0.2°)
 TRAVEL_MARGIN = 15.0    # deg: a reading this far outside the table's travel means the axes are wrong
 MAX_PIVOT_SHARE = 0.26  # of 1 g along the tilt axis (15°): more, and [imu] names the wrong axes
-GRAVITY = 9.80665
 READY_TIMEOUT = 5.0  # s for the power-on anchor (or a latched trip) once the loop runs
 
 log = logging.getLogger("inversion_table")
@@ -69,7 +69,7 @@ class Calibrator:
         samples = [self.recorder.read() for _ in range(20)]
         accel = [sum(s.accel[i] for s in samples) / len(samples) for i in range(3)]
         mount = self.hw.mount
-        pivot_share = abs(sum(a * p for a, p in zip(accel, mount.pivot_vec))) / GRAVITY
+        pivot_share = abs(sum(a * p for a, p in zip(accel, mount.pivot_vec))) / STANDARD_GRAVITY
         if pivot_share > MAX_PIVOT_SHARE:
             raise CalibrationError(
                 f"{pivot_share:.0%} of gravity lies along the sensor's tilt axis, which [imu] forward = "

@@ -15,9 +15,9 @@ from pydantic import Field, ValidationError
 
 from controller.errors import CalibrationError
 from controller.validation import StrictModel
+from drivers.physics import STANDARD_GRAVITY
 
 FILE_VERSION = 1
-STANDARD_GRAVITY = 9.80665  # m/s²
 
 # The level measurement: the table must be still, and the sensor roughly square to the bed.
 MAX_LEVEL_SPREAD = 0.3      # deg, standard deviation of the tilt while level

@@ -15,8 +15,7 @@ import adafruit_mpu6050
 from drivers import mpu6050_regs as regs
 from drivers.clock import Clock
 from drivers.errors import ImuError
-
-STANDARD_GRAVITY = 9.80665  # m/s² per g, the value the datasheet's LSB/g figures assume
+from drivers.physics import STANDARD_GRAVITY
 
 # Waiting for another thread's transfer to finish; a stuck bus must become an error, not a hang.
 BUS_LOCK_TIMEOUT_S = 0.05

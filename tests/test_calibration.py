@@ -14,10 +14,11 @@ from controller.shell.drive import VirtualTime
 from controller.config import Config
 from controller.errors import CalibrationError
 from drivers.imu import ImuSample, Mount
+from drivers.physics import STANDARD_GRAVITY
 from drivers.sim import hardware
 from drivers.sim.person import SimulatedPerson
 
-G = 9.80665
+G = STANDARD_GRAVITY
 MOUNT = Mount("+x", "+z")
 
 

@@ -16,7 +16,8 @@ from controller.errors import ImuError
 from drivers import i2c as i2c_module
 from drivers.clock import VirtualClock
 from drivers.i2c import BusioI2C
-from drivers.imu import STANDARD_GRAVITY, Mount, Mpu6050Imu, decode_burst
+from drivers.imu import Mount, Mpu6050Imu, decode_burst
+from drivers.physics import STANDARD_GRAVITY
 from drivers.sim.mpu6050 import Motion, Mpu6050Emulator
 
 G = STANDARD_GRAVITY

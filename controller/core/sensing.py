@@ -8,8 +8,8 @@ import math
 from controller import estimator, supervisor
 from controller.core.table_state import Settings
 from controller.planner import Setpoint, halted
+from drivers.physics import STANDARD_GRAVITY  # constants only: drivers/physics.py imports nothing
 
-STANDARD_GRAVITY = 9.80665  # m/s²
 # At power-on the step count is anchored to the mean tilt, and the gyro's bias to its mean rate,
 # over supervisor.ANCHOR_TIME of good samples, at least this many: one sample's noise could put
 # home a fraction of a degree off.
