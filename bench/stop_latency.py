@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from gpiozero.pins.mock import MockFactory
 
-from controller.state import ButtonEvent
+from controller.state import BUTTONS, ButtonEvent
 from drivers.buttons import ButtonPanel
 from drivers.stepper import Stepper, ThreadedPulseTrain
 
@@ -73,8 +73,8 @@ def measure(presses: int = 1000, *, seed: int = 1) -> Measurement:
         motor.halt()
         halted.append(time.monotonic())
 
-    panel = ButtonPanel({"stop": STOP_PIN}, post=events.append, on_stop=halt, now=time.monotonic,
-                        pin_factory=factory)
+    panel = ButtonPanel({"stop": STOP_PIN}, names=BUTTONS, post=lambda *edge: events.append(ButtonEvent(*edge)),
+                        on_stop=halt, now=time.monotonic, pin_factory=factory)
     running = threading.Event()
     running.set()
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from controller.state import BUTTONS
 from controller.validation import LimitNote, StrictModel, problem, shown
 from drivers import mpu6050_regs as regs
 
@@ -73,8 +74,7 @@ class PinsConfig(StrictModel):
                 if getattr(self, name) is not None}
 
     def buttons(self) -> dict[str, int]:
-        names = ("stop", "reset", "start", "return", "up", "down", "select")
-        return {k: v for k, v in self.by_name().items() if k in names}
+        return {k: v for k, v in self.by_name().items() if k in BUTTONS}
 
     @model_validator(mode="after")
     def _distinct(self) -> PinsConfig:

@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from gpiozero import Button
 
 from drivers.errors import StartupRefused
-from controller.state import BUTTONS, ButtonEvent
+
+STOP = "stop"  # the one button that also halts the motor itself, and must read released at start-up
 
 
 class ButtonPanel:
-    """gpiozero ``Button``s for stop, reset, start, return, up and down.
+    """gpiozero ``Button``s for the table's buttons, by name.
 
-    Callbacks run on gpiozero's threads, so they never decide anything: they post a
-    ``ButtonEvent`` to the control loop. The one exception is stop, which also calls ``on_stop``
-    (the motor's ``halt``) directly, after posting, so the loop cannot clear a halt it has not
-    yet seen the cause of. Buttons are wired to ground with the Pi's pull-ups (active low).
+    Callbacks run on gpiozero's threads, so they never decide anything: they post each edge as
+    ``post(name, pressed, t)`` to the control loop. The one exception is stop, which also calls
+    ``on_stop`` (the motor's ``halt``) directly, after posting, so the loop cannot clear a halt it
+    has not yet seen the cause of. ``names`` are the buttons the application knows; ``pins`` may
+    fit any of them, and must fit stop. Buttons are wired to ground with the Pi's pull-ups (active low).
     """
 
     def __init__(
         self,
         pins: Mapping[str, int | str],
         *,
-        post: Callable[[ButtonEvent], None],
+        names: Collection[str],
+        post: Callable[[str, bool, float], None],
         on_stop: Callable[[], None],
         now: Callable[[], float],
         pin_factory=None,
     ) -> None:
-        unknown = set(pins) - set(BUTTONS)
+        unknown = set(pins) - set(names)
         if unknown:
             raise ValueError(f"unknown button(s): {', '.join(sorted(unknown))}")
-        if "stop" not in pins:
+        if STOP not in pins:
             raise ValueError("the stop button is required")
         self._post, self._on_stop, self._now = post, on_stop, now
         self._buttons: dict[str, Button] = {}
@@ -48,18 +51,18 @@ class ButtonPanel:
         except Exception:
             self.close()
             raise
-        if self._buttons["stop"].is_pressed:
+        if self._buttons[STOP].is_pressed:
             # A stop held or stuck at boot: refuse, rather than run with the one button that
             # must always work already pressed (safety rule 6, docs/SAFETY.md).
             self.close()
             raise StartupRefused(
                 "the stop button is pressed at start-up (held, stuck or miswired): release it or "
-                f"check its wiring on GPIO{pins['stop']} (BCM numbering); nothing will move until it reads released"
+                f"check its wiring on GPIO{pins[STOP]} (BCM numbering); nothing will move until it reads released"
             )
 
     def _edge(self, name: str, pressed: bool) -> None:
-        self._post(ButtonEvent(name, pressed, self._now()))
-        if name == "stop" and pressed:
+        self._post(name, pressed, self._now())
+        if name == STOP and pressed:
             self._on_stop()
 
     def pressed(self) -> frozenset[str]:

@@ -10,6 +10,7 @@ from controller import supervisor
 from controller.deadman import DeadMan, install_crash_hook
 from controller.loop import Controller, Settings, UserChoice
 from controller.reasons import Trip
+from controller.state import BUTTONS, ButtonEvent
 from drivers.buttons import ButtonPanel
 
 log = logging.getLogger("inversion_table")
@@ -76,8 +77,9 @@ class Table:
             buttons_pressed=lambda: self.panel.pressed(), restored=restored, users=users,
         )
         # Refuses start-up (StartupRefused) if the stop button reads pressed.
-        self.panel = ButtonPanel(hardware.button_pins, post=self.controller.post, on_stop=hardware.motor.halt,
-                                 now=hardware.clock.now, pin_factory=hardware.pin_factory)
+        self.panel = ButtonPanel(hardware.button_pins, names=BUTTONS,
+                                 post=lambda name, pressed, t: self.controller.post(ButtonEvent(name, pressed, t)),
+                                 on_stop=hardware.motor.halt, now=hardware.clock.now, pin_factory=hardware.pin_factory)
         self.deadman = DeadMan(heartbeat=lambda: self.controller.heartbeat, halt=hardware.motor.halt,
                                post_trip=self._deadman_trip, now=hardware.clock.now, period=self.settings.period)
         self._uninstall_hook = install_crash_hook(halt=hardware.motor.halt, post_trip=self.controller.post_trip)
