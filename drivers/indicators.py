@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from gpiozero import LED, Buzzer
 
-from controller.indicate import SILENT, Pattern
+
+class Pattern(Protocol):
+    """What an output plays: a name, and its level a given time after it began (the application's patterns)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def level(self, elapsed: float) -> bool: ...
+
+
+class _Off:
+    """What an output plays before it is first shown anything: off."""
+
+    name = "silent"
+
+    def level(self, elapsed: float) -> bool:
+        return False
+
+
+OFF = _Off()
 
 
 class _Output:
@@ -12,7 +33,7 @@ class _Output:
 
     def __init__(self, device) -> None:
         self.device = device
-        self.pattern: Pattern = SILENT
+        self.pattern: Pattern = OFF
         self.began = 0.0
         self.level = False
 
@@ -28,7 +49,8 @@ class _Output:
 class Indicators:
     """gpiozero ``LED`` and ``Buzzer`` (either may be absent, ``None``), updated once per period.
 
-    The levels are computed from the loop's clock rather than with gpiozero's background
+    What to play is chosen by the application (``controller.indicate``); this plays it. The
+    levels are computed from the loop's clock rather than with gpiozero's background
     ``blink()`` threads, so the simulator plays them on virtual time and tests can read them.
     """
 

@@ -51,6 +51,26 @@ def test_the_readme_documents_the_patterns():
     assert indicate.markdown_table() in README
 
 
+def test_the_pins_play_the_patterns_from_when_each_began():
+    """drivers.indicators plays what controller.indicate picks: a change restarts it, the pin follows its level."""
+    from gpiozero.pins.mock import MockFactory
+
+    from drivers.indicators import Indicators
+
+    factory = MockFactory()
+    pins = Indicators(led_pin=26, buzzer_pin=None, pin_factory=factory)
+    assert pins.playing() == {"led": "silent"} and pins.levels() == {"led": False}
+    shown = []
+    for t, pattern in ((0.0, indicate.SILENT), (1.0, LED_RUNNING), (1.4, LED_RUNNING), (1.6, LED_RUNNING),
+                       (1.7, LED_TRIPPED), (1.75, LED_TRIPPED), (1.85, LED_TRIPPED)):
+        pins.show(pattern, indicate.SILENT, t)
+        shown.append((pins.playing()["led"], pins.levels()["led"], factory.pin(26).state))
+    assert shown == [("silent", False, 0), ("running", True, 1), ("running", True, 1), ("running", False, 0),
+                     ("tripped", True, 1), ("tripped", True, 1), ("tripped", False, 0)]
+    pins.close()
+    factory.close()
+
+
 def _run(config, presses, until=None):
     """A simulated run recording (t, led level, buzzer level, events) every period."""
     levels, events = [], []
