@@ -58,6 +58,7 @@ class Calibrator:
         """``driver`` (controller/shell/drive.py) runs the table on real or virtual time; every wait
         here is its ``sleep``, every time its ``now``."""
         self.config, self.hw, self.say, self.ask = config, hardware, say, ask
+        self.mount = cal.mount_for(config, hardware.calibration)  # as the controller reads the sensor
         self.time = driver
         self.recorder = _Recorder(hardware.imu)
         hardware.imu = self.recorder
@@ -68,7 +69,7 @@ class Calibrator:
         """Gravity in the plane [imu] names, and a reading within the travel that the person confirms."""
         samples = [self.recorder.read() for _ in range(20)]
         accel = [sum(s.accel[i] for s in samples) / len(samples) for i in range(3)]
-        mount = self.hw.mount
+        mount = self.mount
         pivot_share = abs(sum(a * p for a, p in zip(accel, mount.pivot_vec))) / STANDARD_GRAVITY
         if pivot_share > MAX_PIVOT_SHARE:
             raise CalibrationError(
@@ -112,7 +113,7 @@ class Calibrator:
         self.settle(before=before)
         self.say(f"Measuring for {LEVEL_TIME:g} s; keep the table still...")
         samples = self._collect(LEVEL_TIME)
-        level = cal.measure_level(samples, self.hw.mount)
+        level = cal.measure_level(samples, self.mount)
         self.say(f"Level: the sensor reads {level.zero_offset:+.2f}° (now the zero), gyro bias "
                  + ", ".join(f"{b:+.2f}" for b in level.gyro_bias) + " °/s.")
         return level
@@ -130,14 +131,14 @@ class Calibrator:
         if motor.halt_count != halts:
             raise CalibrationError("the table was stopped or tripped during the tilt; nothing saved: start again")
         commanded = (motor.steps - steps) / motor.steps_per_degree
-        measured = cal.check_tilt(level, self._collect(TILTED_TIME), commanded=commanded, mount=self.hw.mount)
+        measured = cal.check_tilt(level, self._collect(TILTED_TIME), commanded=commanded, mount=self.mount)
         self.say(f"Tilt: the motor stepped {commanded:.2f}°, the sensor saw {measured:.2f}°; the mount and the "
                  "drive agree.")
         return measured
 
     def _tilt_now(self) -> float:
         samples = self.recorder.since(self.time.now() - STILL_WINDOW) or [self.recorder.read()]
-        return sum(self.hw.mount.raw_tilt_deg(s.accel) for s in samples) / len(samples)
+        return sum(self.mount.raw_tilt_deg(s.accel) for s in samples) / len(samples)
 
     def _diagnose_direction(self, before: tuple[float, int]) -> None:
         """After a jog that tripped: if the sensor (its direction confirmed in step 1) saw the table
@@ -154,7 +155,7 @@ class Calibrator:
             )
 
     def result(self, level: cal.Level, measured: float) -> cal.Calibration:
-        mount = self.hw.mount
+        mount = self.mount
         return cal.Calibration(
             forward=mount.forward, normal=mount.normal, zero_offset=level.zero_offset,
             gyro_bias=level.gyro_bias, tilt_checked=round(measured, 2),

@@ -11,10 +11,9 @@ from importlib.metadata import entry_points
 
 from gpiozero.exc import GPIOZeroError
 
-from controller.calibration import Calibration, mount_for
 from drivers.errors import ConfigError, HardwareError
 from drivers.i2c import BusioI2C
-from drivers.imu import Mount, Mpu6050Imu, UnavailableImu
+from drivers.imu import Mpu6050Imu, UnavailableImu
 from drivers.indicators import Indicators
 from drivers.mpu6050_regs import WHO_AM_I_ID
 from drivers.stepper import Stepper, ThreadedPulseTrain
@@ -90,9 +89,9 @@ class PiHardware:
     pin_factory: object
     imu: Mpu6050Imu
     motor: Stepper
-    mount: Mount
     indicators: Indicators
     button_pins: dict[str, int] = field(default_factory=dict)
+    calibration: object = None  # the application's, if given: the code that wires the table builds the mount from it
     _closers: list = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -101,8 +100,10 @@ class PiHardware:
             self._closers.pop()()
 
 
-def build(config, *, clock, calibration: Calibration | None, imu_required: bool = True) -> PiHardware:
+def build(config, *, clock, calibration, imu_required: bool = True) -> PiHardware:
     """Every device of the real table, or a HardwareError/ConfigError naming what is wrong.
+
+    ``calibration`` (or None) is carried in the bundle for the code that builds the mount from it.
 
     With ``imu_required`` False (the service), an IMU that cannot be set up is replaced by one
     whose reads fail: the service comes up tripped instead of restarting in a loop.
@@ -145,4 +146,4 @@ def build(config, *, clock, calibration: Calibration | None, imu_required: bool 
         while closers:
             closers.pop()()
         raise
-    return PiHardware(clock, factory, imu, motor, mount_for(config, calibration), indicators, pins.buttons(), closers)
+    return PiHardware(clock, factory, imu, motor, indicators, pins.buttons(), calibration, closers)

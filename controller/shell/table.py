@@ -7,6 +7,7 @@ import logging
 from typing import Callable, Sequence
 
 from controller import supervisor
+from controller.calibration import mount_for
 from controller.deadman import DeadMan, install_crash_hook
 from controller.loop import Controller, Settings, UserChoice
 from controller.reasons import Trip
@@ -72,7 +73,7 @@ class Table:
         self.deadman_inline = False  # the virtual-time driver checks the dead-man after each period
         self._imu = _LoopFaults(hardware.imu)
         self.controller = Controller(
-            imu=self._imu, motor=hardware.motor, mount=hardware.mount, clock=hardware.clock,
+            imu=self._imu, motor=hardware.motor, mount=mount_for(config, hardware.calibration), clock=hardware.clock,
             settings=self.settings, presets=presets, report=self._event,
             buttons_pressed=lambda: self.panel.pressed(), restored=restored, users=users,
         )

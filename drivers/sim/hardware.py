@@ -8,7 +8,6 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from drivers.clock import VirtualClock
 from drivers.i2c import BusioI2C
-from controller.calibration import Calibration, mount_for
 from controller.doctor import System
 from drivers.imu import Mount, Mpu6050Imu
 from drivers.indicators import Indicators
@@ -50,9 +49,11 @@ class SimulatedHardware:
     emulator: Mpu6050Emulator
     imu: Mpu6050Imu
     motor: Stepper
-    mount: Mount
     indicators: Indicators
     button_pins: dict[str, int] = field(default_factory=dict)  # the config's [pins], as on the real table
+    # The application's calibration, if one was given: the code that wires the table builds the
+    # mount the controller reads the sensor through from it and the config.
+    calibration: object = None
 
     def press(self, name: str) -> None:
         if name not in self.button_pins:
@@ -90,7 +91,7 @@ def build(
     clock: VirtualClock | None = None,
     sensor_mount: Mount | None = None,
     who_am_i: int = WHO_AM_I_ID,
-    calibration: Calibration | None = None,
+    calibration=None,
     motor_wired_reversed: bool | None = None,
     start_angle: float | None = None,
     imu_required: bool = True,
@@ -99,7 +100,8 @@ def build(
 
     The chip sits on the bed as ``sensor_mount`` says (by default as the config's [imu] says, so
     tests can mount it wrongly on purpose) and answers WHO_AM_I ``who_am_i`` (a clone, say). The
-    controller reads it through the config's mount, corrected by ``calibration`` if given.
+    controller reads it through the config's mount, corrected by ``calibration`` if given (the
+    bundle carries it; the code that wires the table builds that mount).
     """
     clock = clock or VirtualClock()
     if motor_wired_reversed is None:  # the simulated table is wired as the config describes it
@@ -114,8 +116,8 @@ def build(
         angle=config.table.home_angle if start_angle is None else start_angle,  # a restart may find it elsewhere
         enabled=lambda: enable_pin.state == 0,  # ENABLE is active low
     )
-    mount = mount_for(config, calibration)
-    emulator = Mpu6050Emulator(motion=table.motion, seed=seed, mount=sensor_mount or Mount(mount.forward, mount.normal),
+    emulator = Mpu6050Emulator(motion=table.motion, seed=seed,
+                               mount=sensor_mount or Mount(config.imu.forward, config.imu.normal),
                                address=config.imu.address, who_am_i=who_am_i)
     imu = Mpu6050Imu(BusioI2C(emulator), clock=clock, address=config.imu.address,
                      accept_ids=(WHO_AM_I_ID, *config.imu.accept_ids))
@@ -130,7 +132,7 @@ def build(
         pin_factory=factory,
     )
     indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
-    return SimulatedHardware(clock, factory, table, emulator, imu, motor, mount, indicators, pins.buttons())
+    return SimulatedHardware(clock, factory, table, emulator, imu, motor, indicators, pins.buttons(), calibration)
 
 
 class SimulatedSystem(System):
