@@ -32,12 +32,7 @@ def doctor(args) -> int:
         console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
         why(f"the config: {exc}")
         return 1
-    if args.sim:
-        from drivers.sim.hardware import SimulatedSystem
-
-        system = SimulatedSystem()
-    else:
-        system = doctor.System()
+    system = doctor.SimulatedSystem() if args.sim else doctor.System()
     return 0 if doctor.report(config, source, system, out=console.print, why=why) else 1
 
 

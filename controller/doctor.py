@@ -8,10 +8,15 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from gpiozero.pins.mock import MockFactory
+
 from controller import calibration as cal
 from controller.config import Config
 from controller.errors import InputError
 from drivers import mpu6050_regs as regs
+from drivers.i2c import BusioI2C
+from drivers.sim.hardware import SimPin
+from drivers.sim.mpu6050 import Motion, Mpu6050Emulator
 
 # The 40-pin header: BCM GPIO number -> physical pin.
 HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
@@ -66,6 +71,28 @@ class System:
         from drivers.pi import open_i2c
 
         return open_i2c(config.imu.bus)
+
+
+class SimulatedSystem(System):
+    """What `doctor --sim` examines: mock pins and the chip emulator (answering ``who_am_i``)."""
+
+    simulated = True
+
+    def __init__(self, *, who_am_i: int = regs.WHO_AM_I_ID, address: int | None = None,
+                 stuck: tuple[str, ...] = ()) -> None:
+        self.who_am_i, self.address, self.stuck = who_am_i, address, stuck
+
+    def pin_factory(self, config: Config):
+        factory = MockFactory(pin_class=SimPin)
+        for name in self.stuck:  # buttons whose contact is stuck closed
+            factory.pin(config.pins.buttons()[name]).stuck_low = True
+            factory.pin(config.pins.buttons()[name]).drive_low()
+        return factory
+
+    def i2c(self, config: Config):
+        chip = Mpu6050Emulator(motion=lambda: Motion(config.table.home_angle, 0.0, False),
+                               address=self.address or config.imu.address, who_am_i=self.who_am_i)
+        return BusioI2C(chip)
 
 
 def who_am_i(bus, address: int) -> int | None:

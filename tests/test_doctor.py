@@ -6,8 +6,8 @@ import pytest
 
 from controller import doctor
 from controller.config import Config
+from controller.doctor import SimulatedSystem
 from drivers import mpu6050_regs
-from drivers.sim.hardware import SimulatedSystem
 from tests.test_service import _calibrated
 
 

@@ -8,7 +8,6 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from drivers.clock import VirtualClock
 from drivers.i2c import BusioI2C
-from controller.doctor import System
 from drivers.imu import Mount, Mpu6050Imu
 from drivers.indicators import Indicators
 from drivers.mpu6050_regs import WHO_AM_I_ID
@@ -133,26 +132,3 @@ def build(
     )
     indicators = Indicators(led_pin=pins.led, buzzer_pin=pins.buzzer, pin_factory=factory)
     return SimulatedHardware(clock, factory, table, emulator, imu, motor, indicators, pins.buttons(), calibration)
-
-
-class SimulatedSystem(System):
-    """What `doctor --sim` examines: mock pins and the chip emulator (answering ``who_am_i``)."""
-
-    simulated = True
-
-    def __init__(self, *, who_am_i: int = WHO_AM_I_ID, address: int | None = None, stuck: tuple[str, ...] = ()) -> None:
-        self.who_am_i, self.address, self.stuck = who_am_i, address, stuck
-
-    def pin_factory(self, config):
-        factory = MockFactory(pin_class=SimPin)
-        for name in self.stuck:  # buttons whose contact is stuck closed
-            factory.pin(config.pins.buttons()[name]).stuck_low = True
-            factory.pin(config.pins.buttons()[name]).drive_low()
-        return factory
-
-    def i2c(self, config):
-        from drivers.sim.mpu6050 import Motion
-
-        chip = Mpu6050Emulator(motion=lambda: Motion(config.table.home_angle, 0.0, False),
-                               address=self.address or config.imu.address, who_am_i=self.who_am_i)
-        return BusioI2C(chip)
