@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import grp
 import os
@@ -12,9 +13,9 @@ from gpiozero.pins.mock import MockFactory
 
 from controller import calibration as cal
 from controller.config import Config
-from controller.errors import InputError
+from controller.errors import HardwareError, InputError
 from drivers import mpu6050_regs as regs
-from drivers.i2c import BusioI2C
+from drivers.i2c import BUS_LOCK_TIMEOUT_S, BusioI2C, lock_within
 from drivers.sim.hardware import SimPin
 from drivers.sim.mpu6050 import Motion, Mpu6050Emulator
 
@@ -96,10 +97,11 @@ class SimulatedSystem(System):
 
 
 def who_am_i(bus, address: int) -> int | None:
-    """WHO_AM_I at ``address``, or None if nothing answers there."""
+    """WHO_AM_I at ``address``, or None if nothing answers there; HardwareError if the bus stays locked."""
     buf = bytearray(1)
-    while not bus.try_lock():
-        pass
+    if not lock_within(bus, BUS_LOCK_TIMEOUT_S):
+        raise HardwareError(errno.EBUSY, f"the I2C bus stayed locked for {BUS_LOCK_TIMEOUT_S:g} s by another user "
+                                         "of it, so WHO_AM_I could not be read")
     try:
         bus.writeto_then_readfrom(address, bytes((regs.REG_WHO_AM_I,)), buf)
     except OSError:
@@ -218,6 +220,8 @@ def _i2c_checks(config: Config, system: System) -> Iterator[Check]:
         else:
             yield Check("MPU-6050", False, f"WHO_AM_I 0x{found:02X} at 0x{imu.address:02X}: not an MPU-6050",
                         "check which device is at this address (i2cdetect -y 1)")
+    except HardwareError as e:  # who_am_i: the bus stayed locked
+        yield Check("MPU-6050", False, str(e), "run doctor again; if it says so again, report it (a bug)")
     finally:
         bus.close()
 

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 from typing import Any
 
 import smbus2
 from smbus2 import i2c_msg
+
+# Waiting for another thread's transfer to finish; a stuck bus must become an error, not a hang.
+BUS_LOCK_TIMEOUT_S = 0.05
+
+
+def lock_within(bus: Any, timeout: float = BUS_LOCK_TIMEOUT_S) -> bool:
+    """Take a busio-style bus's lock (``try_lock``), waiting at most ``timeout`` s: False if it stayed locked."""
+    # Wall-time bound on purpose: it guards against a stuck bus, not a motion decision.
+    deadline = time.monotonic() + timeout
+    while not bus.try_lock():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0)  # yield to the holder; not a timing wait
+    return True
 
 
 class BusioI2C:

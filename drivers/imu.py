@@ -6,7 +6,6 @@ import errno
 import math
 import struct
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -15,10 +14,8 @@ import adafruit_mpu6050
 from drivers import mpu6050_regs as regs
 from drivers.clock import Clock
 from drivers.errors import ImuError
+from drivers.i2c import lock_within
 from drivers.physics import STANDARD_GRAVITY
-
-# Waiting for another thread's transfer to finish; a stuck bus must become an error, not a hang.
-BUS_LOCK_TIMEOUT_S = 0.05
 
 # adafruit_mpu6050.sleep is a module global; one lock so concurrent set-ups don't restore
 # each other's clock into it.
@@ -216,12 +213,8 @@ class Mpu6050Imu:
         return ImuSample(t=t, accel=accel, gyro=gyro, raw=raw, temperature=temperature)
 
     def _lock_bus(self) -> None:
-        # Wall-time bound on purpose: it guards against a stuck bus, not a motion decision.
-        deadline = time.monotonic() + BUS_LOCK_TIMEOUT_S
-        while not self._i2c.try_lock():
-            if time.monotonic() > deadline:
-                raise ImuError(errno.EBUSY, "I2C bus stayed locked by another user")
-            time.sleep(0)  # yield to the holder; not a timing wait
+        if not lock_within(self._i2c):
+            raise ImuError(errno.EBUSY, "I2C bus stayed locked by another user")
 
     def _read_registers(self, register: int, count: int) -> bytes:
         buf = bytearray(count)  # fresh per call, so two threads reading never share a buffer

@@ -159,3 +159,14 @@ def test_piped_doctor_says_on_stderr_why_it_exits_1(tmp_path, capsys):
     assert main(["doctor", "--sim", "--calibration", str(tmp_path / "none.json")]) == 1
     err = capsys.readouterr().err
     assert "1 problem(s): calibration" in err and "inversion-table calibrate --sim" in err, err
+
+
+def test_a_bus_that_stays_locked_fails_the_chip_check_instead_of_hanging(calibrated):
+    class LockedBus(SimulatedSystem):
+        def i2c(self, config):
+            bus = super().i2c(config)
+            assert bus.try_lock()  # held, and never let go
+            return bus
+
+    check = results(calibrated[0], LockedBus())["MPU-6050"]
+    assert check.ok is False and "I2C bus stayed locked for 0.05 s" in check.detail and "report it" in check.fix

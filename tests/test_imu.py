@@ -239,6 +239,16 @@ def test_disconnect_fault_raises_imu_error_121(table):
     imu.read()
 
 
+def test_a_bus_held_by_another_user_is_an_error_not_a_hang(table):
+    emu, imu, clock = rig(table)
+    assert imu._i2c.try_lock()  # another user takes the bus and never lets go
+    with pytest.raises(ImuError, match="stayed locked") as caught:
+        imu.read()
+    assert caught.value.errno == errno.EBUSY
+    imu._i2c.unlock()
+    assert imu.read().raw  # once it is let go, reads go through again
+
+
 def test_freeze_fault_repeats_identical_bytes(table):
     emu, imu, clock = rig(table)
     emu.set_fault("freeze", True)
