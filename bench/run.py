@@ -20,9 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from controller import simulate as sim  # noqa: E402
-from controller.config import Config  # noqa: E402
-from controller.preflight import prepare_profile  # noqa: E402
+from controller.shell import simulate as sim  # noqa: E402
+from controller.setup.config import Config  # noqa: E402
+from controller.setup.preflight import prepare_profile  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stop_latency  # noqa: E402
@@ -30,7 +30,7 @@ import stop_latency  # noqa: E402
 
 def _level_calibration(config: Config):
     """What `calibrate`'s level step measures on the simulated sensor (the same chip, level, still)."""
-    from controller import calibration as cal
+    from controller.setup import calibration as cal
     from drivers.clock import VirtualClock
     from drivers.i2c import BusioI2C
     from drivers.imu import Mount, Mpu6050Imu

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from gpiozero.pins.mock import MockFactory
 
-from controller.state import BUTTONS, ButtonEvent
+from controller.core.state import BUTTONS, ButtonEvent
 from drivers.buttons import ButtonPanel
 from drivers.stepper import Stepper, ThreadedPulseTrain
 

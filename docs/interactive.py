@@ -26,11 +26,11 @@ PNG_WIDTH = 1000  # px
 
 
 async def _screenshot() -> str:
-    from controller import simulate as sim
-    from controller.config import Config
-    from controller.preflight import prepare_profile
-    from controller.session import Preset
-    from controller.tui import SimulatorApp
+    from controller.shell import simulate as sim
+    from controller.setup.config import Config
+    from controller.setup.preflight import prepare_profile
+    from controller.core.session import Preset
+    from controller.shell.tui import SimulatorApp
 
     config = Config()
     prepared = prepare_profile("hold-40", config)

@@ -49,7 +49,7 @@ class _Output:
 class Indicators:
     """gpiozero ``LED`` and ``Buzzer`` (either may be absent, ``None``), updated once per period.
 
-    What to play is chosen by the application (``controller.indicate``); this plays it. The
+    What to play is chosen by the application (``controller.core.indicate``); this plays it. The
     levels are computed from the loop's clock rather than with gpiozero's background
     ``blink()`` threads, so the simulator plays them on virtual time and tests can read them.
     """

@@ -11,9 +11,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from controller.config import HARD_MAX_ANGLE, MAX_SESSION_TIMEOUT, Config, Speed
+from controller.setup.config import HARD_MAX_ANGLE, MAX_SESSION_TIMEOUT, Config, Speed
 from controller.errors import ProfileError
-from controller.validation import (
+from controller.setup.validation import (
     Duration, LimitNote, StrictModel, fmt_number, item_label, join_problems, load_toml_model, problem, shown,
     validate_toml_text,
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller import simulate as sim
-from controller.config import Config
-from controller.preflight import prepare_profile
+from controller.shell import simulate as sim
+from controller.setup.config import Config
+from controller.setup.preflight import prepare_profile
 
 
 @dataclass

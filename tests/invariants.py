@@ -11,9 +11,9 @@ import math
 
 from dataclasses import dataclass
 
-from controller import simulate as sim
-from controller.planner import move_time
-from controller.state import MOTION_BUTTONS
+from controller.shell import simulate as sim
+from controller.core.planner import move_time
+from controller.core.state import MOTION_BUTTONS
 
 WINDOW = 5  # periods: speeds are judged over WINDOW periods, so one step of quantisation does not count
 SPEED_WINDOW = 0.1  # s: and over at least this long, at any loop rate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from controller.state import BUTTONS
+from controller.core.state import BUTTONS
 from drivers.buttons import ButtonPanel
 
 PINS = {"stop": 17, "reset": 27, "start": 22, "return": 23, "up": 24, "down": 25}

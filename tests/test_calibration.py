@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from controller import calibration as cal
-from controller.calibrate import run as calibrate
+from controller.setup import calibration as cal
+from controller.shell.calibrate import run as calibrate
 from controller.shell.drive import VirtualTime
-from controller.config import Config
+from controller.setup.config import Config
 from controller.errors import CalibrationError
 from drivers.imu import ImuSample, Mount
 from drivers.physics import STANDARD_GRAVITY
@@ -79,7 +79,7 @@ def test_the_file_round_trips_and_is_replaced_atomically(tmp_path):
 def test_a_failed_write_leaves_the_old_file(tmp_path, mocker):
     path = tmp_path / "calibration.json"
     cal.save(path, _calibration())
-    mocker.patch("controller.calibration.os.fsync", side_effect=OSError(5, "Input/output error"))
+    mocker.patch("controller.setup.calibration.os.fsync", side_effect=OSError(5, "Input/output error"))
     with pytest.raises(CalibrationError, match="cannot write the calibration: Input/output error"):
         cal.save(path, _calibration(zero_offset=-0.2))
     mocker.stopall()
@@ -158,7 +158,7 @@ def test_the_calibrator_never_saves_when_the_table_is_stopped_mid_way(tmp_path):
 
 def test_calibrate_sim_measures_what_the_emulator_got_wrong(tmp_path, capsys):
     """The whole procedure from the command line, the simulated person pressing the buttons."""
-    from controller.cli import main
+    from controller.commands.cli import main
 
     path = tmp_path / "config.toml"
     path.write_text('[table]\nhome_angle = -12\n[limits]\nmax_speed = 8\n[motion]\njog_speed = 8\nreturn_speed = 6\n'

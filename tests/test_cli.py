@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from controller.cli import main
-from controller.config import Config
-from controller.trace import read_trace
+from controller.commands.cli import main
+from controller.setup.config import Config
+from controller.records.trace import read_trace
 
 
 def _err_lines(capsys):
@@ -307,9 +307,9 @@ def test_a_time_beyond_a_day_or_a_long_option_is_one_short_line_with_exit_2(argv
 
 def test_the_longest_a_run_may_take_follows_from_its_inputs(tmp_path):
     """A run is cut (as a bug) only past the latest it could end: a stop at 5h, a slow 5h33m profile."""
-    from controller import simulate as sim
-    from controller.config import load_config
-    from controller.preflight import prepare_profile
+    from controller.shell import simulate as sim
+    from controller.setup.config import load_config
+    from controller.setup.preflight import prepare_profile
 
     run = sim.Simulation(Config(), presses=[sim.Press(5 * 3600, "stop")])
     try:
@@ -381,7 +381,7 @@ def test_a_log_in_a_missing_folder_or_a_directory_is_refused(tmp_path, monkeypat
 
 
 def test_a_disk_that_fills_mid_run_ends_the_run_there_held_with_one_line_and_exit_1(monkeypatch, capsys):
-    from controller import trace
+    from controller.records import trace
 
     monkeypatch.setattr(trace, "open", _DiskFillsAfter(200_000), raising=False)
     assert main(["simulate", "hold-40", "--fast", "--log", "out.jsonl"]) == 1
@@ -393,9 +393,10 @@ def test_a_disk_that_fills_mid_run_ends_the_run_there_held_with_one_line_and_exi
 
 
 def test_a_disk_that_fills_mid_run_halts_the_simulated_motor(monkeypatch):
-    from controller import simulate as sim, trace
+    from controller.records import trace
+    from controller.shell import simulate as sim
     from controller.errors import OutputError
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     monkeypatch.setattr(trace, "open", _DiskFillsAfter(100_000), raising=False)
     run = sim.Simulation(Config(), program=prepare_profile("hold-40", Config()).program,
@@ -407,7 +408,7 @@ def test_a_disk_that_fills_mid_run_halts_the_simulated_motor(monkeypatch):
 
 
 def test_a_disk_that_fills_at_the_last_flush_says_the_end_of_the_log_is_lost(tmp_path, monkeypatch, capsys):
-    from controller import trace
+    from controller.records import trace
 
     argv = ["simulate", "--fast", "--press", "down@1:3", "--press", "return@5", "--log"]
     assert main(argv + [str(tmp_path / "whole.jsonl")]) == 0

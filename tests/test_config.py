@@ -6,9 +6,9 @@ import pytest
 
 from tests.conftest import check_lines
 
-from controller.config import DEFAULT_CONFIG_TOML, Config, LimitsConfig, load_config
+from controller.setup.config import DEFAULT_CONFIG_TOML, Config, LimitsConfig, load_config
 from controller.errors import ConfigError, InputError
-from controller.validation import validate_toml_text
+from controller.setup.validation import validate_toml_text
 
 
 def write(tmp_path, text: str, name: str = "config.toml") -> str:

@@ -12,9 +12,9 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from controller.config import Config, load_config
+from controller.setup.config import Config, load_config
 from controller.errors import ConfigError
-from controller.validation import _models_in
+from controller.setup.validation import _models_in
 from tests.conftest import check_lines
 
 SECTIONS = {name: sorted((f.alias or k) for model in _models_in(field.annotation) for k, f in model.model_fields.items())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import Config
-from controller.config_hardware import CLONE_IDS
+from controller.setup.config import Config
+from controller.setup.config_hardware import CLONE_IDS
 from drivers import mpu6050_regs
 from tests.test_config import error_of, write
 
@@ -55,7 +55,7 @@ def test_hardware_problems_name_file_key_and_limit(tmp_path, text, expected):
 
 
 def test_the_drive_train_gives_steps_per_degree(tmp_path):
-    from controller.config import load_config
+    from controller.setup.config import load_config
 
     c = load_config(write(tmp_path, "[motor]\nsteps_per_rev = 200\nmicrosteps = 16\ngear_ratio = 22.5\n"))
     assert c.steps_per_degree == pytest.approx(200 * 16 * 22.5 / 360)
@@ -63,7 +63,7 @@ def test_the_drive_train_gives_steps_per_degree(tmp_path):
 
 
 def test_a_pin_can_be_left_out_with_false(tmp_path):
-    from controller.config import load_config
+    from controller.setup.config import load_config
 
     c = load_config(write(tmp_path, "[pins]\nled = false\nbuzzer = false\nselect = false\n"))
     assert c.pins.led is None and c.pins.buzzer is None and "select" not in c.pins.buttons()

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from controller.deadman import DeadMan, heartbeat_stale, install_crash_hook
-from controller.reasons import Trip
+from controller.shell.deadman import DeadMan, heartbeat_stale, install_crash_hook
+from controller.core.reasons import Trip
 
 
 def test_staleness_is_two_periods():

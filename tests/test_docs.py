@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from controller.config import DEFAULT_CONFIG_TOML
-from controller.reasons import REASONS, Trip, markdown_table
+from controller.setup.config import DEFAULT_CONFIG_TOML
+from controller.core.reasons import REASONS, Trip, markdown_table
 from drivers.sim.hardware import FAULT_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,8 +59,8 @@ def test_the_example_config_is_the_defaults():
 
 
 def test_the_readme_profile_example_passes_its_own_checks(tmp_path):
-    from controller.config import Config
-    from controller.preflight import prepare_profile
+    from controller.setup.config import Config
+    from controller.setup.preflight import prepare_profile
 
     section = README.split("## Profiles", 1)[1].split("\n## ", 1)[0]
     example = re.search(r"```toml\n(.+?)```", section, re.S).group(1)
@@ -94,8 +94,8 @@ def test_the_readme_users_walkthrough_runs_as_written(tmp_path, monkeypatch, cap
     written (in a fresh folder, saying yes to the contraindications), each exiting 0."""
     import shlex
 
-    from controller.cli import main
-    from controller.history import History
+    from controller.commands.cli import main
+    from controller.records.history import History
 
     section = _users_section()
     config = re.search(r"```toml\n(.+?)```", section, re.S).group(1)
@@ -125,9 +125,9 @@ def test_the_readme_users_walkthrough_runs_as_written(tmp_path, monkeypatch, cap
 
 
 def test_the_readme_says_what_the_users_table_offers_her(tmp_path):
-    from controller.config import Config
-    from controller.service import user_choices
-    from controller.validation import validate_toml_text
+    from controller.setup.config import Config
+    from controller.shell.service import user_choices
+    from controller.setup.validation import validate_toml_text
 
     section = _users_section()
     config = validate_toml_text(re.search(r"```toml\n(.+?)```", section, re.S).group(1), Config,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller import doctor
-from controller.config import Config
-from controller.doctor import SimulatedSystem
+from controller.shell import doctor
+from controller.setup.config import Config
+from controller.shell.doctor import SimulatedSystem
 from drivers import mpu6050_regs
 from tests.test_service import _calibrated
 
@@ -17,7 +17,7 @@ def results(config, system, source="cfg.toml"):
 
 @pytest.fixture
 def calibrated(tmp_path):
-    from controller.config import load_config
+    from controller.setup.config import load_config
 
     path = _calibrated(tmp_path)
     return load_config(path), path
@@ -102,7 +102,7 @@ def test_the_wiring_table_follows_the_config():
 
 
 def test_doctor_from_the_command_line_exit_status(tmp_path, capsys, calibrated):
-    from controller.cli import main
+    from controller.commands.cli import main
 
     config, path = calibrated
     assert main(["doctor", "--sim", "--config", path, "--calibration", config.calibration.file]) == 0
@@ -115,7 +115,7 @@ def test_doctor_from_the_command_line_exit_status(tmp_path, capsys, calibrated):
 
 
 def test_piped_the_findings_and_fixes_are_not_broken_across_lines(tmp_path, capsys):
-    from controller.cli import main
+    from controller.commands.cli import main
 
     missing = tmp_path / "a-folder-with-a-rather-long-name" / "and-a-long-calibration-file-name.json"
     assert main(["doctor", "--sim", "--calibration", str(missing)]) == 1
@@ -144,7 +144,7 @@ def test_the_simulated_bus_is_called_simulated(calibrated):
 
 
 def test_the_calibration_finding_and_its_fix_agree_on_the_simulated_table(tmp_path):
-    from controller import service
+    from controller.shell import service
 
     config, _ = service.config_for_run(None, simulated=True, calibration=str(tmp_path / "none.json"))
     check = results(config, SimulatedSystem())["calibration"]
@@ -154,7 +154,7 @@ def test_the_calibration_finding_and_its_fix_agree_on_the_simulated_table(tmp_pa
 
 
 def test_piped_doctor_says_on_stderr_why_it_exits_1(tmp_path, capsys):
-    from controller.cli import main
+    from controller.commands.cli import main
 
     assert main(["doctor", "--sim", "--calibration", str(tmp_path / "none.json")]) == 1
     err = capsys.readouterr().err

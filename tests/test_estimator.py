@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from controller.estimator import MAX_GAP, update
+from controller.core.estimator import MAX_GAP, update
 
 
 def test_first_sample_starts_from_the_tilt():

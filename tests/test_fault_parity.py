@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from controller.cli import main
+from controller.commands.cli import main
 from drivers.sim.hardware import FAULT_KINDS
 
 CONFIG = "[control]\nrate = 20\n"

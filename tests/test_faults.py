@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller import simulate as sim
-from controller.config import Config
+from controller.shell import simulate as sim
+from controller.setup.config import Config
 from tests.conftest import simulate
 
 PERIOD = Config().period
@@ -145,7 +145,7 @@ def test_recovery_after_a_stall_steers_by_the_sensor_and_never_passes_home():
 
 def test_a_trip_halts_the_motor_before_it_latches(mocker):
     """The one trip path: the motor halts before anyone can see the latch or hear of the trip, once."""
-    from controller.reasons import Trip
+    from controller.core.reasons import Trip
 
     run_log = []
     sim_run = simulate("hold-40", until=1)  # a table to reuse

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from controller.cli import main
-from controller.history import IN_PROGRESS, History, HistoryError
-from controller.sessionlog import BackgroundWriter
-from controller.users import CONTRAINDICATIONS_VERSION
+from controller.commands.cli import main
+from controller.records.history import IN_PROGRESS, History, HistoryError
+from controller.records.sessionlog import BackgroundWriter
+from controller.setup.users import CONTRAINDICATIONS_VERSION
 from tests.waiting import wait_for
 
 STEP_UP = """name = "step-up"
@@ -265,7 +265,7 @@ def test_listing_the_users_needs_no_history(fresh, capsys):
 
 
 def test_without_a_config_users_says_which_config_it_read(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("controller.cli_people.DEFAULT_CONFIG_PATH", str(tmp_path / "etc" / "config.toml"))
+    monkeypatch.setattr("controller.commands.options.DEFAULT_CONFIG_PATH", str(tmp_path / "etc" / "config.toml"))
     assert main(["users"]) == 0
     assert capsys.readouterr().out.startswith(
         f"no users in the shipped defaults (there is no {tmp_path / 'etc' / 'config.toml'}): add [[users]] to a config")
@@ -305,8 +305,8 @@ ANA = {"users": [{"name": "ana", "max_angle": 40, "max_head_down": "5m", "max_sp
 
 
 def test_a_progression_beyond_her_time_limit_stops_at_the_last_level_that_fits():
-    from controller.config import Config
-    from controller.preflight import prepare_profile
+    from controller.setup.config import Config
+    from controller.setup.preflight import prepare_profile
 
     config = Config.model_validate(ANA)
     # Head-down counts the way down (at her 1°/s, 1° per second above +1°) and the hold: the
@@ -326,9 +326,9 @@ def test_a_progression_beyond_her_time_limit_stops_at_the_last_level_that_fits()
 
 
 def test_a_progression_beyond_her_angle_stops_below_it_and_one_that_never_fits_is_refused():
-    from controller.config import Config
+    from controller.setup.config import Config
     from controller.errors import ProfileError
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     config = Config.model_validate({"users": [{"name": "cy", "max_angle": 25}, {"name": "di", "max_angle": 15}]})
     prepared = prepare_profile("build-up", config, user="cy", level=10)
@@ -341,9 +341,9 @@ def test_a_progression_beyond_her_angle_stops_below_it_and_one_that_never_fits_i
 
 
 def test_a_progression_beyond_the_config_itself_is_still_refused_at_load(tmp_path):
-    from controller.config import Config
+    from controller.setup.config import Config
     from controller.errors import ProfileError
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     config = Config.model_validate({"limits": {"max_angle": 35}, "users": [{"name": "ana", "max_angle": 30}]})
     for user in (None, "ana"):
@@ -373,7 +373,7 @@ def test_at_her_last_level_a_completed_session_keeps_her_there(tmp_path, capsys)
 
 
 def test_a_users_limits_can_only_lower_the_configs(tmp_path):
-    from controller.config import load_config
+    from controller.setup.config import load_config
     from controller.errors import ConfigError
 
     path = tmp_path / "c.toml"

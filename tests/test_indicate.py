@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from controller import indicate
-from controller import simulate as sim
-from controller.command import AUTO_MOVE_WARNING
-from controller.config import Config
-from controller.indicate import LED_IDLE, LED_RUNNING, LED_STOPPED, LED_TRIPPED, LED_WARNING, Pattern
-from controller.session import Preset
+from controller.core import indicate
+from controller.shell import simulate as sim
+from controller.core.command import AUTO_MOVE_WARNING
+from controller.setup.config import Config
+from controller.core.indicate import LED_IDLE, LED_RUNNING, LED_STOPPED, LED_TRIPPED, LED_WARNING, Pattern
+from controller.core.session import Preset
 
 README = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

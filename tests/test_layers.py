@@ -1,56 +1,68 @@
-"""The layers' import rules, read from the source (every import, including those inside functions).
-
-A stopgap until an import-linter contract says the same: drivers import no application code,
-and the pure decisions import no driver but the shared vocabulary at the bottom of drivers/ (the
-errors and the physical constants, which import nothing, so every layer may use them).
-"""
+"""The layers (docs/ARCHITECTURE.md) as a contract: import-linter checks pyproject.toml's
+[tool.importlinter] on every import, inside functions too; no cycles; no module over 400 lines."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
+import grimp
+from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).parent.parent
-PURE = sorted([ROOT / "controller" / f"{name}.py" for name in
-               ("state", "command", "supervisor", "reasons", "estimator", "planner", "session", "indicate")]
-              + list((ROOT / "controller" / "core").glob("*.py")))
-SHARED = {"drivers.errors", "drivers.physics"}  # controller/errors.py re-exports the errors
+PACKAGES = ("controller", "drivers", "profiles")
+SHARED = ("drivers/physics.py", "drivers/errors.py")  # the vocabulary at the bottom: imports nothing
+MAX_LINES = 400
 
 
-def imported(path: Path) -> set[str]:
-    """Every module ``path`` imports, wherever the import statement is."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
+def _lint(folder: Path) -> subprocess.CompletedProcess:
+    """import-linter on the packages in ``folder`` (a copy, so a test can break one on purpose)."""
+    env = dict(os.environ, PYTHONPATH=str(folder))
+    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
+                           "sys.exit(c(['--config', 'pyproject.toml', '--no-cache']))"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _top(names: set[str]) -> set[str]:
-    return {name.split(".")[0] for name in names}
+def test_the_import_contracts_hold():
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
 
 
-def test_the_walk_finds_imports_inside_functions(tmp_path):
-    probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from controller.state import BUTTONS\n    import controller.errors\n",
-                     encoding="utf-8")
-    assert imported(probe) == {"controller.state", "controller.errors"}
+def test_a_pure_module_that_imports_threading_breaks_the_contract(tmp_path):
+    """The contract is not vacuous: a decision that could start a thread, even from inside a
+    function, fails it and the message names the import."""
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    state = tmp_path / "controller" / "core" / "state.py"
+    state.write_text(state.read_text(encoding="utf-8") + "\n\ndef _later():\n    import threading\n", encoding="utf-8")
+    broken = _lint(tmp_path)
+    assert broken.returncode != 0, broken.stdout
+    assert "controller.core.state -> threading" in broken.stdout, broken.stdout
+    state.write_text(state.read_text(encoding="utf-8").replace("    import threading\n", "    pass\n"), encoding="utf-8")
+    assert _lint(tmp_path).returncode == 0  # and the copy itself was sound
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "drivers").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_drivers_import_no_application_code(path):
-    assert "controller" not in _top(imported(path))
-
-
-@pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_pure_decisions_import_no_driver(path):
-    assert "drivers" not in _top(imported(path) - SHARED)
+def test_there_is_no_import_cycle():
+    graph = grimp.build_graph(*PACKAGES)
+    ours = {m for m in graph.modules if m.split(".")[0] in PACKAGES}
+    cycles = [(a, b) for a in sorted(ours) for b in sorted(graph.find_modules_directly_imported_by(a) & ours)
+              if a != b and graph.chain_exists(importer=b, imported=a)]
+    assert cycles == []
 
 
 def test_the_shared_vocabulary_imports_nothing():
     for name in SHARED:
-        assert imported(ROOT / (name.replace(".", "/") + ".py")) == set(), name
+        tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                   and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+        assert imports == [], name
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for package in PACKAGES for p in (ROOT / package).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.planner import Setpoint, move_time, step_toward
+from controller.core.planner import Setpoint, move_time, step_toward
 
 DT = 0.02
 angles = st.floats(min_value=-60, max_value=60, allow_nan=False)

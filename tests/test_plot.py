@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from controller.cli import main  # noqa: E402
+from controller.commands.cli import main  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

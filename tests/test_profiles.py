@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 import profiles
-from controller.config import Config, LimitsConfig, TableConfig
+from controller.setup.config import Config, LimitsConfig, TableConfig
 from controller.errors import ProfileError
-from controller.validation import DURATION_ERROR, Duration, format_duration
+from controller.setup.validation import DURATION_ERROR, Duration, format_duration
 from profiles import (
     HoldStep, OscillateStep, Profile, check_profile_limits, load_profile, preset_names, resolve_profile,
 )
@@ -370,7 +370,7 @@ def _numbers(model, seen=None):
     """(model, field name, field) of every number a file can give, in ``model`` and the models in it."""
     from typing import Literal, get_args, get_origin
 
-    from controller.validation import _models_in
+    from controller.setup.validation import _models_in
 
     seen = set() if seen is None else seen
     if model in seen:
@@ -394,7 +394,7 @@ def test_every_number_a_config_or_profile_gives_has_an_upper_limit():
     """A number without one reaches the checks and the simulator as 1e308, or as 10**11 cycles."""
     from annotated_types import Le, Lt
 
-    from controller.validation import _metadata
+    from controller.setup.validation import _metadata
 
     checked_by_a_list = {("ImuConfig", "address"), ("ImuConfig", "accept_ids")}  # only 0x68/0x69, the clone ids
     unbounded = [f"{m.__name__}.{name}" for root in (Config, Profile) for m, name, field in _numbers(root)
@@ -407,8 +407,8 @@ def test_every_number_a_config_or_profile_gives_has_an_upper_limit():
 
 def _time_above_cycle_by_cycle(program, start_angle, threshold=0.0):
     """The load check as it was, one cycle at a time: the reference for the closed form."""
-    from controller import session
-    from controller.planner import move_time
+    from controller.core import session
+    from controller.core.planner import move_time
 
     above = total = 0.0
     at = start_angle
@@ -432,7 +432,7 @@ def _time_above_cycle_by_cycle(program, start_angle, threshold=0.0):
 
 @st.composite
 def _programs(draw):
-    from controller import session
+    from controller.core import session
 
     angle = st.floats(-60, 60, allow_nan=False)
     blocks = []
@@ -450,7 +450,7 @@ def _programs(draw):
 
 @given(program=_programs(), start=st.floats(-60, 0), threshold=st.sampled_from([0.0, 1.0]))
 def test_the_head_down_time_in_closed_form_is_the_cycle_by_cycle_one(program, start, threshold):
-    from controller import session
+    from controller.core import session
 
     assert session.time_above(program, start, threshold) == pytest.approx(
         _time_above_cycle_by_cycle(program, start, threshold), rel=1e-9, abs=1e-6)
@@ -459,7 +459,7 @@ def test_the_head_down_time_in_closed_form_is_the_cycle_by_cycle_one(program, st
 def test_the_head_down_time_of_a_hundred_billion_cycles_is_computed_at_once():
     import time
 
-    from controller import session
+    from controller.core import session
 
     legs = (session.Leg(40.0, 30.0), session.Leg(0.0, 30.0))
     program = session.Program((session.Block(legs, cycles=100_000_000_000),), speed=3.0, accel=4.0)
@@ -474,7 +474,7 @@ def test_the_head_down_time_of_a_hundred_billion_cycles_is_computed_at_once():
 def test_the_most_cycles_a_profile_can_hold_are_checked_at_once_against_the_longest_profile(tmp_path):
     import time
 
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     inner = oscillate(high=-10, low=-20, dwell_high=0, dwell_low=0, duration=None, cycles=1000)
     body = '[[steps]]\nkind = "repeat"\ntimes = 100\n' + inner.replace("[[steps]]", "[[steps.steps]]") * 20
@@ -494,7 +494,7 @@ def test_a_profile_of_more_than_ten_thousand_steps_once_unrolled_is_refused(tmp_
 
 
 def test_a_long_head_up_profile_within_a_day_is_accepted(tmp_path):
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     body = '[[steps]]\nkind = "repeat"\ntimes = 11\n' + hold(-20, '"2h"').replace("[[steps]]", "[[steps.steps]]")
     prepared = prepare_profile(write(tmp_path, HEAD + body), Config())

@@ -11,10 +11,10 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller import session
-from controller import simulate as sim
-from controller.config import Config
-from controller.state import BUTTONS
+from controller.core import session
+from controller.shell import simulate as sim
+from controller.setup.config import Config
+from controller.core.state import BUTTONS
 from tests.conftest import simulate
 from tests.invariants import check_invariants
 

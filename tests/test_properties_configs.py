@@ -33,14 +33,14 @@ from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from controller import simulate as sim
-from controller.config import (
+from controller.shell import simulate as sim
+from controller.setup.config import (
     HARD_MAX_ACCEL, HARD_MAX_ANGLE, HARD_MAX_SPEED, MAX_HOME_ANGLE, MAX_RATE, MAX_REST_TIME, MAX_SESSION_TIMEOUT,
     MAX_STEP_RATE, MAX_STEPS_PER_DEGREE, MIN_HOME_ANGLE, MIN_RATE, MIN_SESSION_TIMEOUT, MIN_STEPS_PER_DEGREE, Config,
 )
 from controller.errors import ProfileError, StartupRefused
-from controller.preflight import prepare_profile
-from controller.state import BUTTONS
+from controller.setup.preflight import prepare_profile
+from controller.core.state import BUTTONS
 from drivers.sim.hardware import FAULT_KINDS
 from tests.conftest import simulate
 from tests.invariants import BRIEF_HEAD_DOWN_ABOVE, Violation, no_trip_without_fault, not_cut_short, violations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from controller import realtime
+from controller.shell import realtime
 
 
 def test_a_refused_request_says_so_and_runs_on(mocker, caplog):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from controller import command
-from controller.config import Config
+from controller.core import command
+from controller.setup.config import Config
 from controller.errors import ProfileError
-from controller.planner import move_time
-from controller.preflight import prepare_profile
+from controller.core.planner import move_time
+from controller.setup.preflight import prepare_profile
 from tests.conftest import simulate
 
 PERIOD_WINDOW = 5  # periods: speeds judged over a few periods, so one step of quantisation does not count

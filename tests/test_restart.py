@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from controller import restart
-from controller.command import RECOVERY_SPEED_SHARE
-from controller.config import Config
-from controller.reasons import Trip
-from controller.service import Service, load_presets
+from controller.shell import restart
+from controller.core.command import RECOVERY_SPEED_SHARE
+from controller.setup.config import Config
+from controller.core.reasons import Trip
+from controller.shell.service import Service, load_presets
 from drivers.clock import MonotonicClock
 from drivers.sim import hardware
 from tests.waiting import periods_pass, wait_for

@@ -11,11 +11,11 @@ import socket
 
 import pytest
 
-from controller.config import Config
-from controller.notify import Notifier
-from controller.reasons import Trip
-from controller.runner import RealTimeLoop
-from controller.session import Preset
+from controller.setup.config import Config
+from controller.shell.notify import Notifier
+from controller.core.reasons import Trip
+from controller.shell.runner import RealTimeLoop
+from controller.core.session import Preset
 from controller.shell.table import Table
 from drivers.clock import MonotonicClock
 from drivers.sim import hardware
@@ -39,7 +39,7 @@ def table(notify_socket):
     config = Config.model_validate({"control": {"rate": 20}})
     clock = MonotonicClock()
     hw = hardware.build(config, clock=clock)
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     table = Table(config, hw, presets=[Preset("hold-40", prepare_profile("hold-40", config).program)])
     notifier = Notifier(notify_socket[0])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller import simulate as sim
-from controller.config import Config
+from controller.shell import simulate as sim
+from controller.setup.config import Config
 from tests.conftest import simulate
 
 PERIOD = Config().period
@@ -108,7 +108,7 @@ def test_session_timeout_brings_a_head_down_table_home():
 
 
 def test_session_timeout_cuts_a_running_profile_short():
-    from controller.preflight import prepare_profile
+    from controller.setup.preflight import prepare_profile
 
     program = prepare_profile("hold-40", Config()).program  # 5 min, admitted by the default config
     config = Config.model_validate({"limits": {"session_timeout": "90s"}})
@@ -170,7 +170,7 @@ def test_a_hold_to_run_button_held_through_a_stop_needs_a_fresh_press():
 
 
 def test_a_refused_press_is_not_a_request_for_motion():
-    from controller.state import ButtonEvent, Context, Machine, on_button, on_trip
+    from controller.core.state import ButtonEvent, Context, Machine, on_button, on_trip
 
     m = on_button(Machine(), ButtonEvent("stop", True, 0), Context()).machine
     m = on_button(m, ButtonEvent("start", True, 0), Context()).machine

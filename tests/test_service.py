@@ -15,11 +15,11 @@ import time
 
 import pytest
 
-from controller import calibration as cal
-from controller.config import Config
+from controller.setup import calibration as cal
+from controller.setup.config import Config
 from controller.errors import StartupRefused
-from controller.notify import Notifier
-from controller.service import Service, load_presets
+from controller.shell.notify import Notifier
+from controller.shell.service import Service, load_presets
 from drivers.sim import hardware
 from tests.test_runner import notify_socket  # noqa: F401 - a fixture
 from tests.waiting import wait_for
@@ -166,8 +166,8 @@ def test_run_sim_end_to_end_under_a_notify_socket(tmp_path, notify):
 
 @pytest.mark.realtime
 def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tmp_path, notify):
-    from controller.history import History
-    from controller.users import CONTRAINDICATIONS_VERSION
+    from controller.records.history import History
+    from controller.setup.users import CONTRAINDICATIONS_VERSION
 
     path, sock = notify
     config = tmp_path / "ana.toml"  # the README's ana; [presets] available: gentle, hold-40, oscillate
@@ -282,7 +282,7 @@ def test_the_real_hardware_factory_wires_the_configured_pins(mocker):
 
 
 def test_a_simulated_table_never_uses_the_real_tables_calibration(tmp_path):
-    from controller.service import SIM_CALIBRATION, config_for_run
+    from controller.shell.service import SIM_CALIBRATION, config_for_run
 
     path = _calibrated(tmp_path)  # a config naming a real calibration file
     real, _ = config_for_run(path, simulated=False)
@@ -301,14 +301,14 @@ def test_a_preset_file_next_to_the_config_is_found_from_anywhere(tmp_path, monke
     config_path = folder / "config.toml"
     config_path.write_text('[presets]\navailable = ["mine.toml", "gentle"]\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # not the config's folder
-    from controller.config import load_config
+    from controller.setup.config import load_config
 
     presets = load_presets(load_config(config_path), str(config_path))
     assert [p.name for p in presets] == ["mine", "gentle"]
 
 
 def test_a_folder_in_the_presets_is_named_as_one(tmp_path, monkeypatch):
-    from controller.config import load_config
+    from controller.setup.config import load_config
     from controller.errors import ConfigError
 
     (tmp_path / "etc" / "presets").mkdir(parents=True)

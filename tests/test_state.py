@@ -7,11 +7,11 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller import command
-from controller.state import (
+from controller.core import command
+from controller.core.state import (
     BUTTONS, Activity, ButtonEvent, Context, Machine, arrived_home, begin_return, on_button, on_trip,
 )
-from controller.supervisor import Limits
+from controller.core.supervisor import Limits
 
 LIMITS = Limits(home_angle=-60, max_angle=60, max_speed=4, max_accel=4, session_timeout=1200)
 

@@ -161,7 +161,7 @@ def test_a_halt_does_not_wait_for_a_backlog_of_overdue_pulses():
 
 
 def test_the_config_refuses_a_drive_faster_than_the_pulses_can_go(tmp_path):
-    from controller.config import MAX_STEP_RATE, load_config
+    from controller.setup.config import MAX_STEP_RATE, load_config
     from controller.errors import ConfigError
 
     path = tmp_path / "c.toml"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import Config
-from controller.preflight import prepare_profile
+from controller.setup.config import Config
+from controller.setup.preflight import prepare_profile
 from tests.conftest import simulate
 
 HEAD = 'name = "t"\n'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.reasons import Trip
-from controller.supervisor import (
+from controller.core.reasons import Trip
+from controller.core.supervisor import (
     FROZEN_AFTER, IMU_LOST_AFTER, Limits, Reading, Tracking, admit_goal, cause_active, supervise, watch_start,
 )
 

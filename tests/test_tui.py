@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("textual")
 
-from controller import simulate as sim  # noqa: E402
-from controller.config import Config  # noqa: E402
-from controller.preflight import prepare_profile  # noqa: E402
-from controller.session import Preset  # noqa: E402
-from controller.tui import SimulatorApp, drawing  # noqa: E402
+from controller.shell import simulate as sim  # noqa: E402
+from controller.setup.config import Config  # noqa: E402
+from controller.setup.preflight import prepare_profile  # noqa: E402
+from controller.core.session import Preset  # noqa: E402
+from controller.shell.tui import SimulatorApp, drawing  # noqa: E402
 
 
 def test_the_drawing_tilts_with_the_angle():
@@ -86,7 +86,7 @@ def test_hold_to_run_jog_stops_when_let_go():
 
 def test_shift_p_switches_the_user_at_home():
     async def scenario():
-        from controller.service import user_choices
+        from controller.shell.service import user_choices
 
         config = Config.model_validate({"users": [{"name": "ana", "max_angle": 30}]})
         users = user_choices(config, "test", first=None, history=None)
@@ -144,7 +144,7 @@ def test_at_80_by_24_nothing_is_clipped():
 
 def test_the_progress_bar_follows_a_preset_started_with_the_start_key():
     async def scenario():
-        from controller.service import user_choices
+        from controller.shell.service import user_choices
 
         config = Config()
         users = user_choices(config, "test", first=None, history=None)  # the config's presets, no PROFILE
@@ -163,7 +163,7 @@ def test_the_progress_bar_follows_a_preset_started_with_the_start_key():
 
 
 def test_a_profile_given_starts_at_t_0_and_quitting_says_where_the_table_was_left(monkeypatch, capsys):
-    from controller.cli import main
+    from controller.commands.cli import main
 
     seen = []
 

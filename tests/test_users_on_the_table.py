@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from controller import simulate as sim
-from controller.config import Config
-from controller.history import History
-from controller.service import user_choices
-from controller.users import CONTRAINDICATIONS_VERSION
+from controller.shell import simulate as sim
+from controller.setup.config import Config
+from controller.records.history import History
+from controller.shell.service import user_choices
+from controller.setup.users import CONTRAINDICATIONS_VERSION
 
 CONFIG = {"users": [{"name": "ana", "max_angle": 30, "max_speed": 2}, {"name": "bo", "max_angle": 20}],
           "presets": {"available": ["gentle", "hold-40"]}}
@@ -111,7 +111,7 @@ def test_a_progression_in_the_presets_is_offered_up_to_her_last_level(tmp_path):
 
 
 def test_the_session_log_keeps_each_users_last_level(tmp_path):
-    from controller.sessionlog import SessionLog
+    from controller.records.sessionlog import SessionLog
 
     finals = {"guest": {"build-up": 10}, "ana": {"build-up": 6}}
     levels = {"guest": {"build-up": 0}, "ana": {"build-up": 6}}
@@ -126,8 +126,8 @@ def test_the_session_log_keeps_each_users_last_level(tmp_path):
 
 
 def test_interactive_as_a_user_offers_what_fits(tmp_path, monkeypatch, capsys):
-    from controller.cli import main
-    from controller.tui import SimulatorApp
+    from controller.commands.cli import main
+    from controller.shell.tui import SimulatorApp
 
     config = tmp_path / "ana.toml"
     config.write_text('[[users]]\nname = "ana"\nmax_angle = 40\nmax_head_down = "5m"\nmax_speed = 1.0\n',

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-from controller import command, session, state, supervisor
-from controller.state import Activity
+from controller.core import command, session, state, supervisor
+from controller.core.state import Activity
 
 
 def session_clock(p, dt: float) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from controller import command, indicate, session, state, supervisor
+from controller.core import command, indicate, session, state, supervisor
 from controller.core import clocks, sensing
 from controller.core.table_state import (
-    ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState, UserChoice,
+    GUEST, ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState,
+    UserChoice,
 )
-from controller.planner import Setpoint, halted, step_toward
-from controller.reasons import REASONS, Trip, describe
-from controller.state import Activity, ButtonEvent, Context
-from controller.users import GUEST
+from controller.core.planner import Setpoint, halted, step_toward
+from controller.core.reasons import REASONS, Trip, describe
+from controller.core.state import Activity, ButtonEvent, Context
 
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 
-from controller import estimator, supervisor
+from controller.core import estimator, supervisor
 from controller.core.table_state import Settings
-from controller.planner import Setpoint, halted
+from controller.core.planner import Setpoint, halted
 from drivers.physics import STANDARD_GRAVITY  # constants only: drivers/physics.py imports nothing
 
 # At power-on the step count is anchored to the mean tilt, and the gyro's bias to its mean rate,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller import estimator, session, supervisor
-from controller.planner import Setpoint
-from controller.state import Machine
+from controller.core import estimator, session, supervisor
+from controller.core.planner import Setpoint
+from controller.core.state import Machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,9 @@ class Settings:
     rest_time: float
     idle_timeout: float = 120.0
     tracking: supervisor.Tracking = supervisor.Tracking()
+
+
+GUEST = "guest"  # the user of a session nobody chose a user for
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class TableState:
     anchor_rates: tuple[float, ...] = ()
     last_activity: float = 0.0  # the last button press or release (idle timeout)
     # After a restart the last trusted angle lets hold-to-run return count steps home if the IMU
-    # never answers (controller/restart.py).
+    # never answers (controller/shell/restart.py).
     blind_anchor: bool = False
     auto_return_in: float | None = None  # s until a timeout return, while one is counting down
     # A session's speed cap (a slow profile's max_speed) holds until the table is home again,

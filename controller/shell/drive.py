@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from controller.runner import RealTimeLoop
+from controller.shell.runner import RealTimeLoop
 from controller.shell.table import Table
 
 

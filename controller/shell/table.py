@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from controller import supervisor
-from controller.calibration import mount_for
-from controller.deadman import DeadMan, install_crash_hook
-from controller.loop import Controller, Settings, UserChoice
-from controller.reasons import Trip
-from controller.state import BUTTONS, ButtonEvent
+from controller.core import supervisor
+from controller.setup.calibration import mount_for
+from controller.shell.deadman import DeadMan, install_crash_hook
+from controller.shell.loop import Controller, Settings, UserChoice
+from controller.core.reasons import Trip
+from controller.core.state import BUTTONS, ButtonEvent
 from drivers.buttons import ButtonPanel
 
 log = logging.getLogger("inversion_table")

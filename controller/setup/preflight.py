@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller import command, session
-from controller.supervisor import Limits
+from controller.core import command, session
+from controller.core.supervisor import Limits
 from controller.errors import ProfileError
-from controller.validation import format_duration
+from controller.setup.validation import format_duration
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def _head_down(program: session.Program, config) -> tuple[float, float, float]:
 
 def _check_speeds_watched(program: session.Program, config, source: str, config_source: str) -> None:
     """Every move must be fast enough for a stall to trip within 1 s (I8): refused at load if not."""
-    from controller.supervisor import Tracking, slowest_watched_speed
+    from controller.core.supervisor import Tracking, slowest_watched_speed
 
     slowest = slowest_watched_speed(Tracking(**config.tracking.model_dump()))
     lines = []
@@ -168,7 +168,7 @@ def _check_speeds_watched(program: session.Program, config, source: str, config_
                              f"speed whose stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see "
                              f"within 1 s ({config_source}): raise the speed or lower rate_tolerance")
     if lines:
-        from controller.validation import join_problems
+        from controller.setup.validation import join_problems
 
         raise ProfileError(join_problems(list(dict.fromkeys(lines))))
 

@@ -11,17 +11,17 @@ from typing import Callable, Sequence
 
 from gpiozero.exc import GPIOZeroError
 
-from controller import calibration as cal
-from controller import restart
+from controller.setup import calibration as cal
+from controller.shell import restart
 from drivers.clock import MonotonicClock
-from controller.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
+from controller.setup.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.errors import ConfigError, HardwareError, InputError
-from controller.loop import UserChoice
-from controller.notify import Notifier
-from controller.preflight import prepare_profile
-from controller.runner import RealTimeLoop
-from controller.session import Preset
-from controller.users import GUEST
+from controller.shell.loop import UserChoice
+from controller.shell.notify import Notifier
+from controller.setup.preflight import prepare_profile
+from controller.shell.runner import RealTimeLoop
+from controller.core.session import Preset
+from controller.setup.users import GUEST
 from controller.shell.table import Table, settings_from
 from drivers.pi import pins_busy
 
@@ -44,7 +44,7 @@ def user_choices(config: Config, config_source: str, *, first: str | None, histo
     The config's own presets must all fit the config (ConfigError otherwise). A user is offered
     those that fit their limits, and ``say`` hears one line for each left out; starting as a user
     (``first``) none of them fits is refused (ConfigError, one line)."""
-    from controller.users import CONTRAINDICATIONS_VERSION
+    from controller.setup.users import CONTRAINDICATIONS_VERSION
 
     available = _available(config, config_source)  # each resolved once, for everyone
     names = [first] + [n for n in [None, *(u.name for u in config.users)] if n != first]
@@ -290,7 +290,7 @@ def run(
         raise
     writer = None
     if history is not None:
-        from controller.sessionlog import BackgroundWriter, SessionLog
+        from controller.records.sessionlog import BackgroundWriter, SessionLog
 
         writer = BackgroundWriter()
 

@@ -7,8 +7,8 @@ import threading
 import traceback
 from typing import Callable
 
-from controller import realtime
-from controller.reasons import Trip
+from controller.shell import realtime
+from controller.core.reasons import Trip
 
 # Safety rule 2 (docs/SAFETY.md): if the loop stalls or crashes, the motor halts within two control periods.
 DEADMAN_PERIODS = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.command import AUTO_MOVE_WARNING
+from controller.core.command import AUTO_MOVE_WARNING
 
 COUNT_ON, COUNT_OFF = 0.15, 0.25  # s: one pulse of a count (the selected preset's number)
 LONG_COUNT_ON = 0.6  # s: one pulse of a user's number

@@ -7,15 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller import command, schedule, session, supervisor
+from controller.core import command, session, supervisor
+
+from controller.setup import schedule
 from controller.errors import OutputError
 from controller.exits import (  # noqa: F401 - the API
     EXIT_CLOSED_PIPE, EXIT_HOME, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LATCHED, EXIT_NOT_HOME, EXIT_REJECTED,
 )
-from controller.reasons import REASONS
-from controller.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
+from controller.core.reasons import REASONS
+from controller.setup.schedule import MAX_SCHEDULE_TIME, Fault, Press, parse_press, parse_time  # noqa: F401 - the API
 from controller.shell.table import Table, settings_from  # noqa: F401 - settings_from: the API
-from controller.trace import TraceWriter
+from controller.records.trace import TraceWriter
 from drivers.sim import hardware
 
 # A run with nothing scheduled still waits for the power-on reading of the angle (the loop trips if

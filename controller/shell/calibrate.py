@@ -8,11 +8,11 @@ import logging
 import threading
 from typing import Callable
 
-from controller import calibration as cal
-from controller.config import Config
+from controller.setup import calibration as cal
+from controller.setup.config import Config
 from controller.errors import CalibrationError, HardwareError
 from controller.shell.table import Table
-from controller.supervisor import at_home
+from controller.core.supervisor import at_home
 from drivers.physics import STANDARD_GRAVITY
 
 LEVEL_TIME = 2.0        # s of samples with the bed level and still

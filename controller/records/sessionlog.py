@@ -7,8 +7,8 @@ import queue
 import threading
 from typing import Callable
 
-from controller.history import History
-from controller.users import GUEST
+from controller.records.history import History
+from controller.setup.users import GUEST
 
 
 log = logging.getLogger("inversion_table")

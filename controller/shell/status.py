@@ -54,7 +54,7 @@ def describe_event(record: dict) -> str:
     detail = {k: v for k, v in record.items() if k not in ("t", "event")}
     text = " ".join(f"{v}" if k in ("name", "reason", "kind", "action", "message") else f"{k}={v}" for k, v in detail.items())
     if kind in ("trip", "deadman"):
-        from controller.reasons import describe
+        from controller.core.reasons import describe
 
         text = describe(record["reason"])  # the code and what happened, as the journal says it
     return f"{_clock(record['t'])}  {kind:8} {text}"

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Sequence
 from pydantic import Field, ValidationError
 
 from controller.errors import CalibrationError
-from controller.validation import StrictModel
+from controller.setup.validation import StrictModel
 from drivers.physics import STANDARD_GRAVITY
 
 FILE_VERSION = 1

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from controller import tomltext
+from controller.setup import tomltext
 
 DURATION_ERROR = 'not a duration: use seconds (90) or a text like "90s", "2m", "1m30s"'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from controller.planner import Setpoint, move_time
+from controller.core.planner import Setpoint, move_time
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from controller.state import BUTTONS
-from controller.validation import LimitNote, StrictModel, problem, shown
+from controller.core.state import BUTTONS
+from controller.setup.validation import LimitNote, StrictModel, problem, shown
 from drivers import mpu6050_regs as regs
 
 MIN_BCM_PIN = 4                # GPIO0/1 are the HAT ID EEPROM's, GPIO2/3 the IMU's I2C bus

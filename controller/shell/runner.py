@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from controller import realtime
-from controller.deadman import heartbeat_stale
-from controller.notify import Notifier
-from controller.reasons import Trip
+from controller.shell import realtime
+from controller.shell.deadman import heartbeat_stale
+from controller.shell.notify import Notifier
+from controller.core.reasons import Trip
 from controller.shell.table import Table
 
 # A period that starts this late is skipped rather than run twice: catching up would send two

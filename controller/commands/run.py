@@ -1,4 +1,4 @@
-"""The commands for the table itself: `run`, `calibrate` and `doctor` (see controller/cli.py)."""
+"""`inversion-table run`: the service, on the table's hardware or the simulated table, in real time."""
 
 from __future__ import annotations
 
@@ -7,69 +7,35 @@ import os
 import sys
 import time
 
-from controller import simulate as sim
+from controller.commands.options import CALIBRATION_HELP, open_history
+from controller.commands.simulate import where_left
 from controller.errors import InputError
-
-PROG = "inversion-table"
-
-
-def doctor(args) -> int:
-    from controller import doctor, service
-    from controller.errors import ConfigError
-    from controller.status import rich_console
-
-    console = rich_console()
-
-    def why(text: str) -> None:  # the report went to a pipe or a file: say on stderr why the exit is 1
-        if not sys.stdout.isatty():
-            print(f"{PROG} doctor: exit 1: {text}", file=sys.stderr)
-
-    try:
-        config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
-    except ConfigError as exc:
-        from rich.markup import escape
-
-        console.print(f"[red]FAIL[/] config: {escape(str(exc))}", soft_wrap=True)
-        why(f"the config: {exc}")
-        return 1
-    system = doctor.SimulatedSystem() if args.sim else doctor.System()
-    return 0 if doctor.report(config, source, system, out=console.print, why=why) else 1
+from controller.setup.config import DEFAULT_CONFIG_PATH
+from controller.shell import simulate as sim
 
 
-def calibrate(args) -> int:
-    from controller import calibrate, service
-    from drivers.clock import MonotonicClock
-    from controller.errors import CalibrationError
-    from controller.shell.drive import RealTime, VirtualTime
 
-    logging.getLogger().setLevel(logging.WARNING)  # the prompts are the conversation; trips still show
-    config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
-    # Raw readings: the old calibration is not applied. The simulated table runs on virtual time
-    # (its person presses the buttons), so a busy machine cannot make a period late.
-    if args.sim:
-        from drivers.sim.hardware import build
-        from drivers.sim.person import SimulatedPerson
-
-        hw = build(config, calibration=None)
-        driver = VirtualTime(hw.clock)
-        ask = SimulatedPerson(hw, sleep=driver.sleep, now=driver.now).ask
-    else:
-        from drivers.pi import build
-
-        hw = build(config, clock=MonotonicClock(), calibration=None)
-        driver = RealTime(hw.clock)
-        ask = input
-    print(f"Calibrating the {'simulated' if args.sim else 'real'} table ({source}); Ctrl-C ends it, halting the motor.")
-    try:
-        calibrate.run(config, hw, say=print, ask=ask, driver=driver)
-    except CalibrationError as exc:
-        print(f"{PROG}: calibration failed, nothing saved: {exc}", file=sys.stderr)
-        return sim.EXIT_INTERNAL
-    except EOFError:
-        print(f"{PROG}: calibration needs a person at the table answering on a terminal; nothing saved",
-              file=sys.stderr)
-        return sim.EXIT_INTERNAL
-    return 0
+def add_parser(sub) -> None:
+    r = sub.add_parser("run", help="the service: run the table from its buttons (systemd starts it)", description=(
+        "Run the table: its buttons start, stop and jog it; the status LED and buzzer show its state. "
+        "Logs one line per event to stdout (the journal, under systemd). Exit: 0 stopped by a signal, "
+        "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed); "
+        "with --sim --until, as simulate."))
+    r.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    r.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
+    r.add_argument("--sim", action="store_true",
+                   help="run on the simulated table (mock pins, emulated IMU), in real time")
+    r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
+                   help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@T[:DURATION]",
+                   help="with --sim: inject a fault T seconds after start-up, as simulate does")
+    r.add_argument("--until", metavar="T",
+                   help="with --sim: stop T seconds after start-up and exit as simulate does (0 home, 3 stop or "
+                        "trip latched, 4 not home)")
+    r.add_argument("--user", metavar="NAME", help="the table's user (the config's [[users]]): their limits apply")
+    r.add_argument("--history", metavar="FILE",
+                   help="history file (default: the config's [history] file; with --sim, none unless given)")
+    r.set_defaults(main=main)
 
 
 class _JournalFormatter(logging.Formatter):
@@ -112,11 +78,11 @@ class _JournalHandler(logging.StreamHandler):
             self.on_closed()
 
 
-def run(args) -> int:
+def main(args) -> int:
     import signal
     import threading
 
-    from controller import service
+    from controller.shell import service
 
     stop = threading.Event()
     # A closed pipe ends `run --sim` as it would any command (quietly, 141). The real table goes on
@@ -149,8 +115,7 @@ def run(args) -> int:
             raise InputError("--user needs --history FILE: a user's acknowledgement of the contraindications "
                              "and progress are kept there")
     if args.history is not None or not args.sim:  # the real table always keeps its history
-        from controller.cli_people import open_history
-        from controller.users import require_acknowledged
+        from controller.setup.users import require_acknowledged
 
         history = open_history(args.history or config.history.file)
         if args.user is not None:
@@ -201,8 +166,7 @@ def run(args) -> int:
         result = sim.result_for(svc.table.state, code=sim.EXIT_NOT_HOME, t=svc.hw.clock.now() - started_at[0],
                                 why="reached --until" if reached_until.is_set() else "stopped by a signal",
                                 true_angle=svc.hw.table.angle())
-        from controller.cli import where_left
-
+        
         print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}", flush=True)
         return result.exit_code
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from controller.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
+from controller.setup.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
 from controller.errors import ConfigError
-from controller.validation import (
+from controller.setup.validation import (
     Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem, shown,
 )
 
@@ -291,7 +291,7 @@ class Config(StrictModel):
 
     def _tracking_problems(self) -> list[str]:
         """What makes the stall and slip checks blind within 1 s (I8), one line each."""
-        from controller.supervisor import (
+        from controller.core.supervisor import (
             ANCHOR_TIME, SLIP_VISIBLE_RATE, Tracking, slip_allowance, slowest_watched_speed,
         )
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from controller import session
+from controller.core import session
 from controller.errors import InputError
-from controller.planner import move_time
-from controller.state import BUTTONS
-from controller.validation import format_duration, parse_duration, shown
+from controller.core.planner import move_time
+from controller.core.state import BUTTONS
+from controller.setup.validation import format_duration, parse_duration, shown
 
 # The latest time a press, a fault, its end or --until may be: a day of simulated time is about ten
 # minutes with --fast; later is a typo (5h for 5m) or a run nobody would wait for.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from controller.state import Activity, Machine
-from controller.supervisor import Limits
+from controller.core.state import Activity, Machine
+from controller.core.supervisor import Limits
 
 # While a trip is latched, hold-to-run return goes no faster than this share of max_speed (I3).
 RECOVERY_SPEED_SHARE = 0.5

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from controller.core.table_state import GUEST  # noqa: F401 - the users' vocabulary
 from controller.errors import InputError
-
-GUEST = "guest"  # the user of a session nobody chose a user for
 
 # Raise the version when the text changes in substance: everyone is asked again.
 CONTRAINDICATIONS_VERSION = 1

@@ -10,10 +10,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
 
-from controller import simulate as sim
-from controller.state import LONG_PRESS
-from controller.status import describe_event
-from controller.validation import format_duration
+from controller.shell import simulate as sim
+from controller.core.state import LONG_PRESS
+from controller.shell.status import describe_event
+from controller.setup.validation import format_duration
 
 FRAME_RATE = 20  # screen updates per second
 DRAWING_WIDTH, DRAWING_HEIGHT = 41, 15  # the drawing's size before the screen is laid out
@@ -184,7 +184,7 @@ class SimulatorApp(App):
         """The progress bar follows the session that started: the one given, or the preset's."""
         expected = self._given_expected
         if expected is None:
-            from controller import session
+            from controller.core import session
 
             c = self.simulation.controller.state
             preset = next((p for p in c.presets if p.name == name), None)

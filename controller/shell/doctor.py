@@ -11,8 +11,8 @@ from typing import Callable, Iterator
 
 from gpiozero.pins.mock import MockFactory
 
-from controller import calibration as cal
-from controller.config import Config
+from controller.setup import calibration as cal
+from controller.setup.config import Config
 from controller.errors import HardwareError, InputError
 from drivers import mpu6050_regs as regs
 from drivers.i2c import BUS_LOCK_TIMEOUT_S, BusioI2C, lock_within
@@ -231,7 +231,7 @@ def _calibration_check(config: Config, simulated: bool) -> Check:
         c = cal.load(config.calibration.file, config, again="")  # what to run is the fix, said once
     except InputError as e:
         if simulated:
-            from controller.service import SIM_CALIBRATION
+            from controller.shell.service import SIM_CALIBRATION
 
             fix = cal.calibrate_command(config.calibration.file, simulated=True,
                                         default=os.path.abspath(SIM_CALIBRATION))
@@ -243,7 +243,7 @@ def _calibration_check(config: Config, simulated: bool) -> Check:
 
 
 def _presets_check(config: Config, source: str) -> Check:
-    from controller.service import load_presets
+    from controller.shell.service import load_presets
 
     try:
         presets = load_presets(config, source)

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from controller.reasons import REASONS, Trip
+from controller.core.reasons import REASONS, Trip
 
 FILE_NAME = "restart.json"
 # Written when the angle moved this much, or a latch changed, and at most this often.

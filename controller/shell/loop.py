@@ -7,14 +7,14 @@ import queue
 import traceback
 from typing import Callable, Protocol, Sequence
 
-from controller import session
+from controller.core import session
 from controller.core import period
 from controller.core.table_state import (  # noqa: F401 - Settings and UserChoice: the API
     ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState, UserChoice,
 )
 from controller.errors import ImuError
-from controller.reasons import Trip
-from controller.state import ButtonEvent
+from controller.core.reasons import Trip
+from controller.core.state import ButtonEvent
 
 # Sensor trust: an I2C read is retried within the period to ride through a noise blip; the
 # supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).

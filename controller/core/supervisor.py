@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from controller.reasons import Trip
+from controller.core.reasons import Trip
 
 # -- safety timings and margins (safety rules 3-5, invariants I1, I8) ----------------------------
 # The estimate may pass a travel limit by this much before it trips: above sensor noise (0.05 deg

@@ -1,0 +1,44 @@
+"""`inversion-table profiles`: list the presets, or check a profile against the config."""
+
+from __future__ import annotations
+
+from controller.commands.options import Parser, config_from, options_anywhere
+from controller.setup.preflight import prepare_profile
+from controller.setup.validation import format_duration
+
+
+
+def add_parser(sub) -> None:
+    pr = sub.add_parser("profiles", help="list the presets, or check a profile file", description=(
+        "List the shipped presets and those the config's table offers, or check a profile (a .toml file or a "
+        "preset) against the config's limits and session timeout, as simulate and run do before anything "
+        "moves. Exit: 0 listed or the profile is fine, 2 rejected (every problem is listed)."))
+    pr_sub = pr.add_subparsers(dest="action", parser_class=Parser)
+    pr_list = pr_sub.add_parser("list", help="list the presets (the default)")
+    chk = pr_sub.add_parser("check", help="validate a profile file against the config")
+    chk.add_argument("file", metavar="FILE")
+    options_anywhere(pr, (pr_list, chk), lambda parser, **default: parser.add_argument(
+        "--config", metavar="FILE", help="config file (default: the shipped defaults)", **default))
+    pr.set_defaults(main=main)
+
+
+def main(args) -> int:
+    from profiles import preset_names, resolve_profile
+
+    config, config_source = config_from(getattr(args, "config", None))
+    if args.action == "check":
+        prepared = prepare_profile(args.file, config, config_source=config_source)
+        print(
+            f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
+            f"{format_duration(round(prepared.duration))} of steps, head-down at most "
+            f"{format_duration(round(prepared.head_down))} (session timeout "
+            f"{format_duration(config.limits.session_timeout)})"
+        )
+        return 0
+    names = preset_names()
+    width = max(map(len, names)) + 1
+    for name in names:
+        profile, _ = resolve_profile(name)
+        print(f"{name:{width}} {profile.description}")
+    print(f"\non the table ({config_source}, [presets] available): {', '.join(config.presets.available)}")
+    return 0

@@ -1,0 +1,1 @@
+"""What the table remembers and shows afterwards: the trace, the session history, the plots."""

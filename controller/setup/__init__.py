@@ -1,0 +1,1 @@
+"""The files people write, read and checked: config, profiles against it, calibration, users, schedules."""
