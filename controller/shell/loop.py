@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import traceback
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 from controller.core import session
 from controller.core import period
@@ -13,6 +13,8 @@ from controller.core.table_state import (  # noqa: F401 - Settings and UserChoic
     ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState, UserChoice,
 )
 from controller.errors import ImuError
+from controller.shell.seams import Imu, Motor
+from drivers.clock import Clock
 from controller.core.reasons import Trip
 from controller.core.state import ButtonEvent
 
@@ -22,22 +24,6 @@ IMU_READ_ATTEMPTS = 3
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 log = logging.getLogger("inversion_table")
-
-
-class Imu(Protocol):
-    def read(self): ...
-
-
-class Motor(Protocol):
-    position: float
-    halt_count: int
-    halted: bool
-    steps_per_degree: float
-
-    def move_to(self, degrees: float, duration: float) -> int: ...
-    def halt(self) -> None: ...
-    def clear_halt(self, token: int) -> bool: ...
-    def set_position(self, degrees: float) -> None: ...
 
 
 class Controller:
@@ -53,7 +39,7 @@ class Controller:
         imu: Imu,
         motor: Motor,
         mount,
-        clock,
+        clock: Clock,
         settings: Settings,
         presets: Sequence[session.Preset] = (),
         report: Callable[[dict], None] = lambda record: None,

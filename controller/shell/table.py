@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 from controller.core import supervisor
 from controller.setup.calibration import mount_for
 from controller.shell.deadman import DeadMan, install_crash_hook
+from controller.shell.seams import Hardware
 from controller.shell.loop import Controller, Settings, UserChoice
 from controller.core.reasons import Trip
 from controller.core.state import BUTTONS, ButtonEvent
@@ -63,7 +64,7 @@ class Table:
     every ``listeners`` callable; after each period ``after_period`` callables get the sample.
     """
 
-    def __init__(self, config, hardware, *, presets: Sequence = (), users: Sequence[UserChoice] = (),
+    def __init__(self, config, hardware: Hardware, *, presets: Sequence = (), users: Sequence[UserChoice] = (),
                  restored=None) -> None:
         self.config, self.hw = config, hardware
         self.settings = settings_from(config)

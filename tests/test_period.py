@@ -1,0 +1,53 @@
+"""The pure step's own promises, beside the property test: the one trip path, a restart's latches,
+and a halted motor's plan (controller/core/period.py)."""
+
+from __future__ import annotations
+
+from controller.core import period
+from controller.core.reasons import Trip
+from controller.core.table_state import Halt, Inputs, Report, SetPosition
+from controller.setup.calibration import mount_for
+from controller.setup.config import Config
+from controller.shell.restart import RestartState
+from controller.shell.table import settings_from
+
+CONFIG = Config()
+SETTINGS = settings_from(CONFIG)
+MOUNT = mount_for(CONFIG, None)
+
+
+def _start(**kw):
+    return period.initial(SETTINGS, mount=MOUNT, position=-60.0, now=0.0, **kw)
+
+
+def test_a_trip_halts_first_then_latches_and_reports_once():
+    state, _ = _start()
+    state, actions = period.trip(state, Trip.STALL, now=1.0)
+    assert isinstance(actions[0], Halt)
+    assert [a.record["reason"] for a in actions if isinstance(a, Report)] == [Trip.STALL]
+    assert state.machine.trip is Trip.STALL and state.setpoint.velocity == 0.0 and state.program is None
+    again, more = period.trip(state, Trip.IMU_LOST, now=1.1)
+    assert more == [] and again.machine.trip is Trip.STALL  # latched: the first reason stands
+
+
+def test_a_restored_trip_goes_through_the_trip_path():
+    """A restart used to latch the trip without halting or reporting it."""
+    state, actions = _start(restored=RestartState(20.0, trip=Trip.IMU_LOST, head_down=30.0))
+    kinds = [type(a) for a in actions]
+    assert kinds[:2] == [SetPosition, Halt]  # the last trusted angle, then the halt
+    assert [a.record for a in actions if isinstance(a, Report)] == [{"t": 0.0, "event": "trip", "reason": Trip.IMU_LOST}]
+    assert state.machine.trip is Trip.IMU_LOST and state.head_down == 30.0 and state.blind_anchor
+
+
+def test_a_restored_stop_is_held_by_a_halt():
+    state, actions = _start(restored=RestartState(-12.0, stop_latched=True))
+    assert Halt() in actions and state.machine.stop_latched
+
+
+def test_a_period_with_a_halted_motor_plans_nothing():
+    state, _ = _start()
+    state, actions = period.step(state, Inputs(t=0.01, position=-60.0, halted=True, halt_token=1))
+    assert not any(type(a).__name__ == "Move" for a in actions)
+    assert period.halted_at(state, -60.0) is state  # already planned from where it stands
+    moved = period.halted_at(state, -59.5)
+    assert moved.setpoint.position == -59.5 and moved.setpoint.velocity == 0.0 and moved.position == -59.5
