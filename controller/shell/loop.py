@@ -16,7 +16,7 @@ from controller.errors import ImuError
 from controller.shell.seams import Imu, Motor
 from drivers.clock import Clock
 from controller.core.reasons import Trip
-from controller.core.state import ButtonEvent
+from controller.core.state import HOLD_TO_RUN, ButtonEvent
 
 # Sensor trust: an I2C read is retried within the period to ride through a noise blip; the
 # supervisor decides when too few reads get through (supervisor.IMU_LOST_AFTER).
@@ -98,7 +98,11 @@ class Controller:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        levels = self._buttons_pressed() if self._buttons_pressed is not None else None
+        # The levels guard a hold-to-run against a lost release edge: read the pins only when one
+        # is held, or pressed in this period (the step looks at no other level).
+        watching = self.state.machine.held & HOLD_TO_RUN or any(
+            type(e) is ButtonEvent and e.pressed and e.name in HOLD_TO_RUN for e in events)
+        levels = self._buttons_pressed() if self._buttons_pressed is not None and watching else None
         inputs = Inputs(t=now, sample=sample, attempts=attempts, failures=failures, events=tuple(events),
                         levels=levels, position=motor.position, halted=motor.halted, halt_token=token,
                         stepped_rate=self._stepped_rate)
