@@ -51,3 +51,14 @@ def test_a_period_with_a_halted_motor_plans_nothing():
     assert period.halted_at(state, -60.0) is state  # already planned from where it stands
     moved = period.halted_at(state, -59.5)
     assert moved.setpoint.position == -59.5 and moved.setpoint.velocity == 0.0 and moved.position == -59.5
+
+
+def test_return_pressed_before_the_angle_is_known_stays_home():
+    """A property-test find: `return` at power-on, before the anchor, was planned from the step
+    count's zero, so with rest_angle = -20 the table drove from home up to -20 deg and back."""
+    from tests.conftest import simulate
+
+    config = Config.model_validate({"motion": {"rest_angle": -20}})
+    run = simulate(config=config, presses=["return@0:20"])
+    assert max(s["true_angle"] for s in run.samples) <= config.table.home_angle + 1.0
+    assert run.result.exit_code == 0

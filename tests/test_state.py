@@ -170,3 +170,15 @@ def test_invariants_hold_for_every_button_sequence(seq):
         if before.stop_latched and not (pressed and name == "reset"):
             assert m.stop_latched  # only reset clears a stop
         assert c.speed <= LIMITS.max_speed
+
+
+def test_a_return_goes_at_its_programs_speed_even_when_hurried():
+    """A return that would end past I5's bound is re-planned at max_speed (core/clocks.py); the
+    command must follow that program, not cap it at the comfort speed again (a property-test find)."""
+    m = replace(Machine(), activity=Activity.RETURNING, motion_requested=True)
+    hurried = command.choose(m, limits=LIMITS, program_goal=-60.0, program_speed=LIMITS.max_speed, jog_speed=1.0,
+                             return_speed=0.5, position=30.0)
+    assert hurried.speed == LIMITS.max_speed
+    gentle = command.choose(m, limits=LIMITS, program_goal=-60.0, program_speed=0.5, jog_speed=1.0,
+                            return_speed=0.5, position=30.0)
+    assert gentle.speed == 0.5

@@ -63,7 +63,10 @@ def choose(
     if m.activity is Activity.RUNNING and program_goal is not None:
         return Command(program_goal, min(program_speed, limits.max_speed))
     if m.activity is Activity.RETURNING and program_goal is not None:
-        return Command(program_goal, min(program_speed, return_speed, limits.max_speed))
+        # The return's program carries its speed: the comfort speed (a slow profile's cap lowers
+        # it), or max_speed once a return would end past I5's bound (core/clocks.py). Capping it
+        # at return_speed here again would keep a hurried return at the comfort speed.
+        return Command(program_goal, min(program_speed, limits.max_speed))
     return HOLD
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from controller.core import estimator, supervisor
+from controller.core import estimator, session, supervisor
+from controller.core.state import Activity
 from controller.core.table_state import Settings
 from controller.core.planner import Setpoint, halted
 from drivers.physics import STANDARD_GRAVITY  # constants only: drivers/physics.py imports nothing
@@ -45,6 +46,11 @@ def sense(p) -> None:
             p.estimate = estimator.start(tilt=tilt, gyro_rate=gyro_rate, gyro_bias=bias, t=sample.t)
             p.set_position(p.estimate.angle)
             p.setpoint = Setpoint(p.estimate.angle)
+            if p.machine.activity is Activity.RETURNING and p.program is not None:
+                # `return` was pressed before the table's angle was known: its way home (rest
+                # first, or not) was planned from the step count's zero, not from the table.
+                p.program = p.return_program()
+                p.progress = session.start(p.now)
     elif trustworthy:  # a doubtful sample is not folded in
         p.estimate = estimator.update(
             p.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=p.setpoint.still
