@@ -192,10 +192,12 @@ class _Period:
             return_speed=self.return_speed,
             position=self.position,
         )
-        if self.reanchor is not None and not self._sensor_trusted_now():
-            self.reanchor = None  # the sensor is not to be trusted after all: keep counting steps
-        if self.machine.recovering and (self._sensor_says_home(reason) or self._moving_away(reason)
-                                        or self.reanchor is not None):  # a recovery waits for its anchor
+        if self.reanchor is not None and self.machine.trip is not None and not self._sensor_trusted_now():
+            # A recovery's sensor is not to be trusted after all: keep counting steps. (After a
+            # reset the anchor is waited for: nothing moves on a step count a lying gyro bent.)
+            self.reanchor = None
+        if self.reanchor is not None or (self.machine.recovering and (
+                self._sensor_says_home(reason) or self._moving_away(reason))):  # motion waits for the anchor
             cmd = command.HOLD
         if cmd.goal is None:
             self._hold_still()
@@ -237,9 +239,13 @@ class _Period:
                 if name in self.machine.held and name not in levels:
                     self._button(ButtonEvent(name, False, now))
         if was_tripped is not None and self.machine.trip is None and REASONS[was_tripped].reanchor and self.estimate:
-            # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth.
+            # The step count was wrong (stall, slip, lost steps): the sensor's angle is the truth,
+            # and the accelerometer's still tilt has the last word before anything moves (a gyro
+            # that lied has bent the fused estimate: a property-test find, I1 past home).
             self.set_position(self.estimate.angle)
             self.setpoint = Setpoint(self.estimate.angle)
+            if self.reanchor is None:
+                self.reanchor = []
         if (self.machine.recovering and not was_recovering and REASONS[self.machine.trip].reanchor
                 and self._sensor_trusted_now() and self.setpoint.still):
             # A held return begins after a trip that proved the step count wrong: the sensor is the
