@@ -62,7 +62,7 @@ def _hurry_if_late(p) -> None:
         return
     sp, lim = p.setpoint, p.limits
     needed = command.time_to_come_up(sp.position, sp.velocity, speed=p.program.speed, accel=lim.max_accel)
-    if p.head_down + needed > p.return_budget + 2 * p.settings.period:  # a period's rounding aside
+    if p.head_down + needed > p.return_budget:  # I5 allows no slack: a hurried return is only faster
         p.log("warning", "the return would keep the user head-down past the session timeout: returning at max_speed")
         p.report({"t": p.now, "event": "notice", "message": "returning faster: the session time is up"})
         p.program = p.return_program(speed=lim.max_speed)
