@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 from controller.core import command, indicate, session, state, supervisor
 from controller.core import clocks, sensing
 from controller.core.table_state import (
-    GUEST, ClearHalt, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState,
+    GUEST, ClearHalt, Derived, Halt, Inputs, Log, Move, PresetsChanged, Report, SetPosition, Settings, TableState,
     UserChoice,
 )
 from controller.core.planner import Setpoint, halted, step_toward
@@ -95,7 +95,7 @@ def sample_record(s: TableState, t: float) -> dict:
     }
 
 
-class _Period:
+class _Period(Derived):
     """The working copy of one period's decisions: it starts as the state, gathers actions, and
     ends as a new state. Nothing outside the step ever sees it."""
 
@@ -113,15 +113,7 @@ class _Period:
         self.reanchor = tuple(self.reanchor) if self.reanchor is not None else None
         return TableState(**{name: getattr(self, name) for name in _FIELDS}), self.actions
 
-    # -- derived -------------------------------------------------------------------------------
-    @property
-    def limits(self) -> supervisor.Limits:
-        return self.settings.limits
-
-    @property
-    def anchored(self) -> bool:
-        return self.estimate is not None or self.blind_anchor
-
+    # -- derived (limits and anchored: table_state.Derived) ---------------------------------------
     @property
     def return_speed(self) -> float:
         """The comfort speed home, lowered by the session's speed cap if one is running."""

@@ -38,8 +38,23 @@ class UserChoice:
 
 
 
+class Derived:
+    """What follows from the state's fields: shared by the snapshot and the period's working copy."""
+
+    __slots__ = ()
+
+    @property
+    def limits(self) -> supervisor.Limits:
+        return self.settings.limits
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the step count knows where the table is: from the sensor, or from a restart."""
+        return self.estimate is not None or self.blind_anchor
+
+
 @dataclass(frozen=True, slots=True)
-class TableState:
+class TableState(Derived):
     """Everything the period step decides from, and the snapshot every reader gets (frozen).
 
     ``mount`` turns a sample's vectors into the table's tilt and rate (pure geometry, from the
@@ -77,15 +92,6 @@ class TableState:
     warned: bool = False  # the "returns home by itself" notice was given for this countdown
     return_budget: float | None = None  # I5's bound for the return under way
     reanchor: tuple[float, ...] | None = None  # still tilts gathered to re-anchor after a tracking trip
-
-    @property
-    def limits(self) -> supervisor.Limits:
-        return self.settings.limits
-
-    @property
-    def anchored(self) -> bool:
-        """Whether the step count knows where the table is: from the sensor, or from a restart."""
-        return self.estimate is not None or self.blind_anchor
 
     @property
     def user(self) -> str | None:
