@@ -53,7 +53,8 @@ def sense(p) -> None:
                 p.progress = session.start(p.now)
     elif trustworthy:  # a doubtful sample is not folded in
         p.estimate = estimator.update(
-            p.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=p.setpoint.still
+            p.estimate, tilt=tilt, gyro_rate=gyro_rate, t=sample.t, still=p.setpoint.still,
+            period=p.settings.period,
         )
         if p.reanchor is not None and p.setpoint.still:
             _reanchor_from(p, tilt)
