@@ -6,8 +6,7 @@ import logging
 import sys
 
 from controller import exits
-from controller.commands.options import CALIBRATION_HELP, PROG
-from controller.setup.config import DEFAULT_CONFIG_PATH
+from controller.commands.options import PROG, add_table_options
 
 
 
@@ -19,10 +18,7 @@ def add_parser(sub) -> None:
         "head-down jog, and writes the result atomically to [calibration] file. Stop the service "
         "first (sudo systemctl stop inversion-table). Exit: 0 saved, 1 a check failed (nothing "
         "saved), 2 config rejected, 3 start-up refused."))
-    c.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
-    c.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
-    c.add_argument("--sim", action="store_true",
-                   help="calibrate the simulated table, with a simulated person pressing its buttons")
+    add_table_options(c, sim_help="calibrate the simulated table, with a simulated person pressing its buttons")
     c.set_defaults(main=main)
 
 

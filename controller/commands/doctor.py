@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from controller.commands.options import CALIBRATION_HELP, PROG
-from controller.setup.config import DEFAULT_CONFIG_PATH
+from controller.commands.options import PROG, add_table_options
 
 
 
@@ -15,9 +14,7 @@ def add_parser(sub) -> None:
                                     "chips), the buttons, the config, the calibration and the presets, and "
                                     "prints the wiring table for the configured pins. Exit: 0 all is well, "
                                     "1 something needs fixing."))
-    d.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
-    d.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
-    d.add_argument("--sim", action="store_true", help="examine the simulated table instead")
+    add_table_options(d, sim_help="examine the simulated table instead")
     d.set_defaults(main=main)
 
 

@@ -16,6 +16,13 @@ CALIBRATION_HELP = ("calibration file (default: the config's [calibration] file;
                     "sim-calibration.json in the current directory)")
 
 
+def add_table_options(parser, *, sim_help: str) -> None:
+    """--config, --calibration and --sim: how the commands that drive a table find it."""
+    parser.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
+    parser.add_argument("--sim", action="store_true", help=sim_help)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line, like every other rejected input."""
 

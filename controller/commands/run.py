@@ -7,10 +7,9 @@ import os
 import sys
 import time
 
-from controller.commands.options import CALIBRATION_HELP, open_history
+from controller.commands.options import add_table_options, open_history
 from controller.commands.simulate import where_left
 from controller.errors import InputError
-from controller.setup.config import DEFAULT_CONFIG_PATH
 from controller.shell import simulate as sim
 
 
@@ -21,10 +20,7 @@ def add_parser(sub) -> None:
         "Logs one line per event to stdout (the journal, under systemd). Exit: 0 stopped by a signal, "
         "1 internal or hardware error, 2 config rejected, 3 start-up refused (stop button pressed); "
         "with --sim --until, as simulate."))
-    r.add_argument("--config", metavar="FILE", help=f"config file (default: {DEFAULT_CONFIG_PATH})")
-    r.add_argument("--calibration", metavar="FILE", help=CALIBRATION_HELP)
-    r.add_argument("--sim", action="store_true",
-                   help="run on the simulated table (mock pins, emulated IMU), in real time")
+    add_table_options(r, sim_help="run on the simulated table (mock pins, emulated IMU), in real time")
     r.add_argument("--press", action="append", default=[], metavar="NAME@T[:HOLD]",
                    help="with --sim: press a button T seconds after start-up, e.g. start@2 or down@5:3")
     r.add_argument("--fault", action="append", default=[], metavar="KIND@T[:DURATION]",

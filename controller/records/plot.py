@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import InputError
+from controller.setup.validation import read_user_file
 
 # Events drawn as marks on the time axis, and how.
 BUTTON_COLOURS = {"stop": "tab:red", "reset": "tab:purple", "start": "tab:green", "return": "tab:blue",
@@ -46,15 +47,11 @@ def output_path(out: str, name: str) -> Path:
 
 def _read(path: str) -> tuple[list[dict], tuple[str, ...]]:
     """The trace's records, and notes; a last line cut off mid-write (a killed run) is left out."""
+    raw = read_user_file(path, what="trace", error_cls=InputError, hint="write one with simulate --log FILE")
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such trace file (write one with simulate --log FILE)") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a trace file (write one with simulate --log FILE)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the trace: {getattr(e, 'strerror', None) or e}") from None
+        lines = raw.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a JSON Lines trace: the file is not UTF-8 text") from None
     records, notes = [], []
     for number, line in enumerate(lines, start=1):
         if line.strip():

@@ -47,11 +47,17 @@ def parse_time(text: str, option: str, what: str = "") -> float:
     return seconds
 
 
-def parse_press(text: str, buttons=BUTTONS) -> Press:
-    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``; ``buttons`` are those fitted."""
+def _scheduled(text: str, option: str, form: str) -> re.Match:
+    """The parts of one ``NAME@T[:LENGTH]`` option value; else InputError showing the ``form``."""
     m = _SCHEDULE.match(text.strip())
     if not m:
-        raise InputError(f"--press {shown(text)}: expected NAME@T[:HOLD], e.g. stop@35.5 or return@60:20")
+        raise InputError(f"{option} {shown(text)}: expected {form}")
+    return m
+
+
+def parse_press(text: str, buttons=BUTTONS) -> Press:
+    """``NAME@T[:HOLD]``, e.g. ``stop@35.5`` or ``return@60:20``; ``buttons`` are those fitted."""
+    m = _scheduled(text, "--press", "NAME@T[:HOLD], e.g. stop@35.5 or return@60:20")
     name = m["name"]
     if name not in BUTTONS:
         raise InputError(f"--press {shown(text)}: no button named {shown(name)} (buttons: {', '.join(BUTTONS)})")
@@ -63,9 +69,7 @@ def parse_press(text: str, buttons=BUTTONS) -> Press:
 
 def parse_fault(text: str, kinds) -> Fault:
     """``KIND@T[:DURATION]``, e.g. ``imu-disconnect@40`` or ``stall@12:2``; ``kinds`` are those known."""
-    m = _SCHEDULE.match(text.strip())
-    if not m:
-        raise InputError(f"--fault {shown(text)}: expected KIND@T[:DURATION], e.g. imu-disconnect@40 or stall@12:2")
+    m = _scheduled(text, "--fault", "KIND@T[:DURATION], e.g. imu-disconnect@40 or stall@12:2")
     kind = m["name"]
     if kind not in kinds:
         raise InputError(f"--fault {shown(text)}: no fault kind {shown(kind)} (kinds: {', '.join(kinds)})")

@@ -122,17 +122,25 @@ def join_problems(lines: list[str]) -> str:
     return f"{lines[0]} (and {more} more problem{'s' * (more != 1)})\n" + "\n".join(lines[1:])
 
 
-def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exception], what: str) -> M:
-    """Read a TOML file and validate it as ``model_cls``; every failure is ``error_cls`` with a clear message."""
+def read_user_file(path: str | Path, *, what: str, error_cls: type[Exception], limit: int | None = None,
+                   hint: str = "") -> bytes:
+    """A file a user named, as bytes (at most ``limit`` + 1 of them: not all of /dev/zero, or a file
+    given by mistake); a missing, unreadable or wrong kind of file is ``error_cls`` naming it."""
+    also = f" ({hint})" if hint else ""
     try:
         with open(path, "rb") as f:
-            raw = f.read(tomltext.MAX_BYTES + 1)  # not all of /dev/zero, or a file written by mistake
+            return f.read() if limit is None else f.read(limit + 1)
     except FileNotFoundError:
-        raise error_cls(f"{path}: no such {what} file") from None
+        raise error_cls(f"{path}: no such {what} file{also}") from None
     except IsADirectoryError:
-        raise error_cls(f"{path}: is a directory, not a {what} file") from None
+        raise error_cls(f"{path}: is a directory, not a {what} file{also}") from None
     except (OSError, ValueError) as e:
         raise error_cls(f"{path}: cannot read the {what} file: {getattr(e, 'strerror', None) or e}") from None
+
+
+def load_toml_model(path: str | Path, model_cls: type[M], *, error_cls: type[Exception], what: str) -> M:
+    """Read a TOML file and validate it as ``model_cls``; every failure is ``error_cls`` with a clear message."""
+    raw = read_user_file(path, what=what, error_cls=error_cls, limit=tomltext.MAX_BYTES)
     if len(raw) > tomltext.MAX_BYTES:
         raise error_cls(f"{path}: more than {tomltext.MAX_BYTES // 1024} KiB, too large for a {what} file") from None
     try:
