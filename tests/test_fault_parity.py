@@ -17,10 +17,6 @@ import pytest
 from controller.commands.cli import main
 from drivers.sim.hardware import FAULT_KINDS
 
-# Not in the default run (pyproject.toml): on a loaded machine the real-time half can trip
-# differently, a timing fact and not a difference between the clocks. `pytest -m parity` runs it.
-pytestmark = pytest.mark.parity
-
 CONFIG = "[control]\nrate = 20\n"
 # The table jogs head-down from 0.1 s, the fault comes at 0.8 s for 0.5 s, the run ends at 2.2 s.
 SCHEDULE = ["--press", "down@0.1:1.6", "--until", "2.2"]
