@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from controller.commands.options import Parser, config_from, options_anywhere
-from controller.setup.preflight import prepare_profile
-from controller.setup.validation import format_duration
+from controller.setup.preflight import check_summary, prepare_profile
 
 
 
@@ -28,12 +27,7 @@ def main(args) -> int:
     config, config_source = config_from(getattr(args, "config", None))
     if args.action == "check":
         prepared = prepare_profile(args.file, config, config_source=config_source)
-        print(
-            f"{args.file}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
-            f"{format_duration(round(prepared.duration))} of steps, head-down at most "
-            f"{format_duration(round(prepared.head_down))} (session timeout "
-            f"{format_duration(config.limits.session_timeout)})"
-        )
+        print(check_summary(args.file, prepared, config))
         return 0
     names = preset_names()
     width = max(map(len, names)) + 1

@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
                    help="with --sim: stop T seconds after start-up and exit as simulate does (0 home, 3 stop or "
                         "trip latched, 4 not home)")
     r.add_argument("--user", metavar="NAME", help="the table's user (the config's [[users]]): their limits apply")
+    r.add_argument("--remote", metavar="HOST:PORT",
+                   help="serve the phone remote here, e.g. 127.0.0.1:8270 (default: the config's [remote] listen; "
+                        "README, \"Phone remote\")")
     r.add_argument("--history", metavar="FILE",
                    help="history file (default: the config's [history] file; with --sim, none unless given)")
     r.set_defaults(main=main)
@@ -97,6 +100,10 @@ def main(args) -> int:
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]
     until = sim.parse_time(args.until, "--until") if args.until is not None else None
+    from controller.setup.config_remote import listen_option, parse_listen
+
+    remote = listen_option(args.remote) if args.remote is not None else (
+        parse_listen(config.remote.listen) if config.remote.listen is not None else None)
     started_at = [0.0]  # the clock at start-up: presses, faults and --until count from it
     if args.calibration is not None and not os.path.exists(args.calibration):
         from controller.errors import CalibrationError
@@ -173,6 +180,7 @@ def main(args) -> int:
         # limits are the controller's, and switch with them.
         code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
                            started=started, finished=finished, history=history, config_source=source,
+                           remote=remote, history_file=(args.history or config.history.file) if history else None,
                            boot_faults=[f.kind for f in faults if f.t <= 0 and f.kind not in sim.hardware.LOOP_FAULTS])
         return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:

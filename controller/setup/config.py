@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from controller.setup.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
+from controller.setup.config_remote import RemoteConfig
 from controller.errors import ConfigError
 from controller.setup.validation import (
     Duration, LimitNote, StrictModel, fmt_number, format_duration, load_toml_model, problem, shown,
@@ -125,6 +126,15 @@ file = "/var/lib/inversion-table/calibration.json"  # written by `inversion-tabl
 [history]
 file = "/var/lib/inversion-table/history.sqlite"  # sessions, progress, acknowledgements
 
+[remote]                  # the phone remote: a web page and its API (README, "Phone remote")
+# listen = "0.0.0.0:8270" # absent: no remote. 0.0.0.0 is every network the Pi is on: anyone on
+                          # them can open the page and press its STOP (no token needed), and a
+                          # token's holder can do the rest. Use it only on a network you trust;
+                          # 127.0.0.1:8270 serves this Pi alone. Tokens: `inversion-table remote token`
+allow_motion = false      # start, up and down from the remote (stop, reset, return, select: always)
+start_warning = "3s"      # a remote start sounds the buzzer this long first; 1s <= x <= 30s
+hold_lapse = "0.5s"       # a remote hold ends this long after its last renewal; 0.3s <= x <= 1s
+
 # [[users]]               # people with their own limits, each only lower than the config's;
 # name = "ana"            # letters, digits, - and _; chosen with --user or on the table
 # max_angle = 40          # deg
@@ -233,6 +243,7 @@ class Config(StrictModel):
     imu: ImuConfig = Field(default_factory=ImuConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
     users: list[UserConfig] = []
 
     @property

@@ -22,6 +22,14 @@ class Prepared:
     final_level: int | None = None  # a progressive profile's last level (for a user, the last that fits); else None
 
 
+def check_summary(label: str, prepared: Prepared, config) -> str:
+    """`profiles check`'s line for a profile that fits (the remote's profile editor shows it too)."""
+    return (f"{label}: ok: '{prepared.profile.name}', {len(prepared.profile.steps)} step(s), about "
+            f"{format_duration(round(prepared.duration))} of steps, head-down at most "
+            f"{format_duration(round(prepared.head_down))} (session timeout "
+            f"{format_duration(config.limits.session_timeout)})")
+
+
 def prepare_profile(name_or_path: str, config, *, config_source: str = "the config", user: str | None = None,
                     level: int = 0, resolved: tuple | None = None) -> Prepared:
     """Load, check and compile a profile; raises ProfileError naming the file, the field and the limit.

@@ -160,6 +160,7 @@ class Service:
 
     # -- the loop's thread ---------------------------------------------------------------------
     session_log = None  # a controller.sessionlog.SessionLog, when sessions are recorded
+    remote = None  # a controller.shell.remote_server.RemoteServer, when the remote is on
 
     def _event(self, record: dict) -> None:
         if self.session_log is not None:
@@ -274,11 +275,14 @@ def run(
     history=None,
     config_source: str = "the config",
     boot_faults: Sequence[str] = (),
+    remote: tuple[str, int] | None = None,
+    history_file: str | None = None,
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted.
     ``users`` are the people the table can be switched between; the first is the table's to start.
     ``finished`` gives the exit code once stopped (0: a service stopped by a signal). Simulated
-    hardware can be given ``boot_faults`` present before start-up (a stop stuck at boot, say)."""
+    hardware can be given ``boot_faults`` present before start-up (a stop stuck at boot, say).
+    ``remote`` (host, port) serves the phone remote beside the loop (controller/shell/remote_server.py)."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
     for kind in boot_faults:
         hardware.set_fault(kind, True)
@@ -318,12 +322,21 @@ def run(
     try:
         with service:
             service.start()
-            started(service)
-            stop.wait()
-            log.info("stopping: %s", service.status())
-            if service.session_log is not None:
-                service.session_log.interrupt()
-            return finished(service)
+            if remote is not None:
+                from controller.shell.remote_server import serve
+
+                service.remote = serve(service, listen=remote, config=config, config_source=config_source,
+                                       history_file=history_file)
+            try:
+                started(service)
+                stop.wait()
+                log.info("stopping: %s", service.status())
+                if service.session_log is not None:
+                    service.session_log.interrupt()
+                return finished(service)
+            finally:
+                if service.remote is not None:
+                    service.remote.close()
     finally:
         if writer is not None:
             writer.close()

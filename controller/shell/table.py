@@ -70,13 +70,17 @@ class Table:
         self.settings = settings_from(config)
         self.listeners: list[Callable[[dict], None]] = []
         self.after_period: list[Callable[[dict], None]] = []
+        # Front ends that hold hold-to-run buttons (the phone remote): their levels are read with
+        # the pins' (the loop's guard against a lost release), and they may sound a warning.
+        self.extra_levels: list[Callable[[], frozenset[str]]] = []
+        self.indicate_overrides: list[Callable[[float, object, object], tuple]] = []
         self.loop_stalled = False  # a `loop-stall` fault: the driver runs no periods meanwhile
         self.deadman_inline = False  # the virtual-time driver checks the dead-man after each period
         self._imu = _LoopFaults(hardware.imu)
         self.controller = Controller(
             imu=self._imu, motor=hardware.motor, mount=mount_for(config, hardware.calibration), clock=hardware.clock,
             settings=self.settings, presets=presets, report=self._event,
-            buttons_pressed=lambda: self.panel.pressed(), restored=restored, users=users,
+            buttons_pressed=self._pressed, restored=restored, users=users,
         )
         # Refuses start-up (StartupRefused) if the stop button reads pressed.
         self.panel = ButtonPanel(hardware.button_pins, names=BUTTONS,
@@ -95,6 +99,13 @@ class Table:
 
     def now(self) -> float:
         return self.hw.clock.now()
+
+    def _pressed(self) -> frozenset[str]:
+        """The buttons held now: the pins' levels, and any front end's holds."""
+        pressed = self.panel.pressed()
+        for levels in self.extra_levels:
+            pressed = pressed | levels()
+        return pressed
 
     # -- events --------------------------------------------------------------------------------
     def _event(self, record: dict) -> None:
@@ -125,6 +136,8 @@ class Table:
         """Play the LED and buzzer patterns; listeners hear when they change."""
         now = self.hw.clock.now()
         led, buzzer = self.controller.patterns(now)
+        for override in self.indicate_overrides:
+            led, buzzer = override(now, led, buzzer)
         self.hw.indicators.show(led, buzzer, now)
         shown = (led.name, buzzer.name)
         if shown != self._shown:
