@@ -21,8 +21,9 @@ MIN_HOLD_LAPSE, MAX_HOLD_LAPSE = 0.3, 1.0  # s
 MIN_START_WARNING, MAX_START_WARNING = 1.0, 30.0  # s
 
 
-def parse_listen(text: str, *, what: str = "listen") -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8270`` for IPv6) as (host, port); ValueError naming ``what``."""
+def parse_listen(text: str, *, what: str = "listen", any_port: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8270`` for IPv6) as (host, port); ValueError naming ``what``.
+    ``any_port``: port 0 is allowed (a free one, which the log names: for tests)."""
     if not isinstance(text, str) or ":" not in text:
         raise ValueError(f"{what} must be HOST:PORT, such as 127.0.0.1:{DEFAULT_PORT} or 0.0.0.0:{DEFAULT_PORT}")
     host, _, port_text = text.rpartition(":")
@@ -35,7 +36,7 @@ def parse_listen(text: str, *, what: str = "listen") -> tuple[str, int]:
     except ValueError:
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", host):
             raise ValueError(f"{what} {text!r}: {host!r} is not an address or a host name") from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+    if not port_text.isdigit() or not (0 if any_port else 1) <= int(port_text) <= 65535:
         raise ValueError(f"{what} {text!r}: the port must be a number from 1 to 65535")
     return host, int(port_text)
 
@@ -43,7 +44,7 @@ def parse_listen(text: str, *, what: str = "listen") -> tuple[str, int]:
 def listen_option(text: str) -> tuple[str, int]:
     """--remote HOST:PORT, as (host, port); a clear ConfigError otherwise."""
     try:
-        return parse_listen(text, what="--remote")
+        return parse_listen(text, what="--remote", any_port=True)
     except ValueError as e:
         raise ConfigError(str(e)) from None
 

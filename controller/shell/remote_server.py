@@ -15,9 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from controller.core import remote as rules
-from controller.errors import HardwareError, InputError
-from controller.records.remote_tokens import TokenError, TokenStore
-from controller.shell.remote_link import RemoteLink
+from controller.errors import HardwareError, InputError, ProfileError
+from controller.setup.preflight import check_summary, prepare_profile
+from controller.setup.validation import validate_toml_text
+from profiles import Profile, preset_names, resolve_profile
+from controller.records.history import History
+from controller.records.remote_tokens import TokenError, TokenStore, tokens_path
+from controller.shell import realtime
+from controller.shell.remote_link import PUMP_EVERY, RemoteLink
 
 log = logging.getLogger("inversion_table")
 
@@ -25,6 +30,8 @@ MAX_BODY = 64 * 1024  # bytes: a request body past this gets 413
 PAGE_DIR = Path(__file__).with_name("remote_page")
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
               "/app.css": ("app.css", "text/css; charset=utf-8")}
+REMOTE_PRIORITY = 40  # SCHED_FIFO, below the loop's (controller/shell/realtime.py)
+SWITCH_INTERVAL = 0.0005  # s: how long the server's thread may keep the GIL from the loop
 PUSH_EVERY = 0.1  # s: status pushes at 10 Hz (the contract asks for 5 Hz at least)
 ANSWER_WITHIN = 3.0  # s: a press the table has not taken by then gets 503 (the loop is not running)
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -46,6 +53,7 @@ def build_app(server: RemoteServer):
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocketDisconnect
 
     link = server.link
 
@@ -173,8 +181,6 @@ def build_app(server: RemoteServer):
         return reply(await asyncio.to_thread(server.check_profile, text))
 
     async def ws(websocket):
-        from starlette.websockets import WebSocketDisconnect
-
         await websocket.accept()
         address = websocket.client.host if websocket.client else "?"
         client = f"ws-{next(server.clients)}"
@@ -263,8 +269,9 @@ class RemoteServer:
         except TokenError as e:
             raise Problem(503, str(e)) from None
         if name is None:
-            with self._lock:
-                self._failures = rules.add_failure(self._failures, address, now)
+            if token:  # a wrong token is a guess; none at all (a page not yet paired) is not
+                with self._lock:
+                    self._failures = rules.add_failure(self._failures, address, now)
             raise Problem(401, "a valid token is needed (Authorization: Bearer TOKEN): pair with "
                                "`inversion-table remote pair`; POST /api/stop needs none")
         return name
@@ -272,26 +279,18 @@ class RemoteServer:
     def history(self) -> dict:
         if not self.history_file or not Path(self.history_file).exists():
             return {"sessions": [], "note": "no history is kept on this table"}
-        from controller.records.history import History
 
         with History(self.history_file) as h:
             sessions = h.sessions()[-100:]
         return {"sessions": [asdict(s) for s in sessions]}
 
     def profiles(self) -> dict:
-        from profiles import preset_names, resolve_profile
-
         shipped = [{"name": n, "description": resolve_profile(n)[0].description} for n in preset_names()]
         s = self.link.table.state
         return {"on_table": [p.name for p in s.presets], "selected": s.preset.name if s.preset else None,
                 "shipped": shipped}
 
     def check_profile(self, text: str) -> dict:
-        from controller.errors import ProfileError
-        from controller.setup.preflight import check_summary, prepare_profile
-        from controller.setup.validation import validate_toml_text
-        from profiles import Profile
-
         label = "the profile"
         try:
             profile = validate_toml_text(text, Profile, error_cls=ProfileError, source=label)
@@ -303,7 +302,15 @@ class RemoteServer:
 
     # -- the thread --------------------------------------------------------------------------------
     def start(self) -> None:
+        import sys
+
         import uvicorn
+
+        # The server shares the interpreter (and its GIL) with the control loop. The loop gives up
+        # the GIL a few times a period (a log line, a sleep); each time, a busy server thread could
+        # keep it for the whole switch interval (5 ms by default) before the loop runs again. At
+        # 0.5 ms a period's waits stay far inside the dead-man's two periods.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -319,9 +326,9 @@ class RemoteServer:
         config = uvicorn.Config(build_app(self), log_level="warning", access_log=False, lifespan="off",
                                 ws="websockets-sansio", ws_max_size=MAX_BODY, timeout_graceful_shutdown=1,
                                 server_header=False)
+        config.load()  # its imports (the protocols) here, not on the server's thread
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="remote", daemon=True)
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(sock),), name="remote", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10.0
         while not self._server.started:
@@ -329,6 +336,23 @@ class RemoteServer:
                 raise HardwareError(f"the remote did not start on {self.host}:{self.port}")
             time.sleep(0.01)
         log.info("remote: serving the page on http://%s:%d/", self.host, self.port)
+
+    async def _serve(self, sock) -> None:
+        # Below the loop and the dead-man, above everything else: the GIL is the loop's to wait
+        # for, and a server thread that the kernel takes off the CPU while it holds the GIL would
+        # keep the loop waiting for as long (the systemd unit runs every thread at the loop's
+        # priority, so this lowers the server's there).
+        realtime.request(REMOTE_PRIORITY, "remote")
+        async def pump() -> None:
+            while True:
+                self.link.pump()
+                await asyncio.sleep(PUMP_EVERY)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            await self._server.serve(sockets=[sock])
+        finally:
+            pumping.cancel()
 
     def close(self) -> None:
         if self._server is not None:
@@ -339,9 +363,7 @@ class RemoteServer:
 
 
 def serve(service, *, listen: tuple[str, int], config, config_source: str, history_file: str | None) -> RemoteServer:
-    """Start the remote for a running service: [remote]'s rules, the tokens beside the history."""
-    from controller.records.remote_tokens import tokens_path
-
+    """Start the remote for a service: [remote]'s rules, the tokens beside the history."""
     r = config.remote
     link = RemoteLink(service.table, allow_motion=r.allow_motion, start_warning=r.start_warning,
                       hold_lapse=r.hold_lapse)

@@ -321,13 +321,13 @@ def run(
         )
     try:
         with service:
-            service.start()
-            if remote is not None:
-                from controller.shell.remote_server import serve
-
-                service.remote = serve(service, listen=remote, config=config, config_source=config_source,
-                                       history_file=history_file)
             try:
+                if remote is not None:  # before the loop runs: its imports and start-up would hold the GIL
+                    from controller.shell.remote_server import serve
+
+                    service.remote = serve(service, listen=remote, config=config, config_source=config_source,
+                                           history_file=history_file)
+                service.start()
                 started(service)
                 stop.wait()
                 log.info("stopping: %s", service.status())

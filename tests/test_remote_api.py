@@ -1,0 +1,212 @@
+"""The phone remote's API and WebSocket against a real `run --sim --remote` (issue 13; the BRIEF's
+remote contract): real server, real loop, real clock; waits for conditions, never fixed sleeps."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from controller.core.remote import MAX_FAILURES
+from tests.remote_table import Socket, remote_table
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.realtime
+
+STATUS_KEYS = {"t", "state", "angle", "target", "goal", "head_down", "session_timeout", "auto_return_in", "trip",
+               "preset", "presets", "user", "held", "allow_motion"}
+MOTION = 'allow_motion = true\nstart_warning = "1s"\nhold_lapse = "0.5s"'
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """One table that may move (allow_motion), shared by the tests that leave it idle and home-ish."""
+    with remote_table(tmp_path_factory.mktemp("remote"), MOTION) as t:
+        yield t
+
+
+def _settle(table) -> None:
+    """Back to idle with nothing latched (the tests share the table)."""
+    if table.status()["stop_latched"] or table.status()["trip"]:
+        assert table.press("reset").status_code == 200
+    table.wait_state("idle")
+
+
+def test_the_status_has_every_key_of_the_contract(table):
+    status = table.status()
+    assert STATUS_KEYS <= set(status)
+    assert status["state"] == "idle" and status["allow_motion"] is True and status["held"] == []
+    assert status["presets"] == ["gentle", "hold-40", "oscillate"] and status["preset"] in status["presets"]
+
+
+def test_every_request_but_stop_needs_a_valid_token(table):
+    for method, path, body in (("GET", "/api/status", None), ("POST", "/api/press", {"button": "reset"}),
+                               ("POST", "/api/preset", {"name": "gentle"}), ("GET", "/api/history", None),
+                               ("GET", "/api/profiles", None), ("POST", "/api/profiles/check", "name = 'x'")):
+        for headers in ({}, {"Authorization": f"Basic {table.token}"}, {"Authorization": "Bearer"}):
+            r = table.http.request(method, path, headers=headers,
+                                   content=json.dumps(body) if isinstance(body, dict) else body)
+            assert r.status_code == 401, (path, headers, r.text)
+            assert "token" in r.json()["error"]
+            assert "access-control-allow-origin" not in r.headers  # no CORS
+    r = table.get("/api/status", token=False, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401  # a wrong token (one of the few a module's table may see: each counts)
+    ws = Socket(table.ws_url("wrong"))
+    assert ws.closed.wait(10)
+    assert ws.of("error")[0]["status"] == 401 and not ws.of("status")
+    _settle(table)
+
+
+def test_a_stop_without_a_token_latches_the_stop_as_the_button_does(table):
+    assert table.post("/api/preset", {"name": "gentle"}).status_code == 200
+    r = table.press("start")
+    assert r.status_code == 200 and r.json() == {"accepted": True}, r.text
+    table.wait_state("running")
+    r = table.post("/api/stop", token=False)
+    assert r.status_code == 200 and r.json()["latched"] is True
+    status = table.status()  # answered once latched: the very next look says so
+    assert status["state"] == "stopped" and status["stop_latched"] is True
+    assert table.log_has("button stop press")
+    r = table.press("start")  # refused while the stop is latched, and said why
+    assert r.status_code == 409 and r.json()["accepted"] is False and "stop is latched" in r.json()["error"]
+    r = table.press("reset")
+    assert r.status_code == 200 and r.json()["accepted"] is True
+    assert table.status()["state"] == "idle"  # a reset never moves the table
+    r = table.press("reset")
+    assert r.status_code == 409 and "nothing to reset" in r.json()["error"]
+    assert table.press("return").status_code == 200
+    table.wait_state("idle", 120)
+
+
+def test_a_remote_start_warns_first_and_a_stop_during_the_warning_cancels_it(table):
+    _settle(table)
+    answers = []
+    ws = Socket(table.ws_url(table.token))
+    starter = threading.Thread(target=lambda: answers.append(table.press("start")))
+    starter.start()
+    wait_for(lambda: (table.status()["start_in"] or 0) > 0, 5, "the start's countdown")
+    wait_for(lambda: ws.events(event="indicate", buzzer="warning"), 5, "the buzzer's warning")
+    assert table.status()["state"] == "idle"  # nothing moves during the warning
+    assert table.post("/api/stop", token=False).status_code == 200
+    starter.join(20)
+    assert answers[0].status_code == 409 and "cancelled" in answers[0].json()["error"]
+    assert not ws.events(event="session")
+    assert table.status()["state"] == "stopped"
+    ws.close()
+    _settle(table)
+
+
+def test_the_table_refuses_what_it_would_refuse_from_its_buttons(table):
+    _settle(table)
+    assert table.press("select").status_code == 200
+    r = table.post("/api/preset", {"name": "no-such"})
+    assert r.status_code == 404 and "no preset" in r.json()["error"]
+    assert table.post("/api/preset", {"name": "hold-40"}).status_code == 200
+    assert table.status()["preset"] == "hold-40"
+    r = table.press("stop")
+    assert r.status_code == 400 and "/api/stop" in r.json()["error"]
+
+
+def _hold_and_move(table, ws: Socket) -> float:
+    """Hold down, renewing every 0.1 s, until the table has moved a degree; the last renewal's time."""
+    start = table.status()["angle"]
+    sent = ws.send({"hold": "down"})
+    try:
+        wait_for(lambda: ws.send({"hold": "down"}) and table.status()["angle"] > start + 1.0, 30, "a jog down")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {table.status()}\n{[m for m in ws.messages if m['type'] != 'status'][:30]}\n"
+                             + "\n".join(table.lines[-30:])) from None
+    return ws.send({"hold": "down"})
+
+
+def test_a_hold_lapses_when_its_renewals_stop_and_never_resumes(table):
+    _settle(table)
+    ws = Socket(table.ws_url(table.token))
+    wait_for(lambda: ws.last_status(), 10, "a status push")
+    assert ws.last_status()["held"] == []
+    last = _hold_and_move(table, ws)
+    assert "down" in table.status()["held"]
+    wait_for(lambda: ws.events(event="button", name="down", action="release"), 10, "the lapse")
+    released = ws.events(event="button", name="down", action="release")[0]["t"]
+    assert released - last <= 0.5 + 2 * table.period, (released - last)
+    status = table.wait_state("idle")
+    assert "down" not in status["held"]
+    # Renewals after the lapse move nothing: the hold ended, and a release is needed first.
+    angle = table.status()["angle"]
+    for _ in range(5):
+        ws.send({"hold": "down"})
+    wait_for(lambda: [m for m in ws.of("hold") if m.get("refused")], 5, "the refusal of a renewal after a lapse")
+    assert table.status()["state"] == "idle" and abs(table.status()["angle"] - angle) < 0.2
+    ws.close()
+    again = Socket(table.ws_url(table.token))  # a new link: nothing moves by itself
+    wait_for(lambda: len(again.of("status")) >= 5, 10, "five status pushes")
+    assert all(s["state"] == "idle" for s in again.of("status"))
+    again.close()
+    assert table.press("return").status_code == 200
+    table.wait_state("idle", 120)
+
+
+def test_a_closed_socket_ends_its_hold_at_once(table):
+    _settle(table)
+    ws = Socket(table.ws_url(table.token))
+    watcher = Socket(table.ws_url(table.token))
+    _hold_and_move(table, ws)
+    closed = ws.close()
+    wait_for(lambda: watcher.events(event="button", name="down", action="release"), 10, "the release")
+    released = watcher.events(event="button", name="down", action="release")[0]["t"]
+    assert released - closed <= 0.5 + 2 * table.period, (released - closed)
+    table.wait_state("idle")
+    watcher.close()
+    assert table.press("return").status_code == 200
+    table.wait_state("idle", 120)
+
+
+def test_malformed_requests_get_a_json_4xx_never_a_500_and_never_motion(table):
+    _settle(table)
+    before = table.status()
+    bad = [("POST", "/api/press", b"", {}), ("POST", "/api/press", b"{", {}), ("POST", "/api/press", b"[]", {}),
+           ("POST", "/api/press", b'{"button": 1}', {}), ("POST", "/api/press", b'{"button": "start", "x": 1}', {}),
+           ("POST", "/api/press", b'{"button": "up"}', {}), ("POST", "/api/press", b"\xff\xfe", {}),
+           ("POST", "/api/press", b'{"button": "\\ud800"}', {}), ("POST", "/api/preset", b'{"name": null}', {}),
+           ("POST", "/api/preset", b'"gentle"', {}), ("GET", "/api/press", b"", {}), ("PUT", "/api/stop", b"", {}),
+           ("GET", "/api/nothing", b"", {}), ("POST", "/api/profiles/check", b"\xff", {}),
+           ("POST", "/api/press", b"x" * (64 * 1024 + 1), {}), ("POST", "/api/stop", b"x" * (70 * 1024), {}),
+           ("POST", "/api/profiles/check", b"a" * (65 * 1024), {})]
+    for method, path, body, headers in bad:
+        r = table.http.request(method, path, content=body, headers={**table.auth, **headers})
+        assert 400 <= r.status_code < 500, (path, body[:40], r.status_code, r.text)
+        assert "error" in r.json()
+        if len(body) > 64 * 1024:
+            assert r.status_code == 413
+    r = table.post("/api/profiles/check", b"steps = 3\n", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200 and r.json()["ok"] is False and r.json()["message"].startswith("the profile")
+    after = table.status()
+    assert after["state"] == "idle" and abs(after["angle"] - before["angle"]) < 0.2
+    assert not table.log_has("Traceback")
+
+
+def test_a_remote_without_allow_motion_may_stop_reset_return_and_select_only(tmp_path):
+    with remote_table(tmp_path) as table:
+        for button in ("start",):
+            r = table.press(button)
+            assert r.status_code == 403 and "allow_motion" in r.json()["error"]
+        ws = Socket(table.ws_url(table.token))
+        for button in ("up", "down"):
+            ws.send({"hold": button})
+        wait_for(lambda: len([m for m in ws.of("hold") if m.get("refused")]) >= 2, 10, "two refusals")
+        assert table.status()["held"] == [] and table.status()["state"] == "idle"
+        assert table.press("return").status_code == 200  # the way home is never locked
+        assert table.press("select").status_code == 200
+        assert table.post("/api/stop", token=False).status_code == 200
+        assert table.press("reset").status_code == 200
+        ws.close()
+
+
+def test_wrong_tokens_from_one_address_are_refused_for_a_while(tmp_path):
+    with remote_table(tmp_path) as table:
+        for _ in range(MAX_FAILURES):
+            assert table.get("/api/status", token=False, headers={"Authorization": "Bearer guess"}).status_code == 401
+        r = table.get("/api/status")  # even the right token waits now
+        assert r.status_code == 429 and "wait" in r.json()["error"]
+        assert table.post("/api/stop", token=False).status_code == 200  # the stop never waits
