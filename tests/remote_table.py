@@ -75,7 +75,7 @@ def _env() -> dict:
 
 
 @contextmanager
-def remote_table(tmp_path, remote: str = "", *, rate: int = 50, args=()):
+def remote_table(tmp_path, remote: str = "", *, rate: int = 20, args=()):
     """A simulated table serving the remote, with one token made by `remote token` (its last line)."""
     config = tmp_path / "config.toml"
     config.write_text(f'[calibration]\nfile = "{tmp_path / "none.json"}"\n[history]\nfile = "{tmp_path / "history.sqlite"}"\n'

@@ -12,8 +12,6 @@ from controller.core.remote import MAX_FAILURES
 from tests.remote_table import Socket, remote_table
 from tests.waiting import wait_for
 
-pytestmark = pytest.mark.realtime
-
 STATUS_KEYS = {"t", "state", "angle", "target", "goal", "head_down", "session_timeout", "auto_return_in", "trip",
                "preset", "presets", "user", "held", "allow_motion"}
 MOTION = 'allow_motion = true\nstart_warning = "1s"\nhold_lapse = "0.5s"'
@@ -33,6 +31,7 @@ def _settle(table) -> None:
     table.wait_state("idle")
 
 
+@pytest.mark.realtime
 def test_the_status_has_every_key_of_the_contract(table):
     status = table.status()
     assert STATUS_KEYS <= set(status)
@@ -40,6 +39,7 @@ def test_the_status_has_every_key_of_the_contract(table):
     assert status["presets"] == ["gentle", "hold-40", "oscillate"] and status["preset"] in status["presets"]
 
 
+@pytest.mark.realtime
 def test_every_request_but_stop_needs_a_valid_token(table):
     for method, path, body in (("GET", "/api/status", None), ("POST", "/api/press", {"button": "reset"}),
                                ("POST", "/api/preset", {"name": "gentle"}), ("GET", "/api/history", None),
@@ -58,6 +58,7 @@ def test_every_request_but_stop_needs_a_valid_token(table):
     _settle(table)
 
 
+@pytest.mark.realtime
 def test_a_stop_without_a_token_latches_the_stop_as_the_button_does(table):
     assert table.post("/api/preset", {"name": "gentle"}).status_code == 200
     r = table.press("start")
@@ -79,6 +80,7 @@ def test_a_stop_without_a_token_latches_the_stop_as_the_button_does(table):
     table.wait_state("idle", 120)
 
 
+@pytest.mark.realtime
 def test_a_remote_start_warns_first_and_a_stop_during_the_warning_cancels_it(table):
     _settle(table)
     answers = []
@@ -97,6 +99,7 @@ def test_a_remote_start_warns_first_and_a_stop_during_the_warning_cancels_it(tab
     _settle(table)
 
 
+@pytest.mark.realtime
 def test_the_table_refuses_what_it_would_refuse_from_its_buttons(table):
     _settle(table)
     assert table.press("select").status_code == 200
@@ -120,6 +123,7 @@ def _hold_and_move(table, ws: Socket) -> float:
     return ws.send({"hold": "down"})
 
 
+@pytest.mark.realtime
 def test_a_hold_lapses_when_its_renewals_stop_and_never_resumes(table):
     _settle(table)
     ws = Socket(table.ws_url(table.token))
@@ -147,6 +151,7 @@ def test_a_hold_lapses_when_its_renewals_stop_and_never_resumes(table):
     table.wait_state("idle", 120)
 
 
+@pytest.mark.realtime
 def test_a_closed_socket_ends_its_hold_at_once(table):
     _settle(table)
     ws = Socket(table.ws_url(table.token))
@@ -162,6 +167,7 @@ def test_a_closed_socket_ends_its_hold_at_once(table):
     table.wait_state("idle", 120)
 
 
+@pytest.mark.realtime
 def test_malformed_requests_get_a_json_4xx_never_a_500_and_never_motion(table):
     _settle(table)
     before = table.status()
@@ -186,6 +192,7 @@ def test_malformed_requests_get_a_json_4xx_never_a_500_and_never_motion(table):
     assert not table.log_has("Traceback")
 
 
+@pytest.mark.realtime
 def test_a_remote_without_allow_motion_may_stop_reset_return_and_select_only(tmp_path):
     with remote_table(tmp_path) as table:
         for button in ("start",):
@@ -203,6 +210,7 @@ def test_a_remote_without_allow_motion_may_stop_reset_return_and_select_only(tmp
         ws.close()
 
 
+@pytest.mark.realtime
 def test_wrong_tokens_from_one_address_are_refused_for_a_while(tmp_path):
     with remote_table(tmp_path) as table:
         for _ in range(MAX_FAILURES):

@@ -19,6 +19,8 @@ PRESSABLE = ("reset", "start", "return", "select")  # POST /api/press
 HOLDABLE = tuple(sorted(HOLD_TO_RUN))  # {"hold": ...} over the WebSocket
 NEEDS_ALLOW_MOTION = frozenset({"start", "up", "down"})  # the way home is never locked
 # The state machine's notices that say a press changed nothing (core/state.py's wording).
+# Notices of a press that changed nothing because what it asks for is so already: taken.
+SATISFIED = ("already home",)
 REFUSED_WORDS = ("ignored", "refused", "nothing to reset", "not possible", "there is only one",
                  "can be changed only")
 

@@ -25,11 +25,11 @@ def parse_listen(text: str, *, what: str = "listen", any_port: bool = False) -> 
     """``HOST:PORT`` (``[::1]:8270`` for IPv6) as (host, port); ValueError naming ``what``.
     ``any_port``: port 0 is allowed (a free one, which the log names: for tests)."""
     if not isinstance(text, str) or ":" not in text:
-        raise ValueError(f"{what} must be HOST:PORT, such as 127.0.0.1:{DEFAULT_PORT} or 0.0.0.0:{DEFAULT_PORT}")
+        raise ValueError(f"{what} {text!r} must be HOST:PORT, such as 127.0.0.1:{DEFAULT_PORT} or 0.0.0.0:{DEFAULT_PORT}")
     host, _, port_text = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not host or any(c.isspace() for c in host):
+    if not host:
         raise ValueError(f"{what} {text!r}: the host is missing (HOST:PORT, such as 0.0.0.0:{DEFAULT_PORT})")
     try:
         ipaddress.ip_address(host)
