@@ -36,6 +36,7 @@ SERVICE=inversion-table
 SERVICE_USER=inversion-table
 UNIT_SRC=$SRC_DIR/systemd/$SERVICE.service
 CONFIG_EXAMPLE=$SRC_DIR/systemd/config.example.toml
+NETWORK_SRC=$SRC_DIR/systemd/network.conf
 # Debian's lgpio binding; pip cannot build it without the C library. The Pi's RPi.GPIO
 # dependency has no aarch64 wheel, so pip compiles it: python3-dev and gcc.
 APT_PACKAGES=(python3-venv python3-pip python3-lgpio i2c-tools python3-dev gcc)
@@ -226,6 +227,29 @@ fi
 
 step "systemd unit"
 run install -m 0644 "$UNIT_SRC" "$UNIT_DIR/$SERVICE.service"
+# The unit has no network. The phone remote ([remote] listen) and MQTT ([mqtt]) need one: a
+# drop-in allows the local network while either is on in the config (run this again after
+# turning one on or off).
+config_file=$ETC_DIR/config.toml
+[[ -f $config_file ]] || config_file=$CONFIG_EXAMPLE
+networked=$(python3 - "$config_file" <<'PY' 2>/dev/null || echo unknown
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    config = tomllib.load(f)
+print("yes" if (config.get("remote") or {}).get("listen") or "mqtt" in config else "no")
+PY
+)
+drop_in=$UNIT_DIR/$SERVICE.service.d/network.conf
+if [[ $networked == yes ]]; then
+    note "$config_file turns on the remote or MQTT: the service may use the local network"
+    run install -d -m 0755 "$UNIT_DIR/$SERVICE.service.d"
+    run install -m 0644 "$NETWORK_SRC" "$drop_in"
+elif [[ $networked == no ]]; then
+    note "$config_file turns on neither the remote nor MQTT: the service has no network"
+    if [[ -e $drop_in ]]; then run rm -f "$drop_in"; fi
+else
+    note "could not read $config_file: the network drop-in is left as it is"
+fi
 run systemctl daemon-reload
 # Enabled so it starts at boot; not started now: calibrate first.
 run systemctl enable "$SERVICE"

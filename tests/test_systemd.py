@@ -364,3 +364,68 @@ def test_refuses_to_run_for_real_without_root(paths):
     assert result.stdout == ""
     message = result.stderr.strip()
     assert message.count("\n") == 0 and "root" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The network drop-in: only when the phone remote or MQTT is configured
+
+
+NETWORK = ROOT / "systemd" / "network.conf"
+
+
+def _with_drop_in(tmp_path: Path) -> Path:
+    """The unit as systemd would see it with the drop-in: its [Service] lines after the unit's."""
+    service = "".join(line for line in NETWORK.read_text(encoding="utf-8").splitlines(keepends=True)
+                      if line.strip() and not line.startswith(("#", "[")))
+    text = UNIT.read_text(encoding="utf-8").replace("\n[Install]", f"\n{service}\n[Install]")
+    path = tmp_path / "inversion-table.service"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@needs_analyze
+def test_security_exposure_stays_at_most_2_with_the_network_drop_in(tmp_path):
+    if _analyze_version() < 250:
+        pytest.skip("systemd-analyze security --offline needs systemd 250 or later")
+    merged = _with_drop_in(tmp_path)
+    unit = _unit(merged.read_text(encoding="utf-8"))
+    assert _words(unit, "Service", "RestrictAddressFamilies")[-3:] == ["AF_UNIX", "AF_INET", "AF_INET6"]
+    result = subprocess.run([ANALYZE, "security", "--offline=yes", "--no-pager", str(merged)],
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    m = re.search(r"Overall exposure level for inversion-table\.service: (\d+(?:\.\d+)?)", out)
+    assert m, out
+    assert float(m.group(1)) <= 2.0, out
+
+
+def test_the_unit_alone_has_no_network(unit):
+    assert _one(unit, "Service", "PrivateNetwork") == "yes"
+    assert _words(unit, "Service", "RestrictAddressFamilies") == ["AF_UNIX"]
+
+
+@pytest.mark.parametrize("config, networked", [
+    (None, False),  # a new install: the example config, no remote
+    ('[remote]\nlisten = "0.0.0.0:8270"\n', True),
+    ('[remote]\nallow_motion = false\n', False),
+    ('[mqtt]\nhost = "localhost"\n', True),
+])
+def test_the_installer_allows_the_network_only_for_the_remote_or_mqtt(paths, config, networked):
+    p, env = paths
+    if config is not None:
+        p["ETC_DIR"].mkdir()
+        (p["ETC_DIR"] / "config.toml").write_text(config)
+    result = _dry_run(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    drop_in = p["UNIT_DIR"] / "inversion-table.service.d" / "network.conf"
+    cmds = _commands(result.stdout)
+    assert (f"install -m 0644 {NETWORK} {drop_in}" in cmds) is networked, result.stdout
+    assert ("the service may use the local network" in result.stdout) is networked
+
+
+def test_the_installer_removes_the_drop_in_when_neither_is_on_any_more(paths):
+    p, env = paths
+    drop_in = p["UNIT_DIR"] / "inversion-table.service.d" / "network.conf"
+    drop_in.parent.mkdir(parents=True)
+    drop_in.write_text("[Service]\nPrivateNetwork=no\n")
+    result = _dry_run(env)
+    assert f"rm -f {drop_in}" in _commands(result.stdout)

@@ -338,10 +338,10 @@ class RemoteServer:
         log.info("remote: serving the page on http://%s:%d/", self.host, self.port)
 
     async def _serve(self, sock) -> None:
-        # Below the loop and the dead-man, above everything else: the GIL is the loop's to wait
-        # for, and a server thread that the kernel takes off the CPU while it holds the GIL would
-        # keep the loop waiting for as long (the systemd unit runs every thread at the loop's
-        # priority, so this lowers the server's there).
+        # Real-time too, below the loop and the dead-man: the GIL is the loop's to wait for, and a
+        # server thread that the kernel takes off the CPU (for any other process) while it holds
+        # the GIL would keep the loop waiting as long; the API tests tripped the dead-man so on a
+        # busy machine. (Under systemd every thread starts at the loop's priority and keeps it.)
         realtime.request(REMOTE_PRIORITY, "remote")
         async def pump() -> None:
             while True:
