@@ -4,6 +4,7 @@ remote contract): real server, real loop, real clock; waits for conditions, neve
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -218,3 +219,118 @@ def test_wrong_tokens_from_one_address_are_refused_for_a_while(tmp_path):
         r = table.get("/api/status")  # even the right token waits now
         assert r.status_code == 429 and "wait" in r.json()["error"]
         assert table.post("/api/stop", token=False).status_code == 200  # the stop never waits
+
+
+@pytest.mark.realtime
+def test_fuzzed_malformed_requests_never_get_a_500_never_move_and_leave_no_traceback(table):
+    """Random bodies, paths, methods and content types (hypothesis), each with the valid token."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    _settle(table)
+    before = table.status()
+    paths = st.sampled_from(["/api/press", "/api/preset", "/api/profiles/check", "/api/status", "/api/history",
+                             "/api/profiles", "/api/stopp", "/api/press/", "/api", "/api/ws"])
+    json_bodies = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                            max_size=3), max_leaves=6)
+    motion = {"start", "up", "down"}
+    bodies = st.one_of(st.binary(max_size=300), json_bodies.map(lambda v: json.dumps(v).encode()),
+                       st.dictionaries(st.sampled_from(["button", "name", "hold", "x"]),
+                                       st.text(max_size=12).filter(lambda t: t not in motion | {"return", "reset", "select"})
+                                       | st.integers(), max_size=2).map(lambda v: json.dumps(v).encode()))
+    seen = []
+
+    @settings(max_examples=int(os.environ.get("REMOTE_FUZZ_EXAMPLES", "300")), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(method=st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH"]), path=paths, body=bodies,
+           kind=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]))
+    def one(method, path, body, kind):
+        r = table.http.request(method, path, content=body if method != "GET" else None,
+                               headers={**table.auth, **({"Content-Type": kind} if kind else {})})
+        seen.append(r.status_code)
+        assert r.status_code != 500 and r.status_code < 500, (method, path, body[:60], r.text)
+        if r.status_code >= 400:
+            assert "error" in r.json()
+    one()
+    assert seen.count(500) == 0 and any(400 <= code < 500 for code in seen)
+    after = table.status()
+    assert after["state"] in ("idle", "stopped") and abs(after["angle"] - before["angle"]) < 0.2
+    assert not table.log_has("Traceback") and not table.log_has("internal error")
+    _settle(table)
+
+
+@pytest.mark.realtime
+def test_clients_that_never_read_do_not_delay_the_loop(table):
+    """Sockets that stop reading (their pushes pile up) and a flood of status requests: the loop
+    keeps its periods (no dead-man), and a hold still lapses on time."""
+    import socket as sockets
+
+    _settle(table)
+    host, port = table.url.removeprefix("http://").split(":")
+    stuck = []
+    for _ in range(3):
+        s = sockets.create_connection((host, int(port)))
+        s.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+        s.sendall(f"GET /api/ws?token={table.token} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        stuck.append(s)  # never read again
+    ws = Socket(table.ws_url(table.token))
+    flood = threading.Event()
+
+    def hammer() -> None:
+        while not flood.is_set():
+            table.http.get("/api/status", headers=table.auth)
+    hammers = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
+    for h in hammers:
+        h.start()
+    try:
+        last = _hold_and_move(table, ws)
+        wait_for(lambda: ws.events(event="button", name="down", action="release"), 10, "the lapse")
+        released = ws.events(event="button", name="down", action="release")[0]["t"]
+        assert released - last <= 0.5 + 2 * table.period, (released - last)
+    finally:
+        flood.set()
+        for h in hammers:
+            h.join(10)
+        for s in stuck:
+            s.close()
+        ws.close()
+    assert not table.log_has("missed its heartbeat") and not table.log_has("overran"), table.lines[-20:]
+    assert table.press("return").status_code == 200
+    table.wait_state("idle", 120)
+
+
+@pytest.mark.realtime
+def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
+    """Many lapses in a row (REMOTE_LAPSES, 20 by default; the closing note's 200 with
+    REMOTE_LAPSES=200): the release comes within hold_lapse + two periods of the last renewal."""
+    _settle(table)
+    ws = Socket(table.ws_url(table.token))
+    late = []
+    try:
+        for i in range(int(os.environ.get("REMOTE_LAPSES", "20"))):
+            if table.status()["angle"] > 20:
+                ws.send({"hold": None})
+                assert table.press("return").status_code == 200
+                table.wait_state("idle", 120)
+            ws.send({"hold": None})  # a fresh press each time
+            before = len(ws.events(event="button", name="down", action="release"))
+            sent = ws.send({"hold": "down"})
+            wait_for(lambda: len(ws.events(event="button", name="down", action="press")) > i, 10, "the press")
+            last = ws.send({"hold": "down"})
+            wait_for(lambda: len(ws.events(event="button", name="down", action="release")) > before, 10, "the lapse")
+            released = ws.events(event="button", name="down", action="release")[before]["t"]
+            late.append(released - last)
+            assert sent <= last
+    finally:
+        ws.send({"hold": None})
+        ws.close()
+    late.sort()
+    p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
+    print(f"\nremote hold lapses: n={len(late)} min={late[0]:.3f} p99={p99:.3f} max={late[-1]:.3f} s "
+          f"(bound {0.5 + 2 * table.period:.3f} s)")
+    assert late[-1] <= 0.5 + 2 * table.period, late
+    assert late[0] >= 0.5 - 0.01, late  # never early either: a renewal keeps the hold
+    table.press("return")
+    table.wait_state("idle", 120)
