@@ -240,3 +240,10 @@ def test_remote_token_prints_the_token_last_and_list_never_shows_it(tmp_path):
     gone = subprocess.run(prog + ["revoke", "nobody", "--config", str(config)], capture_output=True, text=True)
     assert gone.returncode == 2 and "no remote token named 'nobody'" in gone.stderr and "Traceback" not in gone.stderr
     assert json.loads((tmp_path / "remote-tokens.json").read_text())["tokens"][0]["name"] == "ana"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the file over")
+def test_a_token_made_as_root_belongs_to_the_state_folders_owner(tmp_path):
+    os.chown(tmp_path, 4321, 4321)  # the service user, as install.sh makes the state folder
+    TokenStore(tmp_path / "remote-tokens.json").create("phone")
+    assert os.stat(tmp_path / "remote-tokens.json").st_uid == 4321

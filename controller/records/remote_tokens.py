@@ -113,6 +113,11 @@ class TokenStore:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+            owner = os.stat(folder)
+            if os.geteuid() == 0 and owner.st_uid != 0:
+                # `sudo inversion-table remote token`: the file is the service user's, who owns the
+                # state folder (systemd/install.sh), or the service could not read it.
+                os.chown(tmp, owner.st_uid, owner.st_gid)
             os.replace(tmp, self.path)
         except OSError as e:
             raise TokenError(f"{self.path}: cannot write the remote's tokens: {e.strerror}") from None
