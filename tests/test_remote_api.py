@@ -334,3 +334,26 @@ def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
     assert late[0] >= 0.5 - 0.01, late  # never early either: a renewal keeps the hold
     table.press("return")
     table.wait_state("idle", 120)
+
+
+@pytest.mark.realtime
+def test_the_way_home_is_never_locked_a_tripped_table_comes_home_while_return_is_held(tmp_path):
+    """Jogged head-down on the table's own button, then a frozen sensor trips: a remote without
+    allow_motion holds return, and the table moves toward home only while it is held."""
+    with remote_table(tmp_path, args=("--press", "down@1:5", "--fault", "imu-freeze@7")) as table:
+        tripped = table.wait_state("tripped", 30)
+        assert tripped["trip"] == "imu-frozen" and tripped["trip_message"]
+        r = table.press("return")
+        assert r.status_code == 409 and "hold" in r.json()["error"]
+        ws = Socket(table.ws_url(table.token))
+        start = table.status()["target"]
+        wait_for(lambda: ws.send({"hold": "return"}) and table.status()["target"] < start - 1.0, 30,
+                 "the held return moving toward home")
+        assert "return" in table.status()["held"]
+        ws.send({"hold": None})
+        wait_for(lambda: "return" not in table.status()["held"], 5, "the release")
+        held_at = table.status()["target"]
+        t = table.status()["t"] + 1.0
+        wait_for(lambda: table.status()["t"] > t, 10, "a second of the table's time")
+        assert abs(table.status()["target"] - held_at) < 0.2 and table.status()["state"] == "tripped"
+        ws.close()
