@@ -317,7 +317,10 @@ def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
             ws.send({"hold": None})  # a fresh press each time
             before = len(ws.events(event="button", name="down", action="release"))
             sent = ws.send({"hold": "down"})
-            wait_for(lambda: len(ws.events(event="button", name="down", action="press")) > i, 10, "the press")
+            try:
+                wait_for(lambda: len(ws.events(event="button", name="down", action="press")) > i, 10, "the press")
+            except AssertionError as e:
+                raise AssertionError(f"{e} (lapse {i}): {ws.of('hold')[-5:]} {table.status()}") from None
             last = ws.send({"hold": "down"})
             wait_for(lambda: len(ws.events(event="button", name="down", action="release")) > before, 10, "the lapse")
             released = ws.events(event="button", name="down", action="release")[before]["t"]
