@@ -133,7 +133,7 @@ function show(s) {
   const share = Math.min(1, s.head_down / s.session_timeout);
   $("head-down-bar").style.width = `${share * 100}%`;
   $("head-down-bar").className = share > 0.9 ? "late" : "";
-  $("auto-return-row").hidden = s.auto_return_in == null || s.state !== "running";
+  $("auto-return-row").hidden = s.auto_return_in == null || s.stop_latched || !!s.trip;
   $("auto-return").textContent = fmt(s.auto_return_in);
   $("start-in-row").hidden = s.start_in == null;
   $("start-in").textContent = s.start_in == null ? "" : `${s.start_in.toFixed(1)} s — STOP cancels`;
