@@ -303,13 +303,13 @@ def test_clients_that_never_read_do_not_delay_the_loop(table):
 
 @pytest.mark.realtime
 def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
-    """Many lapses in a row (REMOTE_LAPSES, 20 by default; the closing note's 200 with
+    """Many lapses in a row (REMOTE_LAPSES, 10 by default; the closing note's 200 with
     REMOTE_LAPSES=200): the release comes within hold_lapse + two periods of the last renewal."""
     _settle(table)
     ws = Socket(table.ws_url(table.token))
     late = []
     try:
-        for i in range(int(os.environ.get("REMOTE_LAPSES", "20"))):
+        for i in range(int(os.environ.get("REMOTE_LAPSES", "10"))):
             if table.status()["angle"] > 20:
                 ws.send({"hold": None})
                 assert table.press("return").status_code == 200

@@ -31,7 +31,6 @@ PAGE_DIR = Path(__file__).with_name("remote_page")
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
               "/app.css": ("app.css", "text/css; charset=utf-8")}
 REMOTE_PRIORITY = 40  # SCHED_FIFO, below the loop's (controller/shell/realtime.py)
-SWITCH_INTERVAL = 0.0005  # s: how long the server's thread may keep the GIL from the loop
 PUSH_EVERY = 0.1  # s: status pushes at 10 Hz (the contract asks for 5 Hz at least)
 ANSWER_WITHIN = 3.0  # s: a press the table has not taken by then gets 503 (the loop is not running)
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -302,15 +301,8 @@ class RemoteServer:
 
     # -- the thread --------------------------------------------------------------------------------
     def start(self) -> None:
-        import sys
-
         import uvicorn
 
-        # The server shares the interpreter (and its GIL) with the control loop. The loop gives up
-        # the GIL a few times a period (a log line, a sleep); each time, a busy server thread could
-        # keep it for the whole switch interval (5 ms by default) before the loop runs again. At
-        # 0.5 ms a period's waits stay far inside the dead-man's two periods.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
