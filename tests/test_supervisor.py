@@ -73,6 +73,37 @@ def test_beyond_the_travel_trips(angle, reason):
     assert run([good(0.02, angle=angle, position=angle)])[1] is reason
 
 
+# A period ahead at 20 Hz, the longest period a config allows.
+COARSE = 0.05
+
+
+def _one(angle, *, position, rate, commanded_rate, dt=COARSE):
+    w = watch_start(0.0)
+    w, _ = supervise(w, good(0.0, angle=angle, position=position), LIMITS, TRACK)
+    return supervise(w, good(dt, angle=angle, position=position, rate=rate, commanded_rate=commanded_rate),
+                     LIMITS, TRACK)[1]
+
+
+def test_a_table_arriving_home_at_speed_is_not_judged_a_period_past_it():
+    """The step count is home and the motor was commanded at 3.2 deg/s toward it: the planner
+    brakes it to a stop there, so the check does not add a period's motion beyond home (it did, and
+    an uncalibrated estimate 0.4 deg low tripped a healthy 20 Hz table on arrival)."""
+    assert _one(-60.4, position=-59.98, rate=-3.2, commanded_rate=-3.2) is None
+
+
+def test_motion_the_command_does_not_explain_is_judged_a_period_ahead():
+    # the same estimate, but the table moves at 3.2 deg/s with no step commanded (a slip, a runaway)
+    assert _one(-60.4, position=-59.98, rate=-3.2, commanded_rate=0.0) is Trip.UNDER_ANGLE
+    # and a drive turning twice as far as it is stepped: half its motion is unexplained
+    assert _one(-60.45, position=-59.98, rate=-4.0, commanded_rate=-2.0) is Trip.UNDER_ANGLE
+    assert _one(-60.45, position=-59.98, rate=-2.0, commanded_rate=-2.0) is None
+
+
+def test_commanded_motion_short_of_the_end_is_judged_a_period_ahead():
+    # far from home in step count, the commanded motion goes on: the estimate will be past the margin
+    assert _one(60.35, position=55.0, rate=4.0, commanded_rate=4.0) is Trip.OVER_ANGLE
+
+
 def test_a_stall_trips_within_the_tracking_time():
     _, reason, t = run([good(t, rate=0.0, commanded_rate=2.0) for t in times(50)])
     assert reason is Trip.STALL and t <= 0.02 + TRACK.time + DT

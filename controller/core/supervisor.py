@@ -171,14 +171,30 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         return w, None  # a doubtful sample: judge nothing else on it
     if _lasted(w.disagree_since, r.t, DISAGREE_AFTER):
         return w, Trip.IMU_DISAGREE
-    # Judged where the table will be when the next period could look again: at speed, a limit
-    # reached in the middle of a period would otherwise be passed by a period's worth of motion.
-    # (At no more than max_speed: a coarse step is a burst of rate that ends with its period.)
-    lead_rate = max(-limits.max_speed, min(limits.max_speed, r.rate))
-    limit = check_angle(r.angle + lead_rate * min(dt, LIMIT_LEAD_MAX), limits)
+    limit = check_angle(r.angle + limit_lead(r, limits, dt), limits)
     if limit is not None:
         return w, limit
     return _track(w, r, tracking)
+
+
+def limit_lead(r: Reading, limits: Limits, dt: float) -> float:
+    """How far the table will have moved when the next period can look again (deg).
+
+    At speed, a limit reached in the middle of a period would otherwise be passed by a period's
+    worth of motion. The motion the motor was commanded goes on only as far as the planner takes
+    the step count, and the planner never takes it past an end of the travel: a table arriving
+    home at speed is braking to a stop there, not heading a period's motion beyond it. What the
+    command does not explain (a slip, a drive turning further than it is stepped) goes on in full.
+    (At no more than max_speed: a coarse step is a burst of rate that ends with its period.)
+    """
+    lead = min(dt, LIMIT_LEAD_MAX)
+    rate = max(-limits.max_speed, min(limits.max_speed, r.rate))
+    commanded = r.commanded_rate * lead
+    if commanded < 0:
+        commanded = max(commanded, min(0.0, limits.home_angle - r.position))
+    else:
+        commanded = min(commanded, max(0.0, limits.max_angle - r.position))
+    return commanded + (rate - r.commanded_rate) * lead
 
 
 def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None]:
