@@ -9,7 +9,7 @@ from dataclasses import fields
 
 from hypothesis import given, strategies as st
 
-from controller.core import supervisor
+from controller.core import command, supervisor
 from controller.records import trace
 
 _VALUES = st.one_of(
@@ -43,3 +43,33 @@ def test_every_watch_the_supervisor_builds_names_every_field():
     assert len(built) >= 3
     for call in built:
         assert not call.args and {k.arg for k in call.keywords} == names, ast.unparse(call)
+
+
+def _walk_until_due(head_down, *, angle, velocity, limits, return_speed, period, horizon):
+    """command.seconds_until_due as first written: timeout_due at every instant of the horizon."""
+    step, t = max(period, horizon / 40), 0.0
+    while t <= horizon + 1e-9:
+        ahead = min(limits.max_angle, angle + max(0.0, velocity) * t)
+        below_for = 0.0 if angle > command.HEAD_DOWN_ABOVE else (command.HEAD_DOWN_ABOVE - angle) / max(velocity, 1e-9)
+        counted = head_down + max(0.0, t - below_for)
+        if command.timeout_due(counted, angle=ahead, limits=limits, return_speed=return_speed, velocity=velocity,
+                               period=period):
+            return t
+        t += step
+    return None
+
+
+@given(
+    timeout=st.floats(1.0, 3600.0), before=st.floats(-20.0, 400.0), max_angle=st.floats(1.5, 90.0),
+    max_speed=st.floats(0.1, 10.0), accel=st.floats(0.1, 10.0), return_speed=st.floats(0.1, 10.0),
+    angle=st.floats(-90.0, 90.0), velocity=st.floats(-10.0, 10.0), period=st.sampled_from([0.005, 0.02, 0.05]),
+    horizon=st.floats(0.0, 60.0),
+)
+def test_the_look_ahead_of_the_timeout_is_the_plain_walk(timeout, before, max_angle, max_speed, accel, return_speed,
+                                                          angle, velocity, period, horizon):
+    """Its shortcut (no walk when nothing can be due) gives what walking every instant gives."""
+    limits = supervisor.Limits(home_angle=-60.0, max_angle=max_angle, max_speed=max_speed, max_accel=accel,
+                               session_timeout=timeout)
+    kw = dict(angle=angle, velocity=velocity, limits=limits, return_speed=return_speed, period=period, horizon=horizon)
+    head_down = max(0.0, timeout - before)
+    assert command.seconds_until_due(head_down, **kw) == _walk_until_due(head_down, **kw)
