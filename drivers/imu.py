@@ -90,6 +90,7 @@ class ImuSample:
 
 
 _BURST = struct.Struct(">7h")
+_REGISTER_BYTES = tuple(bytes((register,)) for register in range(256))  # the pointer write of a read
 
 
 def decode_burst(
@@ -220,7 +221,7 @@ class Mpu6050Imu:
         buf = bytearray(count)  # fresh per call, so two threads reading never share a buffer
         self._lock_bus()
         try:
-            self._i2c.writeto_then_readfrom(self.address, bytes((register,)), buf)
+            self._i2c.writeto_then_readfrom(self.address, _REGISTER_BYTES[register], buf)
         finally:
             self._i2c.unlock()
         return bytes(buf)
