@@ -118,7 +118,8 @@ class Stepper:
                 wanted = limit if wanted > 0 else -limit
             if wanted == 0:
                 return 0
-            self._enable.on()
+            if not self._enable.value:  # on from the first move until close(): written once, not every move
+                self._enable.on()
             self._steps += wanted
             self._pulses.emit(wanted, duration)
             return wanted

@@ -132,7 +132,10 @@ class SimPulseTrain:
         self._reversed = wired_reversed  # a motor whose coils are swapped turns the other way
 
     def emit(self, steps: int, duration: float) -> None:
-        self._dir.value = steps > 0  # set the real (mock) DIR pin, then read its level as the driver chip does
+        head_down = steps > 0
+        if self._dir.value != head_down:  # set the real (mock) DIR pin when it changes, ...
+            self._dir.value = head_down
+        # ... then read its level as the driver chip does
         sign = 1 if bool(self._dir.pin.state) != self._reversed else -1  # DIR high: head-down, unless reversed
         self._table.pulses(sign * abs(steps), duration)
 
