@@ -41,6 +41,7 @@ class BusioI2C:
         self._bus = bus
         self._lock = threading.Lock()
         self._writes: dict[tuple[int, bytes], i2c_msg] = {}
+        self._reads: dict[tuple[int, int], i2c_msg] = {}
         self._closed = False
 
     @classmethod
@@ -82,23 +83,38 @@ class BusioI2C:
         adafruit_register passes the same buffer as out and in; the out bytes are copied into
         the write message before anything is read, so that is safe.
         """
-        out = self._write_message(address, bytes(memoryview(buffer_out)[out_start:out_end]))
+        if out_start == 0 and out_end is None and type(buffer_out) is bytes:
+            data = buffer_out  # all of an immutable buffer: no copy needed (the IMU's register reads)
+        else:
+            data = bytes(memoryview(buffer_out)[out_start:out_end])
+        out = self._write_message(address, data)
         view = memoryview(buffer_in)[in_start:in_end]
-        msg_in = i2c_msg.read(address, len(view))
+        msg_in = self._read_message(address, len(view))
         self._transfer(out, msg_in)
         view[:] = bytes(msg_in)
 
     def _write_message(self, address: int, data: bytes) -> i2c_msg:
         """The write half of a register read: the same one or two bytes (a register's address)
         every time, so their message is made once. A write message is only ever read, by the
-        kernel or the emulator, so sharing it is safe; read messages stay fresh per call (each
-        caller gets its own buffer to be filled)."""
+        kernel or the emulator, so sharing it is safe."""
         if len(data) > REUSED_WRITE_MAX:
             return i2c_msg.write(address, data)
         key = (address, data)
         msg = self._writes.get(key)
         if msg is None:
             msg = self._writes[key] = i2c_msg.write(address, data)
+        return msg
+
+    def _read_message(self, address: int, length: int) -> i2c_msg:
+        """The read half: while the bus is locked (busio's contract: only the holder transfers) one
+        message per address and length is reused, and what it read is copied out before the lock
+        is let go; a caller outside the contract gets a message of its own."""
+        if not self._lock.locked():
+            return i2c_msg.read(address, length)
+        key = (address, length)
+        msg = self._reads.get(key)
+        if msg is None:
+            msg = self._reads[key] = i2c_msg.read(address, length)
         return msg
 
     def _transfer(self, *msgs: i2c_msg) -> None:

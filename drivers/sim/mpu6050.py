@@ -96,12 +96,15 @@ class Mpu6050Emulator:
     def i2c_rdwr(self, *msgs: i2c_msg) -> None:
         """Run one combined transaction (repeated starts, one stop), like SMBus.i2c_rdwr."""
         self.transactions += 1
-        if "disconnect" in self._faults:
-            raise OSError(errno.EREMOTEIO, "Remote I/O error")
-        if "error" in self._faults and self._fault_rng.random() < ERROR_STORM_PROBABILITY:
-            raise OSError(errno.EIO, "Input/output error")
+        faults = self._faults
+        if faults:  # none, nearly always
+            if "disconnect" in faults:
+                raise OSError(errno.EREMOTEIO, "Remote I/O error")
+            if "error" in faults and self._fault_rng.random() < ERROR_STORM_PROBABILITY:
+                raise OSError(errno.EIO, "Input/output error")
+        address = self.address
         for msg in msgs:
-            if msg.addr != self.address:
+            if msg.addr != address:
                 # Nobody ACKs the address byte; the kernel reports that as EREMOTEIO.
                 raise OSError(errno.EREMOTEIO, f"Remote I/O error (no ACK at 0x{msg.addr:02X})")
         sampled = False
