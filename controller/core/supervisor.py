@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from controller.core.reasons import Trip
 
@@ -147,19 +147,29 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
     dt = 0.0 if w.last_t is None else max(0.0, r.t - w.last_t)
     share = r.failures / r.attempts if r.attempts else 0.0
     beta = dt / (I2C_ERROR_TIME + dt) if dt else 0.0
-    w = replace(w, last_t=r.t, error_share=(1 - beta) * w.error_share + beta * share)
+    error_share = (1 - beta) * w.error_share + beta * share
+    # Each period's watch is built whole, once (not by dataclasses.replace, which looks up the
+    # fields every call): this runs every control period.
     if not r.sample_ok:
+        w = Watch(last_good=w.last_good, error_share=error_share, last_raw=w.last_raw, frozen_since=w.frozen_since,
+                  implausible_since=w.implausible_since, disagree_since=w.disagree_since,
+                  rate_mismatch_since=w.rate_mismatch_since, reversed_since=w.reversed_since,
+                  position_error_since=w.position_error_since, last_t=r.t)
         if r.t - w.last_good >= IMU_LOST_AFTER - 1e-9:
             return w, Trip.IMU_LOST
         return w, Trip.I2C_ERRORS if w.error_share >= I2C_ERROR_SHARE else None
     same = r.raw is not None and r.raw == w.last_raw
-    w = replace(
-        w,
+    w = Watch(
         last_good=r.t,
+        error_share=error_share,
         last_raw=r.raw,
         frozen_since=_since(w.frozen_since, same, r.t),
         implausible_since=_since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t),
         disagree_since=_since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t),
+        rate_mismatch_since=w.rate_mismatch_since,
+        reversed_since=w.reversed_since,
+        position_error_since=w.position_error_since,
+        last_t=r.t,
     )
     if w.error_share >= I2C_ERROR_SHARE:
         return w, Trip.I2C_ERRORS
@@ -210,11 +220,17 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0
     reversed_ = mismatch and not between_steps and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
     off = abs(r.angle - r.position) > tracking.position_tolerance
-    w = replace(
-        w,
+    w = Watch(
+        last_good=w.last_good,
+        error_share=w.error_share,
+        last_raw=w.last_raw,
+        frozen_since=w.frozen_since,
+        implausible_since=w.implausible_since,
+        disagree_since=w.disagree_since,
         rate_mismatch_since=w.rate_mismatch_since if between_steps else _since(w.rate_mismatch_since, mismatch, r.t),
         reversed_since=_since(w.reversed_since, reversed_, r.t),
         position_error_since=_since(w.position_error_since, off, r.t),
+        last_t=w.last_t,
     )
     if reversed_ and _lasted(w.reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
         return w, Trip.REVERSED  # the table turns against the motor
