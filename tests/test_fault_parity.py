@@ -17,6 +17,9 @@ import pytest
 from controller.commands.cli import main
 from drivers.sim.hardware import FAULT_KINDS
 
+# One worker runs them all (pyproject.toml: --dist loadgroup), so the real-time runs happen once.
+pytestmark = pytest.mark.xdist_group("fault-parity")
+
 CONFIG = "[control]\nrate = 20\n"
 # The table jogs head-down from 0.1 s, the fault comes at 0.8 s for 0.5 s, the run ends at 2.2 s.
 SCHEDULE = ["--press", "down@0.1:1.6", "--until", "2.2"]

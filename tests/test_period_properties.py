@@ -1071,13 +1071,28 @@ def scenarios(draw) -> Scenario:
                     tuple(faults), changed, draw(st.integers(0, 2**16)), horizon)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-@given(sc=scenarios())
-def test_the_pure_step_keeps_the_invariants(sc):
+# Two halves of the examples, each derandomized on its own name (so they draw different examples),
+# so that the two pytest-xdist workers share them.
+_HALF = settings(max_examples=(EXAMPLES + 1) // 2, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+def _keeps_the_invariants(sc) -> None:
     note(sc.describe())
     out = run_scenario(sc)
     assert not out.violations, "\n".join(map(str, out.violations)) + f"\nended at t={out.t:.2f} {out.state}"
+
+
+@_HALF
+@given(sc=scenarios())
+def test_the_pure_step_keeps_the_invariants(sc):
+    _keeps_the_invariants(sc)
+
+
+@_HALF
+@given(sc=scenarios())
+def test_the_pure_step_keeps_the_invariants_in_the_second_half(sc):
+    _keeps_the_invariants(sc)
 
 
 # -- regressions --------------------------------------------------------------------------------------
