@@ -43,6 +43,39 @@ def test_no_sample_trips_imu_lost_after_60ms():
     assert reason is Trip.IMU_LOST and t - 0.20 == pytest.approx(IMU_LOST_AFTER, abs=DT)
 
 
+def _bus(pattern, period):
+    """Readings at ``period`` with (attempts, failures) cycling through ``pattern`` for 2 s."""
+    out = []
+    for i in range(int(2.0 / period)):
+        attempts, failures = pattern[i % len(pattern)]
+        ok = failures < attempts
+        out.append(Reading(t=(i + 1) * period, sample_ok=ok, attempts=attempts, failures=failures,
+                           raw=bytes([i % 256]) * 14 if ok else None))
+    return out
+
+
+def test_the_error_share_is_a_share_of_transfers_not_of_periods():
+    """Three periods read at the first try, then one that needed three tries (two failed): a third
+    of all transfers fail. An average of each period's share reads 17 % and never trips."""
+    w = watch_start(0.0)
+    reason = None
+    for r in _bus([(1, 0), (1, 0), (1, 0), (3, 2)], 0.05):
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        if reason is not None:
+            break
+    assert reason is Trip.I2C_ERRORS and r.t <= 1.0
+
+
+@pytest.mark.parametrize("period", [0.05, 0.02, 0.005])
+def test_one_period_of_failed_transfers_is_ridden_through(period):
+    """A blip: one period whose three tries all fail, then a clean bus (20, 50 and 200 Hz)."""
+    pattern = [(1, 0)] * 10 + [(3, 3)] + [(1, 0)] * 200
+    w = watch_start(0.0)
+    for r in _bus(pattern, period):
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        assert reason is None, (r.t, reason, w.error_share)
+
+
 def test_an_error_storm_with_samples_getting_through_trips_i2c_errors():
     readings = [Reading(t=t, sample_ok=True, attempts=2, failures=1, raw=bytes([i % 256]) * 14) for i, t in enumerate(times(100))]
     assert run(readings)[1] is Trip.I2C_ERRORS
