@@ -17,7 +17,8 @@ import pytest
 from controller.commands.cli import main
 from drivers.sim.hardware import FAULT_KINDS
 
-# One worker runs them all (pyproject.toml: --dist loadgroup), so the real-time runs happen once.
+# One worker runs them all (pyproject.toml: --dist loadgroup) and its session fixture makes the
+# real-time runs once, however the worker interleaves them with other modules.
 pytestmark = pytest.mark.xdist_group("fault-parity")
 
 CONFIG = "[control]\nrate = 20\n"
@@ -30,14 +31,14 @@ def _fault(kind: str) -> list[str]:
     return ["--fault", f"{kind}@0.8:0.5"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def config_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("parity") / "config.toml"
     path.write_text(CONFIG, encoding="utf-8")
     return str(path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_time_runs(config_file, tmp_path_factory):
     """The `run --sim` services, two at a time (one per core: ten real-time loops at once would
     starve each other's control periods past the dead-man's two, even at SCHED_FIFO)."""
