@@ -32,6 +32,7 @@ class _CallbackThread:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             pin, ticks, state = item
+            pin.delivered = time.monotonic()  # when the callback thread got round to the edge
             if pin._when_changed is not None:  # the button may have been closed meanwhile
                 PiPin._call_when_changed(pin, ticks, state)  # gpiozero's handler, as lgpio's callback calls it
 
@@ -45,6 +46,7 @@ class BenchPin(MockPin):
 
     def __init__(self, factory, info) -> None:
         self.rising: list[float] = []  # monotonic times of the rising edges since the last clear_states()
+        self.delivered: float | None = None  # when the callback thread last began an edge's callbacks
         super().__init__(factory, info)
 
     def _change_state(self, value):

@@ -95,7 +95,11 @@ def _loop(train: _PlannedPulseTrain, steps: int, period: float, seconds: float) 
 
 
 def report(out, measured: PulseTiming | None, *, suffix: str = "", why: str = "") -> None:
+    """The figures; ``measured`` None: a case not run, for the reason ``why``."""
+    if measured is None:
+        out.comment(f"step_pulse*{suffix}: not measured: {why}")
     lateness = measured.lateness if measured else None
-    out.figure(f"step_pulse_rate{suffix}", measured.rate if measured else None, "steps/s", digits=0, why=why)
-    out.spread(f"step_pulse_lateness{suffix}", lateness, "us", scale=1e6, why=why or "no pulse went out")
-    out.figure(f"step_pulses_timed{suffix}", len(lateness) if lateness is not None else None, "pulses", why=why)
+    out.figure(f"step_pulse_rate{suffix}", measured.rate if measured else None, "steps/s", digits=0)
+    out.spread(f"step_pulse_lateness{suffix}", lateness, "us", scale=1e6,
+               why="" if measured is None else "no pulse went out")
+    out.figure(f"step_pulses_timed{suffix}", len(lateness) if lateness is not None else None, "pulses")

@@ -118,13 +118,13 @@ def header(out: figures.Report, argv: list[str]) -> None:
 
 def _real_time(out, args, progress, *, hog_count: int) -> bool:
     """pulses and stop, on a quiet machine (hog_count 0) or with hogs: figures end in _hogs then."""
-    suffix = "_hogs" if hog_count else ""
+    suffix, label = ("_hogs", f" with {hog_count} hogs") if hog_count else ("", "")
     ok = True
     if "pulses" in args.only:
-        progress(f"step pulses{suffix}: {args.pulse_seconds:g} s at the highest step rate")
+        progress(f"step pulses{label}: {args.pulse_seconds:g} s at the highest step rate")
         pulse_timing.report(out, pulse_timing.measure(seconds=args.pulse_seconds), suffix=suffix)
     if "stop" in args.only:
-        progress(f"stop latency{suffix}: {args.presses} presses")
+        progress(f"stop latency{label}: {args.presses} presses")
         measured = stop_latency.measure(presses=args.presses, progress=progress)
         if suffix == "":
             out.figure("stop_step_rate", measured.step_rate, "steps/s", digits=0)

@@ -4,7 +4,10 @@ Real threads and the real clock, at the default config's rates: the stepper's pu
 mock STEP pin at 800 steps/s (4 deg/s at 200 steps/deg) while a loop thread commands a move every
 control period (20 ms), and the stop button (a gpiozero ``Button``, through ``ButtonPanel``, as on the
 table) halts the motor directly. The stop edge is delivered as lgpio delivers it, from a callback
-thread of its own (bench/pins.py), so a pulse can go out between the edge and the halt.
+thread of its own (bench/pins.py), so a pulse can go out between the edge and the halt. Three spans
+from the edge (the time the pin changed): to the callback thread taking it up (the scheduler's
+share), to the halt done (``motor.halt()`` returned), and to the last step pulse (0 when none
+followed the edge: the halt came before the next pulse was due).
 
 Each press waits for the motor to be stepping (a busy machine can be slow to get the loop thread round
 again after a release); a press for which it never starts within STEPPING_WAIT is skipped and counted,
@@ -34,6 +37,7 @@ SETTLE = 0.005  # s after the halt before the last pulse is read: a pulse after 
 class Measurement:
     latencies: list[float] = field(default_factory=list)  # s, edge to the last step pulse (0: none followed)
     halts: list[float] = field(default_factory=list)  # s, edge to the halt done
+    deliveries: list[float] = field(default_factory=list)  # s, edge to the callback thread taking it up
     skipped: int = 0  # presses not made: the motor was not stepping within STEPPING_WAIT
     missing_halts: int = 0  # presses whose halt did not come within HALT_WAIT
     step_rate: float = 0.0  # steps/s the motor was commanded to
@@ -106,6 +110,7 @@ def measure(*, presses: int = 1000, seed: int = 1, progress=None) -> Measurement
             last = last_rising_edge(step)
             result.latencies.append(max(0.0, last - edge) if last is not None else 0.0)
             result.halts.append(halted[halts_before] - edge)
+            result.deliveries.append(stop.delivered - edge)
     finally:
         running.clear()
         worker.join()
@@ -116,17 +121,23 @@ def measure(*, presses: int = 1000, seed: int = 1, progress=None) -> Measurement
 
 
 def report(out, measured: Measurement | None, *, suffix: str = "", why: str = "") -> None:
-    """The figures; ``measured`` None (a case not run) or with no press made: `not measured`."""
-    none = why or "the motor was never stepping when a press was due (a busy machine)"
-    if measured is not None and measured.missing_halts:
+    """The figures; ``measured`` None (a case not run, for the reason ``why``) or with no press made: `not measured`."""
+    if measured is None:
+        out.comment(f"stop_*{suffix}: not measured: {why}")
+        measured = Measurement()
+        counts = None
+    else:
+        counts = measured
+    if measured.missing_halts:
         none = f"{measured.missing_halts} presses did not halt within {HALT_WAIT:g} s"
-    latencies = measured.latencies if measured else None
-    out.spread(f"stop_to_last_pulse{suffix}", latencies, "ms", scale=1e3, digits=3, why=none)
-    out.spread(f"stop_to_halt{suffix}", measured.halts if measured else None, "ms", scale=1e3, digits=3, why=none)
-    made = len(latencies) if latencies is not None else None
-    out.figure(f"stop_presses_measured{suffix}", made, "presses", why=why)
-    out.figure(f"stop_presses_with_a_pulse_after_the_edge{suffix}", measured.pulses_after_edge if measured else None,
-               "presses", why=why)
-    out.figure(f"stop_presses_skipped_motor_not_stepping{suffix}", measured.skipped if measured else None,
-               "presses", why=why)
-    out.figure(f"stop_presses_not_halted{suffix}", measured.missing_halts if measured else None, "presses", why=why)
+    else:
+        none = "" if counts is None else "the motor was never stepping when a press was due (a busy machine)"
+    for name, values in (("stop_to_last_pulse", measured.latencies), ("stop_to_halt", measured.halts),
+                         ("stop_edge_to_callback", measured.deliveries)):
+        out.spread(f"{name}{suffix}", values, "ms", scale=1e3, digits=3, why=none)
+        none = ""  # said once
+    for name, value in (("stop_presses_measured", len(measured.latencies)),
+                        ("stop_presses_with_a_pulse_after_the_edge", measured.pulses_after_edge),
+                        ("stop_presses_skipped_motor_not_stepping", measured.skipped),
+                        ("stop_presses_not_halted", measured.missing_halts)):
+        out.figure(f"{name}{suffix}", value if counts is not None else None, "presses")
