@@ -66,17 +66,19 @@ def _parts(text: str) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0],
-                                     epilog=f"parts: {', '.join(PARTS)}")
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short version of every part")
     parser.add_argument("--only", action="append", type=_parts, metavar="PART[,PART]",
                         help="run only these parts (repeatable)")
+    full, quick = DEFAULTS["presses"]
     parser.add_argument("--presses", type=_positive(int), metavar="N",
-                        help=f"stop presses per case (default {DEFAULTS['presses'][0]}, quick {DEFAULTS['presses'][1]})")
+                        help=f"stop presses per case (default {full}, quick {quick})")
     parser.add_argument("--hogs", type=_positive(int), default=2, metavar="N",
                         help="busy processes for the _hogs cases (default 2; 0 leaves those cases out)")
+    full, quick = DEFAULTS["examples"]
     parser.add_argument("--examples", type=_positive(int), metavar="N",
-                        help=f"property-test scenarios (default {DEFAULTS['examples'][0]}, quick {DEFAULTS['examples'][1]})")
+                        help=f"property-test scenarios (default {full}, quick {quick})")
     parser.add_argument("--pulse-seconds", type=_positive(float), metavar="S",
                         help=f"seconds of step pulses per case (default {DEFAULTS['pulse_seconds'][0]:g}, "
                              f"quick {DEFAULTS['pulse_seconds'][1]:g})")

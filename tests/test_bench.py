@@ -30,7 +30,8 @@ from pins import BenchFactory  # noqa: E402
 REQUIRED = [
     *(f"tick_cpu_without_emulated_i2c_{s}" for s in ("p50", "p99")),
     *(f"emulated_i2c_cpu_per_tick_{s}" for s in ("p50", "p99")),
-    *(f"{name}{load}_{s}" for name in ("stop_to_last_pulse", "stop_to_halt", "stop_edge_to_callback", "step_pulse_lateness")
+    *(f"{name}{load}_{s}"
+      for name in ("stop_to_last_pulse", "stop_to_halt", "stop_edge_to_callback", "step_pulse_lateness")
       for load in ("", "_hogs") for s in ("p50", "p99", "max")),
     "stop_presses_measured", "stop_presses_measured_hogs", "stop_presses_skipped_motor_not_stepping",
     "step_pulse_rate", "sim_speed_50hz", "sim_speed_100hz", "sim_speed_200hz", "property_scenarios_per_minute",
