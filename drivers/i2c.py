@@ -12,10 +12,14 @@ from smbus2 import i2c_msg
 
 # Waiting for another thread's transfer to finish; a stuck bus must become an error, not a hang.
 BUS_LOCK_TIMEOUT_S = 0.05
+# Writes this short (a register address, before a repeated-start read) keep one message each.
+REUSED_WRITE_MAX = 2  # bytes
 
 
 def lock_within(bus: Any, timeout: float = BUS_LOCK_TIMEOUT_S) -> bool:
     """Take a busio-style bus's lock (``try_lock``), waiting at most ``timeout`` s: False if it stayed locked."""
+    if bus.try_lock():  # the bus is free nearly always: no clock read for the deadline then
+        return True
     # Wall-time bound on purpose: it guards against a stuck bus, not a motion decision.
     deadline = time.monotonic() + timeout
     while not bus.try_lock():
@@ -36,6 +40,8 @@ class BusioI2C:
     def __init__(self, bus: Any) -> None:
         self._bus = bus
         self._lock = threading.Lock()
+        self._writes: dict[tuple[int, bytes], i2c_msg] = {}
+        self._reads: dict[tuple[int, int], i2c_msg] = {}
         self._closed = False
 
     @classmethod
@@ -77,11 +83,39 @@ class BusioI2C:
         adafruit_register passes the same buffer as out and in; the out bytes are copied into
         the write message before anything is read, so that is safe.
         """
-        out = i2c_msg.write(address, bytes(memoryview(buffer_out)[out_start:out_end]))
+        if out_start == 0 and out_end is None and type(buffer_out) is bytes:
+            data = buffer_out  # all of an immutable buffer: no copy needed (the IMU's register reads)
+        else:
+            data = bytes(memoryview(buffer_out)[out_start:out_end])
+        out = self._write_message(address, data)
         view = memoryview(buffer_in)[in_start:in_end]
-        msg_in = i2c_msg.read(address, len(view))
+        msg_in = self._read_message(address, len(view))
         self._transfer(out, msg_in)
         view[:] = bytes(msg_in)
+
+    def _write_message(self, address: int, data: bytes) -> i2c_msg:
+        """The write half of a register read: the same one or two bytes (a register's address)
+        every time, so their message is made once. A write message is only ever read, by the
+        kernel or the emulator, so sharing it is safe."""
+        if len(data) > REUSED_WRITE_MAX:
+            return i2c_msg.write(address, data)
+        key = (address, data)
+        msg = self._writes.get(key)
+        if msg is None:
+            msg = self._writes[key] = i2c_msg.write(address, data)
+        return msg
+
+    def _read_message(self, address: int, length: int) -> i2c_msg:
+        """The read half: while the bus is locked (busio's contract: only the holder transfers) one
+        message per address and length is reused, and what it read is copied out before the lock
+        is let go; a caller outside the contract gets a message of its own."""
+        if not self._lock.locked():
+            return i2c_msg.read(address, length)
+        key = (address, length)
+        msg = self._reads.get(key)
+        if msg is None:
+            msg = self._reads[key] = i2c_msg.read(address, length)
+        return msg
 
     def _transfer(self, *msgs: i2c_msg) -> None:
         if self._closed:

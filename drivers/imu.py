@@ -66,7 +66,9 @@ class Mount:
 
     def raw_tilt_deg(self, accel: Sequence[float]) -> float:
         """Tilt from specific force (any unit) by the axes alone, before the zero offset."""
-        return math.degrees(math.atan2(-_dot(accel, self.forward_vec), _dot(accel, self.normal_vec)))
+        # _dot written out (every sample comes through here): the same products, summed in the same order
+        a, f, n = accel, self.forward_vec, self.normal_vec
+        return math.degrees(math.atan2(-(a[0] * f[0] + a[1] * f[1] + a[2] * f[2]), a[0] * n[0] + a[1] * n[1] + a[2] * n[2]))
 
     def tilt_deg(self, accel: Sequence[float]) -> float:
         """Table angle from specific force (any unit): head-down positive, 0 when level."""
@@ -74,8 +76,8 @@ class Mount:
 
     def rate_dps(self, gyro: Sequence[float]) -> float:
         """Tilt rate in deg/s about the pivot axis, bias removed: positive while the head goes down."""
-        b = self.gyro_bias
-        return _dot((gyro[0] - b[0], gyro[1] - b[1], gyro[2] - b[2]), self.pivot_vec)
+        b, p = self.gyro_bias, self.pivot_vec
+        return (gyro[0] - b[0]) * p[0] + (gyro[1] - b[1]) * p[1] + (gyro[2] - b[2]) * p[2]  # _dot, written out
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class ImuSample:
 
 
 _BURST = struct.Struct(">7h")
+_REGISTER_BYTES = tuple(bytes((register,)) for register in range(256))  # the pointer write of a read
 
 
 def decode_burst(
@@ -220,7 +223,7 @@ class Mpu6050Imu:
         buf = bytearray(count)  # fresh per call, so two threads reading never share a buffer
         self._lock_bus()
         try:
-            self._i2c.writeto_then_readfrom(self.address, bytes((register,)), buf)
+            self._i2c.writeto_then_readfrom(self.address, _REGISTER_BYTES[register], buf)
         finally:
             self._i2c.unlock()
         return bytes(buf)

@@ -38,7 +38,7 @@ class _Output:
         self.level = False
 
     def play(self, pattern: Pattern, now: float) -> None:
-        if pattern != self.pattern:
+        if pattern is not self.pattern and pattern != self.pattern:  # the same object, period after period
             self.pattern, self.began = pattern, now
         level = pattern.level(now - self.began)
         if level != self.level:  # write the pin only on a change: a pin write costs an I/O call

@@ -69,6 +69,7 @@ class Stepper:
         self._steps = 0
         self._offset = float(position)  # degrees at step 0
         self._halted = False
+        self._energized = False  # ENABLE written on: once, not at every move (a pin write is an I/O call)
         self._halt_count = 0
         self.clamped_moves = 0
         self._closed = False
@@ -118,7 +119,9 @@ class Stepper:
                 wanted = limit if wanted > 0 else -limit
             if wanted == 0:
                 return 0
-            self._enable.on()
+            if not self._energized:  # ENABLE goes on at the first move and stays on until close()
+                self._enable.on()
+                self._energized = True
             self._steps += wanted
             self._pulses.emit(wanted, duration)
             return wanted

@@ -251,32 +251,57 @@ def test_simulate_help_lists_every_exit_status(capsys):
         assert code in out, code
 
 
-@pytest.mark.realtime
-def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
-    """On the real clock: a run in real time, interrupted with SIGINT once the session has started."""
+def _interrupt_once_started(argv: list[str], started) -> tuple[int, str, str]:
+    """Run ``inversion-table ARGV``, SIGINT it once ``started(stdout so far)`` holds; (code, out, err)."""
     import os
     import selectors
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "simulate", "hold-40"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "controller", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         watch = selectors.DefaultSelector()
         watch.register(proc.stdout, selectors.EVENT_READ)
         seen, deadline = "", time.monotonic() + 60
-        while "session  start" not in seen and time.monotonic() < deadline:
-            if watch.select(timeout=1.0):
+        while not started(seen) and time.monotonic() < deadline:
+            if watch.select(timeout=0.2):
                 seen += os.read(proc.stdout.fileno(), 4096).decode()  # unbuffered: select sees it all
-        assert "session  start" in seen, seen
+        assert started(seen), seen
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    return proc.returncode, seen + out, err
+
+
+@pytest.mark.realtime
+def test_ctrl_c_in_a_real_time_run_says_where_the_table_was_left():
+    """On the real clock: a run in real time, interrupted with SIGINT once the session has started,
+    ends at the next period boundary (the signal only sets a flag) and says where the table was left."""
+    code, out, err = _interrupt_once_started(["simulate", "hold-40"], lambda seen: "session  start" in seen)
+    assert code == 130, err
     last = (out + err).strip().splitlines()[-1]
     assert "interrupted (Ctrl-C) at t=" in last and "state running, angle " in last and "exit 130" in last, last
     assert "Traceback" not in err
+
+
+@pytest.mark.realtime
+def test_ctrl_c_in_a_fast_run_says_where_the_table_was_left(tmp_path):
+    """The same with --fast (a run of a day of virtual time, interrupted once its trace shows the session)."""
+    trace = tmp_path / "t.jsonl"
+
+    def started(_seen) -> bool:
+        return trace.exists() and '"event":"session"' in trace.read_text(encoding="utf-8")
+
+    code, out, err = _interrupt_once_started(["simulate", "hold-40", "--fast", "--press", "stop@23h", "--log", str(trace)],
+                                             started)
+    assert code == 130, err
+    last = (out + err).strip().splitlines()[-1]
+    assert "interrupted (Ctrl-C) at t=" in last and "angle " in last and "exit 130" in last, last
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     "argv, expected",
     [

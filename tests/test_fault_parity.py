@@ -7,6 +7,7 @@ at 20 Hz (the slowest rate the config allows, so a loaded machine keeps it), eac
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import subprocess
@@ -27,28 +28,37 @@ def _fault(kind: str) -> list[str]:
     return ["--fault", f"{kind}@0.8:0.5"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def config_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("parity") / "config.toml"
     path.write_text(CONFIG, encoding="utf-8")
     return str(path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_time_runs(config_file, tmp_path_factory):
     """The `run --sim` services, two at a time (one per core: ten real-time loops at once would
-    starve each other's control periods past the dead-man's two, even at SCHED_FIFO)."""
-    folder = tmp_path_factory.mktemp("runs")
-    results = {}
-    for batch in range(0, len(FAULT_KINDS), AT_ONCE):
-        procs = {kind: subprocess.Popen(
-            [sys.executable, "-m", "controller", "run", "--sim", "--config", config_file, *SCHEDULE, *_fault(kind)],
-            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for kind in FAULT_KINDS[batch:batch + AT_ONCE]}
-        for kind, proc in procs.items():
-            out, _ = proc.communicate(timeout=120)
-            results[kind] = (proc.returncode, out)
-    return results
+    starve each other's control periods past the dead-man's two, even at SCHED_FIFO). Made once
+    per test run: the first pytest-xdist worker to need them makes them under a file lock in the
+    run's shared temporary folder, and the others read what it wrote."""
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of one run
+    with open(shared / "fault-parity.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = shared / "fault-parity.json"
+        if made.exists():
+            return {kind: tuple(v) for kind, v in json.loads(made.read_text(encoding="utf-8")).items()}
+        folder = tmp_path_factory.mktemp("runs")
+        results = {}
+        for batch in range(0, len(FAULT_KINDS), AT_ONCE):
+            procs = {kind: subprocess.Popen(
+                [sys.executable, "-m", "controller", "run", "--sim", "--config", config_file, *SCHEDULE,
+                 *_fault(kind)], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for kind in FAULT_KINDS[batch:batch + AT_ONCE]}
+            for kind, proc in procs.items():
+                out, _ = proc.communicate(timeout=120)
+                results[kind] = (proc.returncode, out)
+        made.write_text(json.dumps(results), encoding="utf-8")
+        return results
 
 
 def _virtual(kind: str, config_file: str, tmp_path) -> tuple[int, list[dict]]:

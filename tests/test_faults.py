@@ -167,3 +167,15 @@ def test_recovery_after_a_lying_gyro_never_passes_home():
     run = simulate(config=config, faults=["imu-disagree@1:0.5"], presses=["return@1.05:10"], until=30)
     assert run.named("trip")
     assert min(s["true_angle"] for s in run.samples) >= config.table.home_angle - 1  # I1
+
+
+def test_overlapping_windows_of_one_fault_last_until_the_last_ends():
+    """imu-disconnect@1:0.02 and imu-disconnect@1:0.5: the sensor is gone until 1.5 s, not 1.02 s
+    (the first window's end cleared both, and the table ran on with the sensor "back")."""
+    from controller.shell import simulate as sim
+    from tests.conftest import simulate
+
+    faults = [sim.Fault(1.0, "imu-disconnect", 0.02), sim.Fault(1.0, "imu-disconnect", 0.5)]
+    run = simulate("gentle", faults=faults, until=3.0)
+    trips = [e for e in run.events if e["event"] == "trip"]
+    assert trips and trips[0]["reason"] == "imu-lost" and trips[0]["t"] <= 1.1, trips

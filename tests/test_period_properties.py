@@ -48,7 +48,8 @@ Checked every period (the first instance of each is reported, see ``Violation``)
   levels), only toward home, at most half max_speed per period (plus one step of rounding); the true
   angle likewise (direction; speed over I6's window).
 - I4: after a reset of a latched stop or trip, no Move and no true motion until a motion button is
-  pressed again.
+  pressed again (a held return while a trip is latched, one that came after the reset or that the
+  reset did not clear, is I3's recovery).
 - I5: the time the true angle is head-down (above +1 deg, the brief's definition, as
   tests/invariants.py counts it: not while latched, nor after a reset until someone asks) stays within
   session_timeout plus a return at max_speed (+2 periods); the step's own session clock is not
@@ -771,7 +772,9 @@ def run_scenario(sc: Scenario) -> Outcome:
                 # (A return held since before a trip goes on as hold-to-run recovery: a trip keeps the
                 # buttons held, only a stop forgets them; I3 judges that motion.)
                 add("I7 requested", t, f"Move to {deg:.4f} while nobody asked (motion_requested false)")
-            if waiting_reset:
+            if waiting_reset and not (m.trip is not None and "return" in levels):
+                # (While a trip is latched, a return held is hold-to-run recovery, and I3 judges it:
+                # the trip latched after the reset, or the reset did not clear it.)
                 add("I4 command", t, f"Move to {deg:.4f} after a reset, before a motion button")
             if m.stop_latched:
                 add("I3 stop command", t, f"Move to {deg:.4f} while the stop is latched")
@@ -814,7 +817,7 @@ def run_scenario(sc: Scenario) -> Outcome:
                         add("I3 hold", t, f"moved {pa:.4f} -> {true_angle:.4f} while tripped, return not held")
                     if not true_angle < pa:
                         add("I3 toward home", t, f"moved {pa:.4f} -> {true_angle:.4f} away from home while tripped")
-                if pwaiting:
+                if pwaiting and not (pstate == "tripped" and name == "tripped" and preturn):
                     add("I4", t, f"moved {pa:.4f} -> {true_angle:.4f} after a reset, before a motion button")
         for w in stop_watches:
             if t >= w[0] + dt - EPS and physics:
@@ -1071,13 +1074,28 @@ def scenarios(draw) -> Scenario:
                     tuple(faults), changed, draw(st.integers(0, 2**16)), horizon)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-@given(sc=scenarios())
-def test_the_pure_step_keeps_the_invariants(sc):
+# Two halves of the examples, each derandomized on its own name (so they draw different examples),
+# so that the two pytest-xdist workers share them.
+_HALF = settings(max_examples=(EXAMPLES + 1) // 2, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+def _keeps_the_invariants(sc) -> None:
     note(sc.describe())
     out = run_scenario(sc)
     assert not out.violations, "\n".join(map(str, out.violations)) + f"\nended at t={out.t:.2f} {out.state}"
+
+
+@_HALF
+@given(sc=scenarios())
+def test_the_pure_step_keeps_the_invariants(sc):
+    _keeps_the_invariants(sc)
+
+
+@_HALF
+@given(sc=scenarios())
+def test_the_pure_step_keeps_the_invariants_in_the_second_half(sc):
+    _keeps_the_invariants(sc)
 
 
 # -- regressions --------------------------------------------------------------------------------------
@@ -1318,3 +1336,43 @@ def test_a_table_held_at_the_head_down_threshold_keeps_within_the_session_bound(
 def test_the_table_at_the_threshold_is_the_known_violation():
     out = run_scenario(AT_THE_THRESHOLD)
     assert not out.violations and [v.check for v in out.known] == ["K7 I5 held at the head-down threshold"]
+
+
+# An I2C error storm (half the transfers fail) from power-on, `return` pressed before the anchor:
+# the share of failed transfers was the average of each period's share, which the periods read at
+# the first try pull down to a third, near the 25 % limit: it tripped only after 1 s. Found by the
+# second half of the property test; the share is now of transfers (supervisor.Watch.error_share).
+STORM_AT_POWER_ON = Scenario(
+    config_doc={"table": {"home_angle": -5.0, "steps_per_degree": 20.09},
+                "limits": {"max_angle": 1.0, "max_speed": 1.0, "max_accel": 1.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 1.0, "jog_speed": 1.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"}},
+    presses=(Press(0.05, "return"),), faults=(Fault(0.0, "imu-errors", 1.5),), seed=8288, horizon=4.5)
+
+
+def test_an_error_storm_at_power_on_trips_within_a_second():
+    out = run_scenario(STORM_AT_POWER_ON)
+    assert out.trips == [Trip.I2C_ERRORS] and not out.violations, "\n".join(map(str, out.violations))
+
+
+# `return` held and `reset` pressed in the same instant as a loop stall: the queue holds the return,
+# the reset (nothing to reset) and then the dead-man's loop-stall trip. The held return then moves
+# the table toward home as hold-to-run recovery (I3). The check read it as motion caused by the reset
+# (I4) until it learned that a trip latched after the reset is I3's to judge.
+RETURN_HELD_THROUGH_A_STALL = Scenario(
+    config_doc={"table": {"home_angle": -9.0, "steps_per_degree": 20.09},
+                "limits": {"max_angle": 1.0, "max_speed": 1.0, "max_accel": 1.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 1.0, "jog_speed": 1.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"}},
+    user_acknowledged=True,
+    presses=(Press(0.0, "return", lost_release=True), Press(10.25, "return", 2.0), Press(10.25, "reset")),
+    faults=(Fault(9.75, "imu-lost", 0.02), Fault(10.25, "loop-stall", 0.1), Fault(11.0, "imu-lost", 0.02)),
+    horizon=15.25)
+
+
+def test_a_return_held_through_a_loop_stall_recovers_toward_home():
+    out = run_scenario(RETURN_HELD_THROUGH_A_STALL)
+    assert out.trips == [Trip.LOOP_STALL] and not out.violations, "\n".join(map(str, out.violations))
+

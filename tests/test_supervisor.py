@@ -43,6 +43,39 @@ def test_no_sample_trips_imu_lost_after_60ms():
     assert reason is Trip.IMU_LOST and t - 0.20 == pytest.approx(IMU_LOST_AFTER, abs=DT)
 
 
+def _bus(pattern, period):
+    """Readings at ``period`` with (attempts, failures) cycling through ``pattern`` for 2 s."""
+    out = []
+    for i in range(int(2.0 / period)):
+        attempts, failures = pattern[i % len(pattern)]
+        ok = failures < attempts
+        out.append(Reading(t=(i + 1) * period, sample_ok=ok, attempts=attempts, failures=failures,
+                           raw=bytes([i % 256]) * 14 if ok else None))
+    return out
+
+
+def test_the_error_share_is_a_share_of_transfers_not_of_periods():
+    """Three periods read at the first try, then one that needed three tries (two failed): a third
+    of all transfers fail. An average of each period's share reads 17 % and never trips."""
+    w = watch_start(0.0)
+    reason = None
+    for r in _bus([(1, 0), (1, 0), (1, 0), (3, 2)], 0.05):
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        if reason is not None:
+            break
+    assert reason is Trip.I2C_ERRORS and r.t <= 1.0
+
+
+@pytest.mark.parametrize("period", [0.05, 0.02, 0.005])
+def test_one_period_of_failed_transfers_is_ridden_through(period):
+    """A blip: one period whose three tries all fail, then a clean bus (20, 50 and 200 Hz)."""
+    pattern = [(1, 0)] * 10 + [(3, 3)] + [(1, 0)] * 200
+    w = watch_start(0.0)
+    for r in _bus(pattern, period):
+        w, reason = supervise(w, r, LIMITS, TRACK)
+        assert reason is None, (r.t, reason, w.error_share)
+
+
 def test_an_error_storm_with_samples_getting_through_trips_i2c_errors():
     readings = [Reading(t=t, sample_ok=True, attempts=2, failures=1, raw=bytes([i % 256]) * 14) for i, t in enumerate(times(100))]
     assert run(readings)[1] is Trip.I2C_ERRORS
@@ -71,6 +104,37 @@ def test_accelerometer_and_gyro_disagreeing_trips():
 @pytest.mark.parametrize("angle, reason", [(60.6, Trip.OVER_ANGLE), (-60.6, Trip.UNDER_ANGLE)])
 def test_beyond_the_travel_trips(angle, reason):
     assert run([good(0.02, angle=angle, position=angle)])[1] is reason
+
+
+# A period ahead at 20 Hz, the longest period a config allows.
+COARSE = 0.05
+
+
+def _one(angle, *, position, rate, commanded_rate, dt=COARSE):
+    w = watch_start(0.0)
+    w, _ = supervise(w, good(0.0, angle=angle, position=position), LIMITS, TRACK)
+    return supervise(w, good(dt, angle=angle, position=position, rate=rate, commanded_rate=commanded_rate),
+                     LIMITS, TRACK)[1]
+
+
+def test_a_table_arriving_home_at_speed_is_not_judged_a_period_past_it():
+    """The step count is home and the motor was commanded at 3.2 deg/s toward it: the planner
+    brakes it to a stop there, so the check does not add a period's motion beyond home (it did, and
+    an uncalibrated estimate 0.4 deg low tripped a healthy 20 Hz table on arrival)."""
+    assert _one(-60.4, position=-59.98, rate=-3.2, commanded_rate=-3.2) is None
+
+
+def test_motion_the_command_does_not_explain_is_judged_a_period_ahead():
+    # the same estimate, but the table moves at 3.2 deg/s with no step commanded (a slip, a runaway)
+    assert _one(-60.4, position=-59.98, rate=-3.2, commanded_rate=0.0) is Trip.UNDER_ANGLE
+    # and a drive turning twice as far as it is stepped: half its motion is unexplained
+    assert _one(-60.45, position=-59.98, rate=-4.0, commanded_rate=-2.0) is Trip.UNDER_ANGLE
+    assert _one(-60.45, position=-59.98, rate=-2.0, commanded_rate=-2.0) is None
+
+
+def test_commanded_motion_short_of_the_end_is_judged_a_period_ahead():
+    # far from home in step count, the commanded motion goes on: the estimate will be past the margin
+    assert _one(60.35, position=55.0, rate=4.0, commanded_rate=4.0) is Trip.OVER_ANGLE
 
 
 def test_a_stall_trips_within_the_tracking_time():

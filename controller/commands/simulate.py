@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 
 from controller import exits
 from controller.commands.options import PROG, config_from, number, open_history, whole_number
@@ -111,8 +114,9 @@ def main(args) -> int:
             run.on_tick = _both(console.tick, log.tick)
             run.on_event = _both(console.event, log.event)
         try:
-            with console:
-                result = run.run(pace=None if args.fast else sim.real_time_pacer())
+            with console, _interrupt_between_periods() as interrupted:
+                result = run.run(pace=sim.between_periods(interrupted) if args.fast
+                                 else sim.real_time_pacer(interrupted=interrupted))
         except KeyboardInterrupt:  # say where the table was left, as at any other end
             result = run.stopped("interrupted (Ctrl-C)", sim.EXIT_INTERRUPTED)
             print(f"{PROG}: interrupted (Ctrl-C) at t={result.t:.2f} s; {where_left(result)}; exit {result.exit_code}",
@@ -132,6 +136,22 @@ def main(args) -> int:
                           f"{result.why} (exit {result.exit_code})")
     print(f"ended at t={result.t:.2f} s: {result.why}; {where_left(result)}; exit {result.exit_code}")
     return result.exit_code
+
+
+@contextlib.contextmanager
+def _interrupt_between_periods():
+    """Ctrl-C only sets a flag, which the run reads between periods: a KeyboardInterrupt raised
+    anywhere else (inside a lock held by the logging module, say) could leave the run hung at close
+    with no word of where the table was left."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield lambda: False
+        return
+    flag = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
+    try:
+        yield flag.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def where_left(result) -> str:

@@ -17,6 +17,9 @@ HEAD_DOWN_ABOVE = 1.0  # deg
 # and a log line, so nobody is surprised by motion nobody pressed for.
 AUTO_MOVE_WARNING = 10.0  # s
 SETPOINT_ROUNDING = 1e-9  # deg: a setpoint resting "at 0" may carry float noise
+# seconds_until_due skips its walk only when no instant of it can be due by at least this much:
+# far above any float rounding of sums of a few thousand seconds.
+LOOK_AHEAD_MARGIN = 1.0  # s
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,11 @@ def seconds_to_timeout(head_down: float, *, angle: float, limits: Limits, return
     # The clock is read once a period, and the countdown may run faster than the clock while the
     # table goes further down (warning_lead): begin a period's worth of countdown early.
     lead = period * warning_lead(velocity, limits=limits, return_speed=return_speed)
-    early = return_allowance(angle, velocity, limits=limits, return_speed=return_speed) + lead
+    return _left(head_down, return_allowance(angle, velocity, limits=limits, return_speed=return_speed) + lead, limits)
+
+
+def _left(head_down: float, early: float, limits: Limits) -> float:
+    """seconds_to_timeout's answer, once its early start (the slow return's allowance and the lead) is known."""
     return max(0.0, limits.session_timeout - (head_down + early))
 
 
@@ -142,12 +149,26 @@ def seconds_until_due(head_down: float, *, angle: float, velocity: float, limits
     (and start before the table is head-down at all): a warning "in N s" must look ahead.
     """
     step = max(period, horizon / 40)
+    # timeout_due at each instant of the look-ahead, with what does not change over it worked out
+    # once (this runs every period of a descent, up to 41 instants each).
+    lead = period * warning_lead(velocity, limits=limits, return_speed=return_speed)
+    # Most periods of a descent are far from the timeout: if even the most the countdown could
+    # reach over the horizon (all of it counted head-down, and as the allowance the slow return's
+    # whole way up from max_angle, which bounds return_allowance anywhere below it, since
+    # time_to_come_up only grows with the angle) stays LOOK_AHEAD_MARGIN short of the timeout, no
+    # instant of the walk below can be due: the answer is None without it.
+    slowest = time_to_come_up(limits.max_angle, velocity, speed=min(return_speed, limits.max_speed),
+                              accel=limits.max_accel)
+    if head_down + horizon + slowest + lead < limits.session_timeout - LOOK_AHEAD_MARGIN:
+        return None
+    rising = max(0.0, velocity)
+    below_for = 0.0 if angle > HEAD_DOWN_ABOVE else (HEAD_DOWN_ABOVE - angle) / max(velocity, 1e-9)
     t = 0.0
     while t <= horizon + 1e-9:
-        ahead = min(limits.max_angle, angle + max(0.0, velocity) * t)
-        below_for = 0.0 if angle > HEAD_DOWN_ABOVE else (HEAD_DOWN_ABOVE - angle) / max(velocity, 1e-9)
+        ahead = min(limits.max_angle, angle + rising * t)
         counted = head_down + max(0.0, t - below_for)
-        if timeout_due(counted, angle=ahead, limits=limits, return_speed=return_speed, velocity=velocity, period=period):
+        early = return_allowance(ahead, velocity, limits=limits, return_speed=return_speed) + lead
+        if _left(counted, early, limits) <= 0.0:
             return t
         t += step
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from controller.core.command import AUTO_MOVE_WARNING
 
@@ -19,8 +20,9 @@ class Pattern:
     repeat: bool = True
     description: str = ""
 
-    @property
+    @cached_property
     def length(self) -> float:
+        """Seconds of one play (asked for at every level, so summed once)."""
         return sum(on + off for on, off in self.pulses)
 
     def level(self, elapsed: float) -> bool:

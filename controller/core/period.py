@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from operator import attrgetter
 
 from controller.core import command, indicate, session, state, supervisor
 from controller.core import clocks, sensing
@@ -18,6 +19,9 @@ from controller.core.state import Activity, ButtonEvent, Context
 RECOVERY_HOME_MARGIN = 0.25  # deg
 
 _FIELDS = tuple(f.name for f in fields(TableState))
+# Every field of a state at once, in _FIELDS' order: the working copy is made and turned back into
+# a state every period, so one C-level call rather than a getattr and a setattr per field.
+_ALL_FIELDS = attrgetter(*_FIELDS)
 
 
 def initial(settings: Settings, *, mount, position: float, now: float, presets=(), users=(),
@@ -100,8 +104,7 @@ class _Period(Derived):
     ends as a new state. Nothing outside the step ever sees it."""
 
     def __init__(self, s: TableState, inputs: Inputs) -> None:
-        for name in _FIELDS:
-            setattr(self, name, getattr(s, name))
+        self.__dict__.update(zip(_FIELDS, _ALL_FIELDS(s)))
         self.inputs = inputs
         self.now = inputs.t
         self.position = inputs.position
@@ -111,7 +114,7 @@ class _Period(Derived):
 
     def result(self) -> tuple[TableState, list]:
         self.reanchor = tuple(self.reanchor) if self.reanchor is not None else None
-        return TableState(**{name: getattr(self, name) for name in _FIELDS}), self.actions
+        return TableState(*_ALL_FIELDS(self)), self.actions  # positional: _FIELDS is TableState's field order
 
     # -- derived (limits and anchored: table_state.Derived) ---------------------------------------
     @property

@@ -51,7 +51,7 @@ REASONS: dict[Trip, TripReason] = {
         TripReason(Trip.IMU_LOST, "the angle sensor stopped answering (no good sample for 60 ms)", _HOLD,
                    "the sensor answers again", False),
         TripReason(Trip.I2C_ERRORS, "too many I2C errors talking to the angle sensor", _HOLD,
-                   "a quarter second of clean reads", False),
+                   "one to two seconds of clean reads", False),
         TripReason(Trip.IMU_FROZEN, "the angle sensor's readings froze (identical raw bytes)", _HOLD,
                    "the readings change again", False),
         TripReason(Trip.IMU_IMPLAUSIBLE, "the angle sensor reports an impossible gravity magnitude", _HOLD,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from controller.core.reasons import Trip
 
@@ -20,10 +20,15 @@ IMU_LOST_AFTER = 0.06  # s
 # The look-ahead of the travel-limit check is one period, never more than this (the longest period
 # a config allows, 20 Hz): a late period must not make a still table look as if it were leaving.
 LIMIT_LEAD_MAX = 0.05  # s
-# Share of I2C transfers failing, averaged over I2C_ERROR_TIME: a bus this bad is not trusted even
-# if retries still get samples through (a 20 ms blip stays well below it).
+# Share of I2C transfers failing over the last I2C_ERROR_TIME (failed transfers over all transfers,
+# each counted by a running average): a bus this bad is not trusted even if retries still get
+# samples through. A share of transfers, not an average of each period's share: a period read at
+# the first try is one transfer, not a weight equal to a period that needed three, so a 50 % storm
+# reads as 50 % (averaging each period's share read it as 33 %, and it tripped after 1 s at times).
+# Half a second, so that one period of three failed transfers at 20 Hz (a 20-50 ms blip) stays
+# below the limit.
 I2C_ERROR_SHARE = 0.25
-I2C_ERROR_TIME = 0.2  # s
+I2C_ERROR_TIME = 0.5  # s
 # A live MPU-6050 never returns the same 14 bytes twice: its noise alone moves ~50 LSB. This many
 # seconds of identical bytes is a frozen sensor (I8: trip within 1 s).
 FROZEN_AFTER = 0.25  # s
@@ -113,7 +118,8 @@ class Watch:
     """What the supervisor remembers between periods: when each condition began."""
 
     last_good: float = 0.0
-    error_share: float = 0.0
+    failed: float = 0.0  # failed transfers per period, running average over I2C_ERROR_TIME
+    transfers: float = 1.0  # transfers per period, the same way (a clean bus: one per period)
     last_raw: bytes | None = None
     frozen_since: float | None = None
     implausible_since: float | None = None
@@ -122,6 +128,11 @@ class Watch:
     reversed_since: float | None = None
     position_error_since: float | None = None
     last_t: float | None = None
+
+    @property
+    def error_share(self) -> float:
+        """The share of I2C transfers that failed, over the last I2C_ERROR_TIME."""
+        return self.failed / self.transfers if self.transfers > 0 else 0.0
 
 
 # The trips that say the table does not follow the step count (so the step count is wrong).
@@ -145,21 +156,32 @@ def watch_start(now: float) -> Watch:
 def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple[Watch, Trip | None]:
     """Fold one period's reading into the watch; return the first trip reason that applies."""
     dt = 0.0 if w.last_t is None else max(0.0, r.t - w.last_t)
-    share = r.failures / r.attempts if r.attempts else 0.0
     beta = dt / (I2C_ERROR_TIME + dt) if dt else 0.0
-    w = replace(w, last_t=r.t, error_share=(1 - beta) * w.error_share + beta * share)
+    failed = (1 - beta) * w.failed + beta * r.failures
+    transfers = (1 - beta) * w.transfers + beta * r.attempts if r.attempts else w.transfers
+    # Each period's watch is built whole, once (not by dataclasses.replace, which looks up the
+    # fields every call): this runs every control period.
     if not r.sample_ok:
+        w = Watch(last_good=w.last_good, failed=failed, transfers=transfers, last_raw=w.last_raw, frozen_since=w.frozen_since,
+                  implausible_since=w.implausible_since, disagree_since=w.disagree_since,
+                  rate_mismatch_since=w.rate_mismatch_since, reversed_since=w.reversed_since,
+                  position_error_since=w.position_error_since, last_t=r.t)
         if r.t - w.last_good >= IMU_LOST_AFTER - 1e-9:
             return w, Trip.IMU_LOST
         return w, Trip.I2C_ERRORS if w.error_share >= I2C_ERROR_SHARE else None
     same = r.raw is not None and r.raw == w.last_raw
-    w = replace(
-        w,
+    w = Watch(
         last_good=r.t,
+        failed=failed,
+        transfers=transfers,
         last_raw=r.raw,
         frozen_since=_since(w.frozen_since, same, r.t),
         implausible_since=_since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t),
         disagree_since=_since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t),
+        rate_mismatch_since=w.rate_mismatch_since,
+        reversed_since=w.reversed_since,
+        position_error_since=w.position_error_since,
+        last_t=r.t,
     )
     if w.error_share >= I2C_ERROR_SHARE:
         return w, Trip.I2C_ERRORS
@@ -171,14 +193,30 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         return w, None  # a doubtful sample: judge nothing else on it
     if _lasted(w.disagree_since, r.t, DISAGREE_AFTER):
         return w, Trip.IMU_DISAGREE
-    # Judged where the table will be when the next period could look again: at speed, a limit
-    # reached in the middle of a period would otherwise be passed by a period's worth of motion.
-    # (At no more than max_speed: a coarse step is a burst of rate that ends with its period.)
-    lead_rate = max(-limits.max_speed, min(limits.max_speed, r.rate))
-    limit = check_angle(r.angle + lead_rate * min(dt, LIMIT_LEAD_MAX), limits)
+    limit = check_angle(r.angle + limit_lead(r, limits, dt), limits)
     if limit is not None:
         return w, limit
     return _track(w, r, tracking)
+
+
+def limit_lead(r: Reading, limits: Limits, dt: float) -> float:
+    """How far the table will have moved when the next period can look again (deg).
+
+    At speed, a limit reached in the middle of a period would otherwise be passed by a period's
+    worth of motion. The motion the motor was commanded goes on only as far as the planner takes
+    the step count, and the planner never takes it past an end of the travel: a table arriving
+    home at speed is braking to a stop there, not heading a period's motion beyond it. What the
+    command does not explain (a slip, a drive turning further than it is stepped) goes on in full.
+    (At no more than max_speed: a coarse step is a burst of rate that ends with its period.)
+    """
+    lead = min(dt, LIMIT_LEAD_MAX)
+    rate = max(-limits.max_speed, min(limits.max_speed, r.rate))
+    commanded = r.commanded_rate * lead
+    if commanded < 0:
+        commanded = max(commanded, min(0.0, limits.home_angle - r.position))
+    else:
+        commanded = min(commanded, max(0.0, limits.max_angle - r.position))
+    return commanded + (rate - r.commanded_rate) * lead
 
 
 def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None]:
@@ -194,11 +232,18 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0
     reversed_ = mismatch and not between_steps and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
     off = abs(r.angle - r.position) > tracking.position_tolerance
-    w = replace(
-        w,
+    w = Watch(
+        last_good=w.last_good,
+        failed=w.failed,
+        transfers=w.transfers,
+        last_raw=w.last_raw,
+        frozen_since=w.frozen_since,
+        implausible_since=w.implausible_since,
+        disagree_since=w.disagree_since,
         rate_mismatch_since=w.rate_mismatch_since if between_steps else _since(w.rate_mismatch_since, mismatch, r.t),
         reversed_since=_since(w.reversed_since, reversed_, r.t),
         position_error_since=_since(w.position_error_since, off, r.t),
+        last_t=w.last_t,
     )
     if reversed_ and _lasted(w.reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
         return w, Trip.REVERSED  # the table turns against the motor

@@ -93,10 +93,11 @@ class Controller:
         token = motor.halt_count  # read before the events, see Stepper.clear_halt
         sample, attempts, failures = self._read()
         events = []
-        while True:
+        queued = self._events
+        while not queued.empty():  # most periods have none: no exception raised to find that out
             try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
+                events.append(queued.get_nowait())
+            except queue.Empty:  # only the loop takes from the queue, but be sure
                 break
         # The levels guard a hold-to-run against a lost release edge: read the pins only when one
         # is held, or pressed in this period (the step looks at no other level).

@@ -271,13 +271,26 @@ def result_for(state, *, code: int, why: str, t: float, true_angle: float) -> Re
                   position=state.setpoint.position if state.anchored else None, sensor_stale=sensor_stale(state))
 
 
-def real_time_pacer() -> Callable[[float], None]:
-    """Sleeps so that simulated time keeps step with the wall clock."""
+def real_time_pacer(*, interrupted: Callable[[], bool] = lambda: False) -> Callable[[float], None]:
+    """Sleeps so that simulated time keeps step with the wall clock; raises KeyboardInterrupt
+    between periods once ``interrupted()`` says so."""
     start = time.monotonic()
 
     def pace(t: float) -> None:
+        if interrupted():
+            raise KeyboardInterrupt
         delay = start + t - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+
+    return pace
+
+
+def between_periods(interrupted: Callable[[], bool]) -> Callable[[float], None]:
+    """A pace for a run on virtual time: no sleep, and KeyboardInterrupt between periods once
+    ``interrupted()`` says so."""
+    def pace(t: float) -> None:
+        if interrupted():
+            raise KeyboardInterrupt
 
     return pace

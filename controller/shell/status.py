@@ -108,6 +108,8 @@ class Console:
     def tick(self, record: dict) -> None:
         if self._pipe_closed:  # seen by event() inside a period; raised here, between periods
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        if self._display is None:  # no terminal (a pipe, a file): nobody would see the line
+            return
         t = record["t"]
         line = (
             f"t {_clock(t)}  {record['state']:9}  angle {record['angle'] if record['angle'] is not None else float('nan'):6.1f}°  "

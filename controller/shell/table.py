@@ -4,6 +4,7 @@ crash hook and the after-period pipeline. A real-time or a virtual-time driver r
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Callable, Sequence
 
 from controller.core import supervisor
@@ -75,6 +76,7 @@ class Table:
         self.extra_levels: list[Callable[[], frozenset[str]]] = []
         self.indicate_overrides: list[Callable[[float, object, object], tuple]] = []
         self.loop_stalled = False  # a `loop-stall` fault: the driver runs no periods meanwhile
+        self._faults_on: Counter[str] = Counter()  # windows of each fault kind under way (they may overlap)
         self.deadman_inline = False  # the virtual-time driver checks the dead-man after each period
         self._imu = _LoopFaults(hardware.imu)
         self.controller = Controller(
@@ -146,8 +148,16 @@ class Table:
 
     # -- faults (simulated hardware) -----------------------------------------------------------
     def inject(self, kind: str, active: bool) -> None:
-        """Start or end a fault: the loop's own (stall, crash) here, the rest in the hardware."""
-        if kind == "loop-stall":
+        """Start or end a fault: the loop's own (stall, crash) here, the rest in the hardware.
+
+        Windows of one kind may overlap (``--fault imu-disconnect@1:0.02 --fault imu-disconnect@1:0.5``):
+        the fault lasts until the last of them ends, not the first."""
+        self._faults_on[kind] += 1 if active else -1
+        if self._faults_on[kind] < 0:
+            self._faults_on[kind] = 0  # an end with no start: nothing to end
+        elif self._faults_on[kind] > int(active):
+            pass  # another window of this kind is still under way
+        elif kind == "loop-stall":
             self.loop_stalled = active
         elif kind == "crash":
             self._imu.crash_next = active

@@ -48,6 +48,9 @@ def _int16(x: float) -> int:
     return max(-32768, min(32767, round(x)))
 
 
+_TEMP_RAW = _int16((TEMPERATURE_C - TEMP_OFFSET_C) * TEMP_LSB_PER_C)  # the temperature never changes
+
+
 class Mpu6050Emulator:
     """An MPU-6050 behind ``i2c_rdwr``: registers, auto-increment, reset, sleep, coherent bursts.
 
@@ -82,6 +85,7 @@ class Mpu6050Emulator:
         # Faults draw from their own stream so turning one on doesn't reshuffle the noise.
         self._fault_rng = random.Random(f"{seed}:faults")
         self._faults: set[str] = set()
+        self._sigma_cache: dict[tuple[int, bool], tuple[float, float]] = {}
         self.transactions = 0  # i2c_rdwr calls, including ones that failed
         self._regs = bytearray(N_REGISTERS)
         self._pointer = 0
@@ -92,12 +96,15 @@ class Mpu6050Emulator:
     def i2c_rdwr(self, *msgs: i2c_msg) -> None:
         """Run one combined transaction (repeated starts, one stop), like SMBus.i2c_rdwr."""
         self.transactions += 1
-        if "disconnect" in self._faults:
-            raise OSError(errno.EREMOTEIO, "Remote I/O error")
-        if "error" in self._faults and self._fault_rng.random() < ERROR_STORM_PROBABILITY:
-            raise OSError(errno.EIO, "Input/output error")
+        faults = self._faults
+        if faults:  # none, nearly always
+            if "disconnect" in faults:
+                raise OSError(errno.EREMOTEIO, "Remote I/O error")
+            if "error" in faults and self._fault_rng.random() < ERROR_STORM_PROBABILITY:
+                raise OSError(errno.EIO, "Input/output error")
+        address = self.address
         for msg in msgs:
-            if msg.addr != self.address:
+            if msg.addr != address:
                 # Nobody ACKs the address byte; the kernel reports that as EREMOTEIO.
                 raise OSError(errno.EREMOTEIO, f"Remote I/O error (no ACK at 0x{msg.addr:02X})")
         sampled = False
@@ -165,39 +172,53 @@ class Mpu6050Emulator:
 
     # --- physics --------------------------------------------------------------------
 
+    def _sigmas(self, stepping: bool) -> tuple[float, float]:
+        """(accelerometer, gyro) noise in g and deg/s for the DLPF setting and vibration now; the
+        same numbers every sample until CONFIG changes, so each setting's are worked out once."""
+        key = (self._regs[REG_CONFIG] & DLPF_MASK, stepping)
+        sigmas = self._sigma_cache.get(key)
+        if sigmas is None:
+            bandwidth = DLPF_BANDWIDTH_HZ[key[0]]
+            root_bw = math.sqrt(NOISE_BANDWIDTH_FACTOR * bandwidth)
+            accel_sigma = self._accel_density * root_bw
+            if stepping:
+                accel_sigma = math.hypot(accel_sigma, self._vibration)  # independent noises add in power
+            sigmas = self._sigma_cache[key] = (accel_sigma, self._gyro_density * root_bw)
+        return sigmas
+
     def _sample(self) -> None:
         """Latch the data registers for this instant, unless asleep or frozen."""
         if self._regs[REG_PWR_MGMT_1] & SLEEP or "freeze" in self._faults:
             return
         state = self._motion()
-        bandwidth = DLPF_BANDWIDTH_HZ[self._regs[REG_CONFIG] & DLPF_MASK]
-        root_bw = math.sqrt(NOISE_BANDWIDTH_FACTOR * bandwidth)
-        accel_sigma = self._accel_density * root_bw
-        if state.stepping:
-            accel_sigma = math.hypot(accel_sigma, self._vibration)  # independent noises add in power
-        gyro_sigma = self._gyro_density * root_bw
+        accel_sigma, gyro_sigma = self._sigmas(state.stepping)
 
         theta = math.radians(state.angle_deg)
         # Specific force is g·up, in g: up·forward = -sinθ, up·normal = cosθ (head-down positive).
         a_forward, a_normal = -math.sin(theta), math.cos(theta)
-        fwd, nrm, pivot = self.mount.forward_vec, self.mount.normal_vec, self.mount.pivot_vec
+        mount = self.mount
+        (f0, f1, f2), (n0, n1, n2), (p0, p1, p2) = mount.forward_vec, mount.normal_vec, mount.pivot_vec
+        (b0, b1, b2), (c0, c1, c2) = self._accel_bias, self._gyro_bias
         gauss = self._rng.gauss
-        accel = [
-            a_forward * fwd[i] + a_normal * nrm[i] + self._accel_bias[i] + gauss(0.0, accel_sigma)
-            for i in range(3)
-        ]
+        # Axis by axis, written out (this runs every control period): the same sums in the same
+        # order, and the same draws from the noise stream, accelerometer x, y, z then gyro x, y, z.
+        accel = (
+            a_forward * f0 + a_normal * n0 + b0 + gauss(0.0, accel_sigma),
+            a_forward * f1 + a_normal * n1 + b1 + gauss(0.0, accel_sigma),
+            a_forward * f2 + a_normal * n2 + b2 + gauss(0.0, accel_sigma),
+        )
         if "spike" in self._faults:
             accel = [a + self._fault_rng.choice((-SPIKE_G, SPIKE_G)) for a in accel]
         rate = state.rate_dps + (DISAGREE_DPS if "disagree" in self._faults else 0.0)
-        gyro = [rate * pivot[i] + self._gyro_bias[i] + gauss(0.0, gyro_sigma) for i in range(3)]
+        gx = rate * p0 + c0 + gauss(0.0, gyro_sigma)
+        gy = rate * p1 + c1 + gauss(0.0, gyro_sigma)
+        gz = rate * p2 + c2 + gauss(0.0, gyro_sigma)
 
         a_lsb = ACCEL_LSB_PER_G[(self._regs[REG_ACCEL_CONFIG] >> 3) & 0b11]
         g_lsb = GYRO_LSB_PER_DPS[(self._regs[REG_GYRO_CONFIG] >> 3) & 0b11]
-        temp_raw = (TEMPERATURE_C - TEMP_OFFSET_C) * TEMP_LSB_PER_C
-        _DATA.pack_into(
-            self._regs,
-            REG_ACCEL_OUT,
-            *(_int16(a * a_lsb) for a in accel),
-            _int16(temp_raw),
-            *(_int16(w * g_lsb) for w in gyro),
-        )
+        counts = (round(accel[0] * a_lsb), round(accel[1] * a_lsb), round(accel[2] * a_lsb), _TEMP_RAW,
+                  round(gx * g_lsb), round(gy * g_lsb), round(gz * g_lsb))
+        try:
+            _DATA.pack_into(self._regs, REG_ACCEL_OUT, *counts)
+        except struct.error:  # beyond int16: the chip saturates at full scale (a spike, say)
+            _DATA.pack_into(self._regs, REG_ACCEL_OUT, *(_int16(c) for c in counts))

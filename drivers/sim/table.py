@@ -130,9 +130,13 @@ class SimPulseTrain:
         self._dir = direction
         self._table = table
         self._reversed = wired_reversed  # a motor whose coils are swapped turns the other way
+        self._head_down: bool | None = None  # what this train last wrote to DIR (None: nothing yet)
 
     def emit(self, steps: int, duration: float) -> None:
-        self._dir.value = steps > 0  # set the real (mock) DIR pin, then read its level as the driver chip does
+        head_down = steps > 0
+        if head_down is not self._head_down:  # set the real (mock) DIR pin when the direction changes, ...
+            self._dir.value = self._head_down = head_down
+        # ... then read its level as the driver chip does
         sign = 1 if bool(self._dir.pin.state) != self._reversed else -1  # DIR high: head-down, unless reversed
         self._table.pulses(sign * abs(steps), duration)
 
