@@ -189,3 +189,15 @@ def test_a_healthy_coarse_drive_never_trips():
     readings = [good(t, rate=_coarse(i, 1.0), commanded_rate=_coarse(i, 1.0), planned_rate=1.0)
                 for i, t in enumerate(times(500))]
     assert run(readings)[1] is None
+
+
+@pytest.mark.parametrize("period", [0.005, 0.01, 0.02, 0.03, 0.05])
+def test_a_dead_sensor_trips_imu_lost_not_i2c_errors(period):
+    """Every transfer failing is a lost sensor (within 60 ms), not a share of errors: a period with
+    no sample leaves the share to the next good one, and names the fault as it is."""
+    w = watch_start(0.0)
+    for k in range(1, 40):
+        w, reason = supervise(w, Reading(t=k * period, sample_ok=False, attempts=3, failures=3), LIMITS, TRACK)
+        if reason is not None:
+            break
+    assert reason is Trip.IMU_LOST and k * period <= IMU_LOST_AFTER + period
