@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from controller.shell import simulate as sim
 from controller.setup.config import Config
 from controller.setup.preflight import prepare_profile
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (pyproject's addopts): one worker per CPU, and one more. About 90 s of the suite is
+    real-time tests waiting on the real clock (the services, the remote, the restart), and the
+    extra worker keeps the CPUs busy meanwhile: 150 s wall became 120 s here (2 cores)."""
+    return (os.cpu_count() or 1) + 1
 
 
 @dataclass

@@ -67,7 +67,7 @@ def _walk_until_due(head_down, *, angle, velocity, limits, return_speed, period,
 )
 def test_the_look_ahead_of_the_timeout_is_the_plain_walk(timeout, before, max_angle, max_speed, accel, return_speed,
                                                           angle, velocity, period, horizon):
-    """Its shortcut (no walk when nothing can be due) gives what walking every instant gives."""
+    """Its shortcuts (no look when nothing can be due, bisection otherwise) give what walking every instant gives."""
     limits = supervisor.Limits(home_angle=-60.0, max_angle=max_angle, max_speed=max_speed, max_accel=accel,
                                session_timeout=timeout)
     kw = dict(angle=angle, velocity=velocity, limits=limits, return_speed=return_speed, period=period, horizon=horizon)
