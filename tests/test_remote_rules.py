@@ -12,14 +12,30 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from controller.core import remote as rules
+from controller.core import period, remote as rules
+from controller.core.session import Preset
 from controller.core.state import BUTTONS, Activity, ButtonEvent, Context, Machine, on_button
+from controller.core.table_state import UserChoice
+from controller.setup.calibration import mount_for
 from controller.errors import ConfigError
 from controller.records.remote_tokens import TokenError, TokenStore, digest
 from controller.setup.config import Config, load_config
 from controller.setup.config_remote import listen_option, parse_listen
+from controller.shell.table import settings_from
 
 LAPSE = 0.5
+SETTINGS = settings_from(Config())
+
+
+def table(machine: Machine = Machine(), *, presets=("hold-40",), users=()):
+    """A snapshot of the table with ``machine``: what the remote server hands press_verdict."""
+    s, _ = period.initial(SETTINGS, mount=mount_for(Config(), None), position=-60.0, now=0.0,
+                          presets=[Preset(name, None) for name in presets], users=users)
+    return replace(s, machine=machine)
+
+
+def verdict(button, machine=Machine(), *, allow=False, **kw):
+    return rules.press_verdict(button, allow_motion=allow, table=table(machine, **kw), t=1.0)
 
 
 def hold(holds, client, button, now, *, allow=True, held=frozenset()):
@@ -29,30 +45,46 @@ def hold(holds, client, button, now, *, allow=True, held=frozenset()):
 # -- what a remote may press ---------------------------------------------------------------------------
 @pytest.mark.parametrize("button", ["start"])
 def test_start_needs_allow_motion(button):
-    v = rules.press_verdict(button, allow_motion=False, stop_latched=False, trip=None, activity="idle")
+    v = verdict(button)
     assert v.status == 403 and "allow_motion" in v.reason
 
 
 @pytest.mark.parametrize("button", ["reset", "return", "select"])
 def test_the_way_home_and_the_harmless_buttons_are_never_locked(button):
-    assert rules.press_verdict(button, allow_motion=False, stop_latched=False, trip=None, activity="idle") is None
-    assert rules.press_verdict(button, allow_motion=False, stop_latched=True, trip=None, activity="idle") is None
+    assert verdict(button) is None
+    assert verdict(button, Machine(stop_latched=True)) is None
 
 
 def test_a_start_that_the_table_would_refuse_sounds_no_warning():
-    for latched, trip, activity in ((True, None, "idle"), (False, "stall", "idle"), (False, None, "running")):
-        v = rules.press_verdict("start", allow_motion=True, stop_latched=latched, trip=trip, activity=activity)
-        assert v.status == 409
+    """Asked of the state machine itself: each refusal says the machine's own reason."""
+    refusals = {
+        Machine(stop_latched=True): "stop is latched",
+        Machine(trip="stall"): "tripped (stall)",
+        Machine(activity=Activity.RUNNING, motion_requested=True): "ignored while running",
+        Machine(activity=Activity.RETURNING, motion_requested=True): "ignored while returning",
+    }
+    for machine, reason in refusals.items():
+        v = verdict("start", machine, allow=True)
+        assert v.status == 409 and reason in v.reason, (machine, v)
+    v = verdict("start", allow=True, presets=())
+    assert v.status == 409 and "no preset selected" in v.reason
+    v = verdict("start", allow=True, presets=(), users=[_unacknowledged()])
+    assert v.status == 409 and "acknowledged" in v.reason
+    assert verdict("start", allow=True) is None
+
+
+def _unacknowledged():
+    return UserChoice("ana", (Preset("hold-40", None),), SETTINGS, acknowledged=False)
 
 
 def test_return_while_tripped_is_hold_to_run_so_a_press_is_sent_to_the_hold():
-    v = rules.press_verdict("return", allow_motion=False, stop_latched=False, trip="imu-lost", activity="idle")
+    v = verdict("return", Machine(trip="imu-lost"))
     assert v.status == 409 and "hold" in v.reason
 
 
 @pytest.mark.parametrize("button", ["stop", "up", "down", "", "START", "launch"])
 def test_stop_and_the_hold_to_run_buttons_are_not_presses(button):
-    assert rules.press_verdict(button, allow_motion=True, stop_latched=False, trip=None, activity="idle").status == 400
+    assert verdict(button, allow=True).status == 400
 
 
 def test_the_state_machines_refusals_read_as_refusals_and_its_acceptances_do_not():

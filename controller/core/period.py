@@ -13,7 +13,7 @@ from controller.core.table_state import (
 )
 from controller.core.planner import Setpoint, halted, step_toward
 from controller.core.reasons import REASONS, Trip, describe
-from controller.core.state import Activity, ButtonEvent, Context
+from controller.core.state import Activity, ButtonEvent
 
 # Recovery stops when the sensor reads this close to home (the step count's home may lie beyond).
 RECOVERY_HOME_MARGIN = 0.25  # deg
@@ -115,14 +115,6 @@ class _Period(Derived):
     def result(self) -> tuple[TableState, list]:
         self.reanchor = tuple(self.reanchor) if self.reanchor is not None else None
         return TableState(*_ALL_FIELDS(self)), self.actions  # positional: _FIELDS is TableState's field order
-
-    # -- derived (limits and anchored: table_state.Derived) ---------------------------------------
-    @property
-    def return_speed(self) -> float:
-        """The comfort speed home, lowered by the session's speed cap if one is running."""
-        if self.session_speed is None:
-            return self.settings.return_speed
-        return min(self.settings.return_speed, self.session_speed)
 
     # -- actions -------------------------------------------------------------------------------
     def report(self, record: dict) -> None:
@@ -264,16 +256,7 @@ class _Period(Derived):
     def _button(self, ev: ButtonEvent) -> None:
         self.last_activity = self.now
         self.report({"t": ev.t, "event": "button", "name": ev.name, "action": "press" if ev.pressed else "release"})
-        ctx = Context(
-            profile_selected=bool(self.presets),
-            presets=len(self.presets),
-            users=max(1, len(self.users)),
-            user_acknowledged=self.users[self.user_index].acknowledged if self.users else True,
-            at_home=supervisor.at_home(self.setpoint.position, self.limits),
-            trip_cause_active=self._trip_cause_active(),
-            session_time_up=self._session_time_up(),
-        )
-        self.apply(state.on_button(self.machine, ev, ctx))
+        self.apply(state.on_button(self.machine, ev, self.button_context()))
 
     def apply(self, outcome: state.Outcome) -> None:
         now = self.now
@@ -364,12 +347,3 @@ class _Period(Derived):
                 and w.implausible_since is None and w.disagree_since is None
                 and abs(r.residual) <= supervisor.DISAGREE_LIMIT / 4)  # a gyro starting to lie: not yet
 
-    def _session_time_up(self) -> bool:
-        if self.estimate is None or supervisor.at_home(self.setpoint.position, self.limits):
-            return False
-        return clocks.time_left(self) <= 0
-
-    def _trip_cause_active(self) -> bool:
-        if self.machine.trip is None or self.reading is None:
-            return False
-        return supervisor.cause_active(self.machine.trip, self.watch, self.reading, self.limits)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Mapping
 
-from controller.core import period
+from controller.core import period, state
 from controller.core.reasons import REASONS, Trip
-from controller.core.state import HOLD_TO_RUN
+from controller.core.state import HOLD_TO_RUN, ButtonEvent
 
 PRESSABLE = ("reset", "start", "return", "select")  # POST /api/press
 HOLDABLE = tuple(sorted(HOLD_TO_RUN))  # {"hold": ...} over the WebSocket
@@ -33,26 +33,24 @@ class Verdict:
     reason: str
 
 
-def press_verdict(button: str, *, allow_motion: bool, stop_latched: bool, trip: str | None,
-                  activity: str) -> Verdict | None:
+def press_verdict(button: str, *, allow_motion: bool, table, t: float) -> Verdict | None:
     """Whether a remote may press ``button`` now (None: post it, and the table decides).
 
-    Refused here only what the remote's own rules forbid, or what would sound a start's warning
-    for nothing: the table's state machine has the last word on everything else."""
+    Refused here only what the remote's own rules forbid, and a start the table would refuse
+    (asked of the state machine itself, on ``table``, the snapshot), since a remote start
+    sounds its warning before it is posted: the machine has the last word on everything else."""
     if button not in PRESSABLE:
         return Verdict(400, f"unknown button {button!r}: one of {', '.join(PRESSABLE)} (stop: POST /api/stop)")
     if button in NEEDS_ALLOW_MOTION and not allow_motion:
         return Verdict(403, f"{button} from the remote needs [remote] allow_motion = true; "
                             "return, reset, select and stop always work")
+    m = table.machine
     if button == "start":
-        if stop_latched:
-            return Verdict(409, "start ignored: stop is latched; press reset first")
-        if trip is not None:
-            return Verdict(409, f"start ignored: tripped ({trip}); hold return to come home, or reset")
-        if activity != "idle":
-            return Verdict(409, f"start ignored while {activity}")
-    if button == "return" and trip is not None and not stop_latched:
-        return Verdict(409, f"tripped ({trip}): return is hold-to-run now: hold the page's return button")
+        would = state.on_button(m, ButtonEvent("start", True, t), table.button_context())
+        if not would.session_started:
+            return Verdict(409, would.notices[0] if would.notices else "start refused")
+    if button == "return" and m.trip is not None and not m.stop_latched:
+        return Verdict(409, f"tripped ({m.trip}): return is hold-to-run now: hold the page's return button")
     return None
 
 

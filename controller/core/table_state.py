@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.core import estimator, session, supervisor
+from controller.core import clocks, estimator, session, supervisor
 from controller.core.planner import Setpoint
-from controller.core.state import Machine
+from controller.core.state import Context, Machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,36 @@ class Derived:
     def anchored(self) -> bool:
         """Whether the step count knows where the table is: from the sensor, or from a restart."""
         return self.estimate is not None or self.blind_anchor
+
+    @property
+    def return_speed(self) -> float:
+        """The comfort speed home, lowered by the session's speed cap if one is running."""
+        if self.session_speed is None:
+            return self.settings.return_speed
+        return min(self.settings.return_speed, self.session_speed)
+
+    def button_context(self) -> Context:
+        """What the state machine needs to know to decide what a press means now: the one source
+        for the period's presses and for a remote asking whether the table would take one."""
+        return Context(
+            profile_selected=bool(self.presets),
+            presets=len(self.presets),
+            users=max(1, len(self.users)),
+            user_acknowledged=self.users[self.user_index].acknowledged if self.users else True,
+            at_home=supervisor.at_home(self.setpoint.position, self.limits),
+            trip_cause_active=self._trip_cause_active(),
+            session_time_up=self._session_time_up(),
+        )
+
+    def _session_time_up(self) -> bool:
+        if self.estimate is None or supervisor.at_home(self.setpoint.position, self.limits):
+            return False
+        return clocks.time_left(self) <= 0
+
+    def _trip_cause_active(self) -> bool:
+        if self.machine.trip is None or self.reading is None:
+            return False
+        return supervisor.cause_active(self.machine.trip, self.watch, self.reading, self.limits)
 
 
 @dataclass(frozen=True, slots=True)

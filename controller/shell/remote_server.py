@@ -130,9 +130,7 @@ def build_app(server: RemoteServer):
     async def press(request):
         authorize(request)
         button = await json_of(request, "button")
-        m = link.table.state.machine
-        verdict = rules.press_verdict(button, allow_motion=link.allow_motion, stop_latched=m.stop_latched,
-                                      trip=m.trip, activity=m.activity.value)
+        verdict = rules.press_verdict(button, allow_motion=link.allow_motion, table=link.table.state, t=link.now())
         if verdict is not None:
             raise Problem(verdict.status, verdict.reason, accepted=False)
         ticket = link.press(button)
