@@ -29,6 +29,14 @@ def lock_within(bus: Any, timeout: float = BUS_LOCK_TIMEOUT_S) -> bool:
     return True
 
 
+def _reused(made: dict, key: tuple, make) -> i2c_msg:
+    """The message ``make(*key)``, made the first time and the same one after."""
+    msg = made.get(key)
+    if msg is None:
+        msg = made[key] = make(*key)
+    return msg
+
+
 class BusioI2C:
     """The busio.I2C methods adafruit_bus_device uses, on an smbus2.SMBus-like object.
 
@@ -99,11 +107,7 @@ class BusioI2C:
         kernel or the emulator, so sharing it is safe."""
         if len(data) > REUSED_WRITE_MAX:
             return i2c_msg.write(address, data)
-        key = (address, data)
-        msg = self._writes.get(key)
-        if msg is None:
-            msg = self._writes[key] = i2c_msg.write(address, data)
-        return msg
+        return _reused(self._writes, (address, data), i2c_msg.write)
 
     def _read_message(self, address: int, length: int) -> i2c_msg:
         """The read half: while the bus is locked (busio's contract: only the holder transfers) one
@@ -111,11 +115,7 @@ class BusioI2C:
         is let go; a caller outside the contract gets a message of its own."""
         if not self._lock.locked():
             return i2c_msg.read(address, length)
-        key = (address, length)
-        msg = self._reads.get(key)
-        if msg is None:
-            msg = self._reads[key] = i2c_msg.read(address, length)
-        return msg
+        return _reused(self._reads, (address, length), i2c_msg.read)
 
     def _transfer(self, *msgs: i2c_msg) -> None:
         if self._closed:
