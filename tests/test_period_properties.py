@@ -733,11 +733,9 @@ def run_scenario(sc: Scenario) -> Outcome:
             period.patterns_for(new, t)  # it answers (the indicators' view of the state)
 
         # -- what the period handled ----------------------------------------------------------------
-        asked_now = False
         for e in events:
             if type(e) is ButtonEvent and e.pressed:
                 if e.name in MOTION_BUTTONS:
-                    asked_now = True
                     waiting_reset = False
                     if asked_at is None:
                         asked_at = t
@@ -745,7 +743,6 @@ def run_scenario(sc: Scenario) -> Outcome:
                     if pre.machine.latched or reported or any(
                             type(x) is ButtonEvent and x.name == "stop" and x.pressed for x in events):
                         waiting_reset = True
-                        asked_now = False
                 elif e.name == "stop":
                     stop_watches.append([e.t, None])
                     if not m.stop_latched and not any(type(x) is ButtonEvent and x.name == "reset" and x.pressed

@@ -115,7 +115,7 @@ def test_the_table_refuses_what_it_would_refuse_from_its_buttons(table):
 def _hold_and_move(table, ws: Socket) -> float:
     """Hold down, renewing every 0.1 s, until the table has moved a degree; the last renewal's time."""
     start = table.status()["angle"]
-    sent = ws.send({"hold": "down"})
+    ws.send({"hold": "down"})
     try:
         wait_for(lambda: ws.send({"hold": "down"}) and table.status()["angle"] > start + 1.0, 30, "a jog down")
     except AssertionError as e:

@@ -171,7 +171,7 @@ def test_a_remote_stop_ends_every_hold():
 @given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["up", "down", "return", None, "x"]),
                           st.floats(0, 2)), max_size=30))
 def test_no_hold_is_held_past_its_lapse_whatever_the_messages(messages):
-    holds, now, renewed = {}, 0.0, {}
+    holds, now = {}, 0.0
     for client, button, dt in messages:
         now += dt
         r = hold(holds, client, button, now)
