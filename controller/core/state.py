@@ -50,7 +50,7 @@ class Machine:
             return "stopped"
         if self.trip is not None:
             return "tripped"
-        return self.activity.value
+        return self.activity._value_  # .value is an enum descriptor call; this is read several times a period
 
     @property
     def latched(self) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.core import command, session, supervisor
+from controller.core.state import Activity
 
 from controller.setup import schedule
 from controller.errors import OutputError
@@ -224,8 +225,10 @@ class Simulation:
             if self.now() < POWER_ON_WAIT:
                 return None
             return self._result(EXIT_NOT_HOME, f"no trustworthy angle from the sensor {POWER_ON_WAIT:g} s after power-on")
+        if m.activity is not Activity.IDLE:
+            return None  # running, returning or jogging: there is more to come (the common case)
         home = supervisor.at_home(c.setpoint.position, c.limits)
-        if m.state == "idle" and home:
+        if home:
             if not supervisor.at_home(self.hw.table.angle(), c.limits):  # the simulator knows the truth
                 return self._result(EXIT_NOT_HOME, f"the controller believes it is home, but the table is at {self.hw.table.angle():.1f}°")
             if not self.active:
@@ -233,7 +236,7 @@ class Simulation:
                                                "home and idle")
             return self._result(EXIT_HOME, "home and idle")
         head_down = c.estimate is not None and command.head_down(angle=c.estimate.angle, setpoint=c.setpoint.position)
-        if m.state == "idle" and (not m.motion_requested or not head_down):
+        if not m.motion_requested or not head_down:
             # Not home, and no timeout will come (nobody asked since the last reset, or the table
             # is not head-down): with nothing scheduled, nothing will ever move the table again.
             return self._result(EXIT_NOT_HOME, "idle short of home with nothing further scheduled")
