@@ -95,8 +95,8 @@ def watch(w: Watch, obs: Observation, *, stuck_after: float, name: str) -> tuple
     """One period's observation: the new memory, and the alert to send now (or None)."""
     t = obs.t
     head_down_since = (w.head_down_since if w.head_down_since is not None else t) if obs.head_down else None
-    stuck = obs.latched and obs.head_down
-    stuck_since = (w.stuck_since if w.stuck_since is not None else t) if stuck else None
+    latched_head_down = obs.latched and obs.head_down
+    stuck_since = (w.stuck_since if w.stuck_since is not None else t) if latched_head_down else None
     new_trip = obs.trip is not None and w.trip is None
     w = replace(w, head_down_since=head_down_since, stuck_since=stuck_since, trip=obs.trip)
     if w.incident_at is not None:
