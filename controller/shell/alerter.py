@@ -166,12 +166,12 @@ class Alerter:
         if left > 0:
             time.sleep(left)  # the deadline is known now: no more to wait for
 
-    def close(self, drain: float = DRAIN_TIMEOUT) -> None:
-        """Send what is queued for up to ``drain`` seconds, then stop. Safe to call twice."""
+    def close(self, drain: float | None = None) -> None:
+        """Send what is queued for up to ``drain`` seconds (DRAIN_TIMEOUT), then stop. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        self._deadline = time.monotonic() + drain
+        self._deadline = time.monotonic() + (DRAIN_TIMEOUT if drain is None else drain)
         self._closing.set()
         for q in self._queues:
             try:
