@@ -37,7 +37,7 @@ def main(args) -> int:
             print(f"{n} of {len(found)}: {target.shown} ... ", end="", flush=True)
             ok, why = target.send(alert)
             took += ok
-            print("took it" if ok else "did not take it" + (f" ({why})" if why else ""), flush=True)
+            print("took it" if ok else "did not take it" + (f" ({why.rstrip('.')})" if why else ""), flush=True)
     finally:
         restore()
     if took < len(found):

@@ -149,12 +149,12 @@ class Alerter:
                 return
             failures += 1
             delay = rules.retry_delay(failures, time.monotonic() - first)
-            because = f": {why}" if why else ""
+            because = f": {why.rstrip('.')}" if why else ""
             if delay is None:
                 log.error("alert %s to %s not sent after %d tries%s", alert.kind, target.shown, failures, because)
                 return
             log.warning("alert %s to %s failed (try %d)%s; next try in %s", alert.kind, target.shown, failures,
-                        because, rules.duration_text(delay))
+                        because, rules.duration_text(min(delay, max(0.0, self._deadline - time.monotonic()))))
             self._wait(time.monotonic() + delay)
 
     def _wait(self, until: float) -> None:

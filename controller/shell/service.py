@@ -19,7 +19,6 @@ from controller.errors import ConfigError, HardwareError, InputError
 from controller.shell.loop import UserChoice
 from controller.shell.notify import Notifier
 from controller.setup.preflight import prepare_profile
-from controller.setup.validation import format_duration
 from controller.shell.runner import RealTimeLoop
 from controller.core.session import Preset
 from controller.setup.users import GUEST
@@ -160,13 +159,14 @@ class Service:
         self._ready = threading.Event()
         self.alerter = self.alerts = None
         if config.alerts.urls:  # built now, before the loop runs: Apprise's imports would hold the GIL
+            from controller.core.alerts import duration_text
             from controller.shell.alerter import Alerter, AlertWatch, table_name
 
             self.alerter = Alerter(config.alerts.urls)
             self.alerts = AlertWatch(self.table, self.alerter, stuck_after=config.alerts.stuck_after,
                                      name=table_name(config))
             log.info("alerts as table '%s' to %s; stuck after %s", self.alerts.name,
-                     ", ".join(t.shown for t in self.alerter.targets), format_duration(config.alerts.stuck_after))
+                     ", ".join(t.shown for t in self.alerter.targets), duration_text(config.alerts.stuck_after))
 
     # -- the loop's thread ---------------------------------------------------------------------
     session_log = None  # a controller.sessionlog.SessionLog, when sessions are recorded
