@@ -37,6 +37,7 @@ SERVICE_USER=inversion-table
 UNIT_SRC=$SRC_DIR/systemd/$SERVICE.service
 CONFIG_EXAMPLE=$SRC_DIR/systemd/config.example.toml
 NETWORK_SRC=$SRC_DIR/systemd/network.conf
+ALERTS_SRC=$SRC_DIR/systemd/alerts.conf
 # Debian's lgpio binding; pip cannot build it without the C library. The Pi's RPi.GPIO
 # dependency has no aarch64 wheel, so pip compiles it: python3-dev and gcc.
 APT_PACKAGES=(python3-venv python3-pip python3-lgpio i2c-tools python3-dev gcc)
@@ -249,6 +250,25 @@ elif [[ $networked == no ]]; then
     if [[ -e $drop_in ]]; then run rm -f "$drop_in"; fi
 else
     note "could not read $config_file: the network drop-in is left as it is"
+fi
+# Alerts ([alerts] urls) go to servers anywhere (ntfy.sh, a mail server): their own drop-in.
+alerting=$(python3 - "$config_file" <<'PY' 2>/dev/null || echo unknown
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    config = tomllib.load(f)
+print("yes" if (config.get("alerts") or {}).get("urls") else "no")
+PY
+)
+alerts_drop_in=$UNIT_DIR/$SERVICE.service.d/alerts.conf
+if [[ $alerting == yes ]]; then
+    note "$config_file lists [alerts] urls: the service may connect out to send alerts"
+    run install -d -m 0755 "$UNIT_DIR/$SERVICE.service.d"
+    run install -m 0644 "$ALERTS_SRC" "$alerts_drop_in"
+elif [[ $alerting == no ]]; then
+    note "$config_file lists no [alerts] urls: no alerts"
+    if [[ -e $alerts_drop_in ]]; then run rm -f "$alerts_drop_in"; fi
+else
+    note "could not read $config_file: the alerts drop-in is left as it is"
 fi
 run systemctl daemon-reload
 # Enabled so it starts at boot; not started now: calibrate first.

@@ -9,6 +9,7 @@ time, so these wait for what was received with deadlines (tests/waiting.py), nev
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from controller.shell.alerter import Alerter, AlertWatch
 from tests.alert_receiver import Receiver, refused_url
 from tests.waiting import wait_for
 
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 HOME_AGAIN = "Table 'table-1' (user ana): home again at -59°, 1 min 4 s after the alert. All clear."
 
 
@@ -59,6 +61,7 @@ def test_a_stop_held_head_down_for_stuck_after_alerts_and_the_all_clear_follows_
             "to bring it home; if it does not move, lower it by hand (see the manual).",
             HOME_AGAIN,
         ]
+        assert rx.messages()[0] in README  # the README's example is this one
         assert [r["title"] for r in rx.received] == ["Inversion table 'table-1': someone may be stuck",
                                                      "Inversion table 'table-1': home again"]
 
