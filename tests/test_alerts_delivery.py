@@ -124,3 +124,19 @@ def test_a_receiver_down_or_slow_changes_nothing_in_the_trace_and_delays_no_peri
         assert watch.alerter is alerter and len(hook_times) == len(alerted_samples)
     assert alerted_samples == samples and alerted_events == events
     assert max(hook_times) < 0.05, max(hook_times)  # a queue put, never a send
+
+
+def test_a_bug_in_the_alerts_rules_never_trips_the_table(monkeypatch, caplog):
+    from controller.core import alerts as rules
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(rules, "watch", broken)
+    s = session(alerts_config(refused_url()), ["stop@25", "reset@40", "return@41"])
+    with Alerter(s.config.alerts.urls) as alerter:
+        watch = AlertWatch(s.table, alerter, stuck_after=60.0, name="table-1")
+        result = s.run()
+        alerter.close(drain=0.0)
+    assert result.exit_code == sim.EXIT_HOME and watch.broken and "trip" not in result.why
+    assert "alerts: the rules failed (a bug; please report it)" in caplog.text

@@ -61,7 +61,8 @@ def observe(s, t: float) -> Observation:
     While a trip distrusts the sensor, its last estimate is stale: the step count (anchored to the
     last trusted angle, and moved by hold-to-run) is the better guess of where the table is."""
     m = s.machine
-    by_steps = m.trip is not None and not REASONS[Trip(m.trip)].sensor_trusted and s.anchored
+    reason = _reason(m.trip)
+    by_steps = reason is not None and not reason.sensor_trusted and s.anchored
     if by_steps:
         angle = s.setpoint.position
     elif s.estimate is not None:
@@ -71,6 +72,11 @@ def observe(s, t: float) -> Observation:
     home = angle is not None and supervisor.at_home(angle, s.limits)
     return Observation(t=t, state=m.state, stop_latched=m.stop_latched, trip=m.trip, angle=angle,
                        by_steps=by_steps, home=home, user=s.user)
+
+
+def _reason(trip: str | None):
+    """The trip's row in the reasons table (None: no trip, or a code the table does not know)."""
+    return REASONS.get(Trip(trip)) if trip in Trip._value2member_map_ else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +170,7 @@ def stuck(obs: Observation, *, name: str, stuck_for: float) -> Alert:
 
 def tripped(obs: Observation, *, name: str, head_down_for: float | None) -> Alert:
     """A trip latched away from home: the table holds where it is until someone brings it back."""
-    reason = REASONS.get(Trip(obs.trip)) if obs.trip in Trip._value2member_map_ else None
+    reason = _reason(obs.trip)
     why = f" ({obs.trip}: {reason.message})" if reason else f" ({obs.trip})"
     held = f", head-down for {duration_text(head_down_for)}" if head_down_for is not None else ""
     do = DO_AFTER_STOP if obs.stop_latched else DO_AFTER_TRIP
