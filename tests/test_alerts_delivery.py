@@ -140,3 +140,18 @@ def test_a_bug_in_the_alerts_rules_never_trips_the_table(monkeypatch, caplog):
         alerter.close(drain=0.0)
     assert result.exit_code == sim.EXIT_HOME and watch.broken and "trip" not in result.why
     assert "alerts: the rules failed (a bug; please report it)" in caplog.text
+
+
+@pytest.mark.realtime
+def test_a_failed_send_is_retried_after_the_back_off(caplog):
+    """The receiver answers 500 to the first try: the alert goes again 2 s later, and is taken."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="inversion_table")
+    with Receiver(fail_first=1) as rx:
+        config = alerts_config(rx.url)
+        run_with_alerts(config, [(rx, 1)], faults=["imu-disconnect@20"])
+        assert rx.requests == 2 and rx.messages()[0].startswith("Table 'table-1' (user ana): tripped at about 18° ")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("alert ")]
+    assert lines[0].startswith(f"alert trip to {rx.url} failed (try 1)") and lines[0].endswith("; next try in 2 s")
+    assert lines[1] == f"alert trip sent to {rx.url}"

@@ -47,7 +47,7 @@ def jog_head_down(svc: Service) -> None:
 
 @pytest.mark.realtime
 def test_the_service_stopping_head_down_alerts_before_it_is_gone(monkeypatch, caplog):
-    monkeypatch.setattr(alerter, "DRAIN_TIMEOUT", 1.0)  # the refused URL is retried this long, not 10 s
+    monkeypatch.setattr(alerter, "DRAIN_TIMEOUT", 0.5)  # the refused URL is retried this long, not 10 s
     caplog.set_level(logging.INFO, logger="inversion_table")
     refused = refused_url()
     with Receiver() as rx:
@@ -71,7 +71,7 @@ def test_the_service_stopping_head_down_alerts_before_it_is_gone(monkeypatch, ca
 def test_a_slow_or_refusing_receiver_delays_no_control_period(monkeypatch):
     """A trip head-down sends an alert at once; one receiver holds it, the other refuses: the loop
     runs on at its rate meanwhile, with no overrun."""
-    monkeypatch.setattr(alerter, "DRAIN_TIMEOUT", 1.0)
+    monkeypatch.setattr(alerter, "DRAIN_TIMEOUT", 0.5)
     with Receiver(held=True) as slow:
         svc = service_with_alerts(slow.url, refused_url())
         try:
