@@ -180,7 +180,9 @@ class Alerter:
                 pass
         for thread in self._threads:
             thread.join(timeout=max(0.0, self._deadline - time.monotonic()) + 1.0)
-        self._restore_logging()
+        if not any(thread.is_alive() for thread in self._threads):
+            # Not while a send still hangs past the deadline: its Apprise lines would reach the log as they are.
+            self._restore_logging()
 
     def __enter__(self) -> Alerter:
         return self
