@@ -37,6 +37,7 @@ SERVICE_USER=inversion-table
 UNIT_SRC=$SRC_DIR/systemd/$SERVICE.service
 CONFIG_EXAMPLE=$SRC_DIR/systemd/config.example.toml
 NETWORK_SRC=$SRC_DIR/systemd/network.conf
+ALERTS_SRC=$SRC_DIR/systemd/alerts.conf
 # Debian's lgpio binding; pip cannot build it without the C library. The Pi's RPi.GPIO
 # dependency has no aarch64 wheel, so pip compiles it: python3-dev and gcc.
 APT_PACKAGES=(python3-venv python3-pip python3-lgpio i2c-tools python3-dev gcc)
@@ -232,24 +233,37 @@ run install -m 0644 "$UNIT_SRC" "$UNIT_DIR/$SERVICE.service"
 # turning one on or off).
 config_file=$ETC_DIR/config.toml
 [[ -f $config_file ]] || config_file=$CONFIG_EXAMPLE
-networked=$(python3 - "$config_file" <<'PY' 2>/dev/null || echo unknown
+# Prints yes or no: whether the Python expression $1 holds for the config (as `config`, a dict);
+# unknown if the file cannot be read.
+config_says() {
+    python3 - "$config_file" "$1" <<'PY' 2>/dev/null || echo unknown
 import sys, tomllib
 with open(sys.argv[1], "rb") as f:
     config = tomllib.load(f)
-print("yes" if (config.get("remote") or {}).get("listen") or "mqtt" in config else "no")
+print("yes" if eval(sys.argv[2], {"config": config}) else "no")
 PY
-)
-drop_in=$UNIT_DIR/$SERVICE.service.d/network.conf
-if [[ $networked == yes ]]; then
-    note "$config_file turns on the remote or MQTT: the service may use the local network"
-    run install -d -m 0755 "$UNIT_DIR/$SERVICE.service.d"
-    run install -m 0644 "$NETWORK_SRC" "$drop_in"
-elif [[ $networked == no ]]; then
-    note "$config_file turns on neither the remote nor MQTT: the service has no network"
-    if [[ -e $drop_in ]]; then run rm -f "$drop_in"; fi
-else
-    note "could not read $config_file: the network drop-in is left as it is"
-fi
+}
+# Installs the drop-in $1 (from $2) while $3 is yes, removes it while no; $4 and $5 say why.
+drop_in() {
+    local path=$UNIT_DIR/$SERVICE.service.d/$1
+    if [[ $3 == yes ]]; then
+        note "$config_file $4"
+        run install -d -m 0755 "$UNIT_DIR/$SERVICE.service.d"
+        run install -m 0644 "$2" "$path"
+    elif [[ $3 == no ]]; then
+        note "$config_file $5"
+        if [[ -e $path ]]; then run rm -f "$path"; fi
+    else
+        note "could not read $config_file: the drop-in $1 is left as it is"
+    fi
+}
+drop_in network.conf "$NETWORK_SRC" "$(config_says '(config.get("remote") or {}).get("listen") or "mqtt" in config')" \
+    "turns on the remote or MQTT: the service may use the local network" \
+    "turns on neither the remote nor MQTT: the service has no network"
+# Alerts ([alerts] urls) go to servers anywhere (ntfy.sh, a mail server): their own drop-in.
+drop_in alerts.conf "$ALERTS_SRC" "$(config_says '(config.get("alerts") or {}).get("urls")')" \
+    "lists [alerts] urls: the service may connect out to send alerts" \
+    "lists no [alerts] urls: no alerts"
 run systemctl daemon-reload
 # Enabled so it starts at boot; not started now: calibrate first.
 run systemctl enable "$SERVICE"

@@ -8,11 +8,11 @@ import sys
 import traceback
 
 from controller import exits
-from controller.commands import calibrate, doctor, history, plot, profiles, remote, run, simulate, users
+from controller.commands import alerts, calibrate, doctor, history, plot, profiles, remote, run, simulate, users
 from controller.commands.options import PROG, Parser
 from controller.errors import HardwareError, InputError, OutputError, StartupRefused
 
-COMMANDS = (simulate, plot, users, history, run, remote, calibrate, doctor, profiles)  # in --help's order
+COMMANDS = (simulate, plot, users, history, run, remote, alerts, calibrate, doctor, profiles)  # in --help's order
 
 
 def _parser() -> Parser:

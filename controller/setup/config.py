@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from controller.setup.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
+from controller.setup.config_alerts import AlertsConfig
 from controller.setup.config_remote import RemoteConfig
 from controller.errors import ConfigError
 from controller.setup.validation import (
@@ -135,6 +136,12 @@ allow_motion = false      # start, up and down from the remote (stop, reset, ret
 start_warning = "3s"      # a remote start sounds the buzzer this long first; 1s <= x <= 30s
 hold_lapse = "0.5s"       # a remote hold ends this long after its last renewal; 0.3s <= x <= 1s
 
+[alerts]                  # tell a person when someone may be stuck (README, "Alerts")
+urls = []                 # Apprise URLs, e.g. ["ntfy://my-topic", "mailto://user:pass@example.com"];
+                          # empty: no alerts. Try them with `inversion-table alerts test`
+stuck_after = "1m"        # a stop or trip held head-down this long alerts; 10s <= x <= 10m
+# name = "table-1"        # what alerts call this table (default: the host name)
+
 # [[users]]               # people with their own limits, each only lower than the config's;
 # name = "ana"            # letters, digits, - and _; chosen with --user or on the table
 # max_angle = 40          # deg
@@ -244,6 +251,7 @@ class Config(StrictModel):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     users: list[UserConfig] = []
 
     @property

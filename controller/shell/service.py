@@ -157,6 +157,16 @@ class Service:
         self.table.after_period.append(self._after_period)
         self.loop = RealTimeLoop(self.table, notifier=self.notifier)
         self._ready = threading.Event()
+        self.alerter = self.alerts = None
+        if config.alerts.urls:  # built now, before the loop runs: Apprise's imports would hold the GIL
+            from controller.core.alerts import duration_text
+            from controller.shell.alerter import Alerter, AlertWatch, table_name
+
+            self.alerter = Alerter(config.alerts.urls)
+            self.alerts = AlertWatch(self.table, self.alerter, stuck_after=config.alerts.stuck_after,
+                                     name=table_name(config))
+            log.info("alerts as table '%s' to %s; stuck after %s", self.alerts.name,
+                     ", ".join(t.shown for t in self.alerter.targets), duration_text(config.alerts.stuck_after))
 
     # -- the loop's thread ---------------------------------------------------------------------
     session_log = None  # a controller.sessionlog.SessionLog, when sessions are recorded
@@ -213,8 +223,12 @@ class Service:
                         c.estimate.angle)
         self.notifier.stopping()
         self.loop.close()
+        if self.alerts is not None:  # the loop has stopped: nobody else feeds the rules now
+            self.alerts.service_stopping()
         self.table.close()
         self.notifier.close()
+        if self.alerter is not None:  # the motor is halted and released: the last alerts may take a while
+            self.alerter.close()
 
     def __enter__(self) -> Service:
         return self
