@@ -1,5 +1,6 @@
 """Property tests: random profiles, button scripts and faults on the whole simulated table, judged
-against the invariants I1-I8 of docs/SAFETY.md on the simulator's ground truth (tests/invariants.py).
+against the invariants I1-I8 of docs/SAFETY.md on the simulator's ground truth (tests/invariants.py),
+I5 with the brief's head-down (above +1 deg).
 
 CI runs a modest number of examples; set INVERSION_TABLE_PROPERTY_EXAMPLES for a larger search.
 """
@@ -16,7 +17,7 @@ from controller.shell import simulate as sim
 from controller.setup.config import Config
 from controller.core.state import BUTTONS
 from tests.conftest import simulate
-from tests.invariants import check_invariants
+from tests.invariants import BRIEF_HEAD_DOWN_ABOVE, check_invariants
 
 EXAMPLES = int(os.environ.get("INVERSION_TABLE_PROPERTY_EXAMPLES", "25"))
 HORIZON = 180.0  # s of simulated time per example
@@ -78,4 +79,24 @@ def test_invariants_hold_under_random_profiles_buttons_and_faults(data):
         script = script + [sim.Press(round(after, 2), data.draw(st.sampled_from(["return", "return", "stop", "reset"])),
                                      data.draw(st.sampled_from([0.0, 10.0, 60.0])))]
     run = simulate(config=config, program=program, presses=list(script), faults=list(injected), until=HORIZON)
-    check_invariants(run, config, script, injected, program is not None)
+    # I5's head-down time counted above +1 deg, the brief's one definition (see the regression below)
+    check_invariants(run, config, script, injected, program is not None, head_down_above=BRIEF_HEAD_DOWN_ABOVE)
+
+
+# -- found by the test above ----------------------------------------------------------------------------
+# A session that dwells 28 s at +1.0 deg, then 18 s at 30 deg, and comes home at 1.5 deg/s: found by a
+# 1000-example trial run of the test above (issue 12), when it still counted I5's head-down time
+# above 0 deg. Counted so, the 28 s at the threshold made 105.56 s by the time the return was under
+# way, past the 105.54 s bound. The controller counts head-down above +1 deg, the brief's one
+# definition (its load check, its session clock, I5): about 70 s, under the 90 s timeout, so no
+# timeout return was due. By that definition the session keeps within I5, as this test checks.
+THRESHOLD_DWELL = session.Program((session.Block((session.Leg(1.0, 28.0),)), session.Block((session.Leg(30.0, 18.0),))),
+                                  speed=1.0, accel=4.0)
+
+
+def test_a_session_dwelling_at_the_head_down_threshold_keeps_within_the_session_bound():
+    config = Config.model_validate({"limits": {"max_angle": 30, "max_speed": 2.0, "session_timeout": 90},
+                                    "motion": {"return_speed": 1.5, "jog_speed": 2.0}})
+    run = simulate(config=config, program=THRESHOLD_DWELL, until=HORIZON)
+    assert [e["reason"] for e in run.events if e["event"] == "return"] == ["profile-done"]
+    check_invariants(run, config, [], [], True, head_down_above=BRIEF_HEAD_DOWN_ABOVE)
