@@ -15,8 +15,9 @@ import threading
 import pytest
 
 from controller.commands.cli import main
+from controller.core.reasons import Trip
 from controller.setup.config import Config
-from controller.shell import alerter
+from controller.shell import alerter, restart
 from controller.shell.service import Service, load_presets
 from drivers.clock import MonotonicClock
 from drivers.sim import hardware
@@ -158,3 +159,26 @@ def test_run_sim_stopped_by_sigterm_head_down_sends_the_alert(tmp_path):
         (message,) = rx.messages()
     assert message.startswith("Table 'table-1' (no user chosen): the controller stopped with the table at "), message
     assert "° head-down" in message
+
+
+@pytest.mark.realtime
+def test_a_service_restarted_with_a_trip_latched_head_down_alerts_at_once(tmp_path, monkeypatch):
+    """The loop hung or crashed and systemd restarted the service: the restart file says a trip is
+    latched at 30 deg. Nobody was told while the old process was gone, so the new one says so now."""
+    monkeypatch.setattr(alerter, "DRAIN_TIMEOUT", 0.5)
+    path = tmp_path / restart.FILE_NAME
+    restart.save(path, restart.RestartState(30.0, trip=Trip.LOOP_STALL, head_down=40.0))
+    with Receiver() as rx:
+        config = Config.model_validate({**NEAR_HORIZONTAL, "alerts": {"urls": [rx.url], "name": "table-1"}})
+        hw = hardware.build(config, clock=MonotonicClock(), start_angle=30.0)
+        svc = Service(config, hw, presets=load_presets(config, "test"), restart_file=path)
+        try:
+            svc.start()
+            wait_for(lambda: len(rx.received) == 1, 10.0, "the restored trip's alert")
+            assert svc.controller.state.machine.trip == "loop-stall" and hw.motor.steps == 0
+        finally:
+            svc.close()
+        message, stopping = rx.messages()  # and the service stopping with the incident still open
+    assert message.startswith("Table 'table-1' (no user chosen): tripped at "), message
+    assert "30° head-down" in message and "(loop-stall: " in message and "Hold RETURN" in message
+    assert "the controller stopped with the table at" in stopping
