@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from controller.setup.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
+from controller.setup.config_mqtt import MqttConfig
 from controller.setup.config_remote import RemoteConfig
 from controller.errors import ConfigError
 from controller.setup.validation import (
@@ -135,6 +136,16 @@ allow_motion = false      # start, up and down from the remote (stop, reset, ret
 start_warning = "3s"      # a remote start sounds the buzzer this long first; 1s <= x <= 30s
 hold_lapse = "0.5s"       # a remote hold ends this long after its last renewal; 0.3s <= x <= 1s
 
+# [mqtt]                  # Home Assistant and fleets (README, "Home Assistant and fleets"); absent: no MQTT
+# host = "localhost"      # the broker
+# port = 1883
+# name = "table-1"        # this table's node id, unique on the broker: letters, digits, - and _
+# discovery_prefix = "homeassistant"
+# allow_motion = false    # start over MQTT (stop, reset, return and a preset: always)
+# username = "table-1"    # optional, and with it password_file: the password alone on its first
+# password_file = "mqtt-password"  # line (relative: next to this file; keep it mode 0600)
+# tls = false             # true: TLS, checked against the system's CAs; or a CA certificate (PEM) file
+
 # [[users]]               # people with their own limits, each only lower than the config's;
 # name = "ana"            # letters, digits, - and _; chosen with --user or on the table
 # max_angle = 40          # deg
@@ -244,6 +255,7 @@ class Config(StrictModel):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    mqtt: MqttConfig | None = None  # absent: no MQTT
     users: list[UserConfig] = []
 
     @property
