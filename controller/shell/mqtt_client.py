@@ -92,6 +92,7 @@ class MqttClient:
         self._last_state_at: float | None = None
         self._event_seq = 0
         self._said: str | None = None  # the last connection trouble logged: each is said once
+        self.failed_attempts = 0  # connection attempts that failed since the last success
         self._errors_said: set[str] = set()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,6 +156,7 @@ class MqttClient:
                       "retrying with back-off")
             return
         client.subscribe([(self.topics.command, 1), (self.topics.ha_status, 1)])
+        self.failed_attempts = 0
         self._said = None
         self._connections += 1
         self._connected = True
@@ -168,6 +170,7 @@ class MqttClient:
                         self.connection.address, reason_code)
 
     def _on_connect_fail(self, client, userdata) -> None:
+        self.failed_attempts += 1
         self._say(f"cannot reach the broker at {self.connection.address}; retrying with back-off, at most every "
                   f"{self.reconnect_delay[1]:g} s (the table runs on without it)")
 
