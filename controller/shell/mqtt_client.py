@@ -249,8 +249,7 @@ class MqttClient:
             log.warning("mqtt: command %s refused: %s", json.dumps(data), verdict.reason)
             self._answer(data, False, verdict.reason)
             return
-        now = time.monotonic()
-        log.info("mqtt: command %s", json.dumps(data))
+        now = time.monotonic()  # the answer (one log line, and the result topic) comes once the table took it
         if item.button == "stop":  # the stop button's path: the motor halts at once
             self.link.stop()
             self._pending.append(_Pending(data, lambda: (True, "stop latched") if self.table.state.machine.stop_latched
