@@ -28,7 +28,7 @@ from controller.shell import simulate as sim
 from controller.shell.mqtt_client import MqttClient
 from controller.shell.service import load_presets
 from tests.mosquitto import Broker, Listener, require_mosquitto
-from tests.waiting import wait_for
+from tests.waiting import end, wait_for
 
 require_mosquitto()
 
@@ -68,13 +68,7 @@ def service(tmp_path, port: int, mqtt: str = "", remote: str = "", args=()):
     try:
         yield proc, lines
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        end(proc)
         reader.join(10)
     assert not any("Traceback" in line for line in lines), "\n".join(lines)
 

@@ -337,3 +337,19 @@ def test_tls_is_the_systems_authorities_or_a_ca_file(tmp_path):
         connection(config, source)
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
     assert connection(config, source).ca_file == str(tmp_path / "ca.pem")
+
+
+def test_run_refuses_a_missing_password_file_before_anything_moves(tmp_path):
+    """Exit 2 and one line naming the option, before the hardware is built: no traceback, no password."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text('[mqtt]\nusername = "table"\npassword_file = "missing-pw"\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "controller", "run", "--sim", "--config", str(config)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"inversion-table: error: {config}: [mqtt] password_file {tmp_path / 'missing-pw'}: cannot read it "
+        "(No such file or directory)"]
+    assert "ready" not in done.stdout

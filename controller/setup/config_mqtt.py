@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from controller.errors import ConfigError
+from controller.setup.config_remote import is_host
 from controller.setup.validation import StrictModel, problem
 
 DEFAULT_PORT = 1883
-# Home Assistant's discovery topics take a node id and an object id of these characters only
-# (<prefix>/<component>/<node_id>/<object_id>/config); the name is the node id.
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
-# One or more topic levels, with no wildcard (+, #) and no empty level.
-_PREFIX = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
-_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+# What a topic option may hold, and what its message says otherwise. Home Assistant's discovery
+# topics take a node id of these characters only (<prefix>/<component>/<node_id>/<object_id>/config),
+# and the name is the node id; the prefix is one or more levels, with no wildcard and none empty.
+_TOPIC_TEXT = {
+    "name": (re.compile(r"[A-Za-z0-9_-]+"),
+             "letters, digits, - and _ only (it is a topic level and Home Assistant's node id)"),
+    "discovery_prefix": (re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*"),
+                         "topic levels of letters, digits, - and _, joined by / (no + or #)"),
+}
 MAX_PASSWORD_BYTES = 1024  # a password file is one line; anything larger is the wrong file
 
 
@@ -46,25 +49,16 @@ class MqttConfig(StrictModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            if not _HOST_NAME.fullmatch(value):
-                raise problem(f"{value!r} is not an address or a host name") from None
+        if not is_host(value):
+            raise problem(f"{value!r} is not an address or a host name")
         return value
 
-    @field_validator("name")
+    @field_validator("name", "discovery_prefix")
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise problem(f"{value!r}: letters, digits, - and _ only (it is a topic level and Home Assistant's node id)")
-        return value
-
-    @field_validator("discovery_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not _PREFIX.fullmatch(value):
-            raise problem(f"{value!r}: topic levels of letters, digits, - and _, joined by / (no + or #)")
+    def _topic_text(cls, value: str, info: ValidationInfo) -> str:
+        pattern, allowed = _TOPIC_TEXT[info.field_name]
+        if not pattern.fullmatch(value):
+            raise problem(f"{value!r}: {allowed}")
         return value
 
     @model_validator(mode="after")
