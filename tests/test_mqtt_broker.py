@@ -1,7 +1,8 @@
 """MQTT against a real mosquitto broker (tests/mosquitto.py): `run --sim` publishing Home Assistant's
-discovery and the live state, obeying a stop, refusing a start without allow_motion; a broker that
-is down at start-up, paused, killed and restarted mid-session, with the table's motion compared to
-a run without MQTT on the same seed; a password that never reaches the log.
+discovery and the live state, obeying a stop, refusing a start without allow_motion (and a retained
+command always); a broker that is down at start-up, paused, killed and restarted mid-session, with
+the table's motion compared to a run without MQTT on the same seed; a password that never reaches
+the log.
 
 Real broker, real threads and the real clock (marked ``realtime``): every wait is for a condition,
 with a deadline (tests/waiting.py).
@@ -143,9 +144,14 @@ def test_run_sim_publishes_discovery_and_the_live_state_and_obeys_a_stop(tmp_pat
 
 @pytest.mark.realtime
 def test_start_and_a_preset_over_mqtt_with_allow_motion_and_home_assistant_coming_back(tmp_path, broker, listener):
+    listener.publish(TOPICS.command, '{"button": "start"}', retain=True)  # left on the broker from before
     with service(tmp_path, broker.port, "allow_motion = true", 'start_warning = "1s"') as (proc, lines):
         listener.wait(TOPICS.availability, lambda p: p == "online")
         _discovered(listener, allow_motion=True)
+        wait_for(lambda: any("mqtt: a retained command on inversion-table/t1/command ignored" in line
+                             for line in lines), 10.0, "the retained command to be ignored")
+        listener.publish(TOPICS.command, "", retain=True)  # cleared, as the log line says
+        assert not listener.on(TOPICS.result) and listener.json_on(TOPICS.state)[-1]["state"] == "idle"
         assert _command(listener, {"preset": "hold-40"}) == {"command": {"preset": "hold-40"}, "accepted": True,
                                                              "reason": "hold-40 is selected"}
         assert listener.wait(TOPICS.state, lambda s: s["preset"] == "hold-40")["state"] == "idle"

@@ -99,12 +99,12 @@ def test_a_bad_command_is_one_line_and_an_answer_never_motion(client, caplog):
 
 
 def test_nothing_a_message_carries_ends_pahos_thread(client, caplog):
-    broken = SimpleNamespace(topic=client.topics.command, payload=None)  # not bytes at all
+    broken = SimpleNamespace(topic=client.topics.command, payload=12345, retain=False)  # not bytes at all
     with caplog.at_level(logging.ERROR):
         client._on_message(None, None, broken)
         client._on_message(None, None, broken)
     assert [r.getMessage() for r in caplog.records].count(
-        "mqtt: internal error in a message on inversion-table/t1/command: TypeError: object of type 'NoneType' "
+        "mqtt: internal error in a message on inversion-table/t1/command: TypeError: object of type 'int' "
         "has no len()") == 1  # each distinct error said once
     client._on_message(None, None, SimpleNamespace(topic=client.topics.ha_status, payload=b"online"))
     assert client._rediscover
@@ -123,3 +123,16 @@ def test_the_loop_side_gets_only_the_links_hooks(client):
 def test_the_version_in_the_device_block_is_the_package_s():
     assert mqtt_client._version() not in ("", None)
     assert rules.TOPIC_ROOT == "inversion-table"
+
+
+def test_a_retained_command_is_never_obeyed(client, caplog):
+    """A command the broker kept from before would press the button at every start-up (no surprise
+    motion: nothing moves until a person asks); only a command as it is sent counts."""
+    with caplog.at_level(logging.WARNING):
+        client._on_message(None, None, SimpleNamespace(topic=client.topics.command, payload=b'{"button": "start"}',
+                                                       retain=True))
+    assert client._commands.empty()
+    assert "mqtt: a retained command on inversion-table/t1/command ignored" in caplog.text
+    client._on_message(None, None, SimpleNamespace(topic=client.topics.command, payload=b'{"button": "stop"}',
+                                                   retain=False))
+    assert client._commands.get_nowait() == ({"button": "stop"}, rules.Command(button="stop"))

@@ -186,6 +186,12 @@ class MqttClient:
                     self._rediscover = True
                 return
             if message.topic == self.topics.command:
+                if not message.payload:  # the empty message that clears a retained one: nothing was sent
+                    return
+                if message.retain:  # kept by the broker from before: replayed, it would press at start-up
+                    log.warning("mqtt: a retained command on %s ignored: commands are obeyed only as they are "
+                                "sent (clear it: publish an empty retained message there)", message.topic)
+                    return
                 self._receive(message.payload)
         except Exception as e:  # never the network thread's end (its crash would trip the table)
             self._error(f"a message on {message.topic}", e)
