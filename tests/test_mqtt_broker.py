@@ -254,7 +254,7 @@ def _table():
 
 @pytest.mark.realtime
 def test_a_password_logs_in_and_never_reaches_the_log_nor_does_a_refusal(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="inversion_table")
     broker = Broker(tmp_path, users={"table": "s3cret-pw"}).start()
     s = _table()
     try:
@@ -278,7 +278,7 @@ def test_a_password_logs_in_and_never_reaches_the_log_nor_does_a_refusal(tmp_pat
 
 @pytest.mark.realtime
 def test_an_unreachable_broker_is_one_clear_line_and_no_traceback(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="inversion_table")
     port = Broker(tmp_path).port  # nobody listens there
     s = _table()
     conn = MqttConnection(host="127.0.0.1", port=port, name=NAME, discovery_prefix="homeassistant", allow_motion=False)
