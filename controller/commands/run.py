@@ -183,7 +183,8 @@ def main(args) -> int:
         # limits are the controller's, and switch with them.
         code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
                            started=started, finished=finished, history=history, config_source=source,
-                           remote=remote, mqtt=mqtt, history_file=(args.history or config.history.file) if history else None,
+                           remote=remote, mqtt=mqtt,
+                           history_file=(args.history or config.history.file) if history else None,
                            boot_faults=[f.kind for f in faults if f.t <= 0 and f.kind not in sim.hardware.LOOP_FAULTS])
         return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:

@@ -143,7 +143,7 @@ hold_lapse = "0.5s"       # a remote hold ends this long after its last renewal;
 # discovery_prefix = "homeassistant"
 # allow_motion = false    # start over MQTT (stop, reset, return and a preset: always)
 # username = "table-1"    # optional, and with it password_file: the password alone on its first
-# password_file = "mqtt-password"  # line (relative: next to this file; keep it mode 0600)
+# password_file = "mqtt-password"  # line (relative: next to this file); readable by the service alone
 # tls = false             # true: TLS, checked against the system's CAs; or a CA certificate (PEM) file
 
 # [[users]]               # people with their own limits, each only lower than the config's;

@@ -15,6 +15,7 @@ from controller.setup import calibration as cal
 from controller.shell import restart
 from drivers.clock import MonotonicClock
 from controller.setup.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
+from controller.setup.config_mqtt import MqttConnection
 from controller.errors import ConfigError, HardwareError, InputError
 from controller.shell.loop import UserChoice
 from controller.shell.notify import Notifier
@@ -278,14 +279,14 @@ def run(
     boot_faults: Sequence[str] = (),
     remote: tuple[str, int] | None = None,
     history_file: str | None = None,
-    mqtt=None,
+    mqtt: MqttConnection | None = None,
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted.
     ``users`` are the people the table can be switched between; the first is the table's to start.
     ``finished`` gives the exit code once stopped (0: a service stopped by a signal). Simulated
     hardware can be given ``boot_faults`` present before start-up (a stop stuck at boot, say).
     ``remote`` (host, port) serves the phone remote beside the loop (controller/shell/remote_server.py).
-    ``mqtt`` (a controller.setup.config_mqtt.MqttConnection) publishes the table to a broker beside
+    ``mqtt`` ([mqtt], its files read) publishes the table to a broker beside
     the loop (controller/shell/mqtt_client.py); start-up never waits for the broker."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
     for kind in boot_faults:
