@@ -18,6 +18,7 @@ from tests.waiting import wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+TLS = Path(__file__).with_name("tls")  # the test CA and the broker's certificate (tests/tls/README.md)
 
 
 def require_mosquitto() -> None:
@@ -36,9 +37,11 @@ def free_port() -> int:
 class Broker:
     """``mosquitto`` on 127.0.0.1:``port``; started, killed, paused and started again on the same port."""
 
-    def __init__(self, folder: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, *, users: dict[str, str] | None = None, tls: bool = False) -> None:
         self.folder, self.port = folder, free_port()
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
+        if tls:
+            lines += [f"cafile {TLS / 'ca.pem'}", f"certfile {TLS / 'broker.pem'}", f"keyfile {TLS / 'broker.key'}"]
         if users:
             passwords = folder / "passwords"
             passwords.touch(mode=0o600)

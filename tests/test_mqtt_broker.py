@@ -288,8 +288,34 @@ def test_an_unreachable_broker_is_one_clear_line_and_no_traceback(tmp_path, capl
             wait_for(lambda: "cannot reach the broker" in caplog.text, 10.0, "the line in the log")
             wait_for(lambda: client.failed_attempts >= 4, 10.0, "more attempts")  # still the one line
         said = [r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage()]
-        assert said == [f"mqtt: cannot reach the broker at 127.0.0.1:{port}; retrying with back-off, at most every "
-                        "0.2 s (the table runs on without it)"]
+        assert said == [f"mqtt: cannot reach the broker at 127.0.0.1:{port} (Connection refused); retrying with "
+                        "back-off, at most every 0.2 s (the table runs on without it)"]
         assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
     finally:
         s.close()
+
+
+@pytest.mark.realtime
+def test_tls_checks_the_broker_against_its_ca_file_and_refuses_an_unknown_one(tmp_path, caplog):
+    from tests.mosquitto import TLS
+
+    caplog.set_level(logging.DEBUG, logger="inversion_table")
+    broker = Broker(tmp_path, tls=True).start()
+    s = _table()
+    try:
+        for ca_file, connects in ((str(TLS / "ca.pem"), True), (None, False)):  # None: the system's authorities
+            conn = MqttConnection(host="127.0.0.1", port=broker.port, name=NAME, discovery_prefix="homeassistant",
+                                  allow_motion=False, tls=True, ca_file=ca_file)
+            with MqttClient(s.table, conn, start_warning=3.0, hold_lapse=0.5, reconnect_delay=(0.1, 0.2)) as client:
+                client.start()
+                if connects:
+                    wait_for(lambda: client.connected, 10.0, "the client to connect over TLS")
+                else:
+                    wait_for(lambda: client.failed_attempts >= 2, 10.0, "the attempts to fail")
+                    assert not client.connected  # a broker it cannot check is no broker
+        assert "mqtt: connected to the broker at 127.0.0.1:" in caplog.text
+        assert "(its TLS certificate: " in caplog.text  # what the check found, in its words
+        assert "Traceback" not in caplog.text
+    finally:
+        s.close()
+        broker.close()

@@ -23,10 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+import paho.mqtt.client as paho
 
 from controller.core import mqtt as rules
 from controller.core import remote as remote_rules
@@ -57,6 +60,30 @@ def _version() -> str:
         return "unknown"
 
 
+def _why(e: BaseException | None) -> str:
+    """A failed connection attempt in a few words: "Connection refused", the certificate's fault."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"its TLS certificate: {e.verify_message}"
+    if isinstance(e, ssl.SSLError):
+        return f"TLS: {e.reason or e}"
+    if isinstance(e, OSError):
+        return e.strerror or str(e) or type(e).__name__
+    return "no answer"
+
+
+class _Client(paho.Client):
+    """paho's client, keeping why the last connection attempt failed (paho itself only retries)."""
+
+    last_error: OSError | None = None
+
+    def reconnect(self):
+        try:
+            return super().reconnect()
+        except OSError as e:
+            self.last_error = e
+            raise
+
+
 @dataclass
 class _Pending:
     """A command posted to the table, answered on the result topic once ``answer()`` says how."""
@@ -71,8 +98,6 @@ class MqttClient:
 
     def __init__(self, table, connection: MqttConnection, *, start_warning: float, hold_lapse: float,
                  reconnect_delay: tuple[float, float] = RECONNECT_DELAY) -> None:
-        import paho.mqtt.client as paho
-
         self.table, self.connection = table, connection
         self.topics = rules.Topics(connection.name, connection.discovery_prefix)
         self.sw_version = _version()
@@ -98,7 +123,7 @@ class MqttClient:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"{rules.TOPIC_ROOT}-{connection.name}",
+        c = _Client(paho.CallbackAPIVersion.VERSION2, client_id=f"{rules.TOPIC_ROOT}-{connection.name}",
                         reconnect_on_failure=True)
         c.connect_timeout = CONNECT_TIMEOUT
         c.reconnect_delay_set(min_delay=reconnect_delay[0], max_delay=reconnect_delay[1])
@@ -171,7 +196,8 @@ class MqttClient:
 
     def _on_connect_fail(self, client, userdata) -> None:
         self.failed_attempts += 1
-        self._say(f"cannot reach the broker at {self.connection.address}; retrying with back-off, at most every "
+        self._say(f"cannot reach the broker at {self.connection.address} ({_why(client.last_error)}); retrying "
+                  "with back-off, at most every "
                   f"{self.reconnect_delay[1]:g} s (the table runs on without it)")
 
     def _say(self, line: str) -> None:
