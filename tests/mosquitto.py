@@ -4,6 +4,7 @@ every message it hears. Everything waits for conditions with deadlines (tests/wa
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,15 @@ def require_mosquitto() -> None:
     developer's machine without it, the tests say what to install."""
     if not os.path.exists(MOSQUITTO) and not os.environ.get("CI"):
         pytest.skip("needs Debian's mosquitto (apt-get install mosquitto)", allow_module_level=True)
+
+
+def hear_the_log(caplog, level: int = logging.DEBUG):
+    """``caplog`` hearing the service's logger at ``level``, whatever a test before did to it in this
+    worker (import-linter's logging set-up, run in-process by tests/test_layers.py, disables every
+    logger that exists then, and a command's own set-up may leave its level at ERROR)."""
+    logging.getLogger("inversion_table").disabled = False
+    caplog.set_level(level, logger="inversion_table")
+    return caplog
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from controller.setup.config_mqtt import MqttConnection
 from controller.shell import simulate as sim
 from controller.shell.mqtt_client import MqttClient
 from controller.shell.service import load_presets
-from tests.mosquitto import Broker, Listener, require_mosquitto
+from tests.mosquitto import Broker, Listener, hear_the_log, require_mosquitto
 from tests.waiting import end, wait_for
 
 require_mosquitto()
@@ -254,7 +254,7 @@ def _table():
 
 @pytest.mark.realtime
 def test_a_password_logs_in_and_never_reaches_the_log_nor_does_a_refusal(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="inversion_table")
+    hear_the_log(caplog)
     broker = Broker(tmp_path, users={"table": "s3cret-pw"}).start()
     s = _table()
     try:
@@ -278,7 +278,7 @@ def test_a_password_logs_in_and_never_reaches_the_log_nor_does_a_refusal(tmp_pat
 
 @pytest.mark.realtime
 def test_an_unreachable_broker_is_one_clear_line_and_no_traceback(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger="inversion_table")
+    hear_the_log(caplog)
     port = Broker(tmp_path).port  # nobody listens there
     s = _table()
     conn = MqttConnection(host="127.0.0.1", port=port, name=NAME, discovery_prefix="homeassistant", allow_motion=False)
@@ -299,7 +299,7 @@ def test_an_unreachable_broker_is_one_clear_line_and_no_traceback(tmp_path, capl
 def test_tls_checks_the_broker_against_its_ca_file_and_refuses_an_unknown_one(tmp_path, caplog):
     from tests.mosquitto import TLS
 
-    caplog.set_level(logging.DEBUG, logger="inversion_table")
+    hear_the_log(caplog)
     broker = Broker(tmp_path, tls=True).start()
     s = _table()
     try:

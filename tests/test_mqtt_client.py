@@ -17,6 +17,7 @@ from controller.shell import simulate as sim
 from controller.shell.mqtt_client import MAX_UNSENT, MqttClient
 from controller.shell.remote_link import EVENTS_KEPT
 from controller.shell.service import load_presets
+from tests.mosquitto import hear_the_log
 
 
 class Unread:
@@ -69,6 +70,7 @@ def test_a_broker_that_reads_nothing_gets_a_bounded_backlog_and_then_the_newest(
     assert {t for t, _, _ in fake.sent} >= {client.topics.availability, client.topics.state}
     for i in range(EVENTS_KEPT + 500):  # far more events than the link keeps, while nothing is read
         s.table._event({"t": s.table.now(), "event": "notice", "message": f"n{i}"})  # as the loop reports one
+    hear_the_log(caplog)
     with caplog.at_level(logging.WARNING, logger="inversion_table"):
         for t in range(2, 40):  # the session runs on, the state changes, and the backlog stays full
             s.step_until(float(t))
@@ -88,6 +90,7 @@ def test_a_broker_that_reads_nothing_gets_a_bounded_backlog_and_then_the_newest(
 def test_a_bad_command_is_one_line_and_an_answer_never_motion(client, caplog):
     for payload in (b"{not json", b"\xff\xfe", b'{"button": "start", "x": 1}', b"x" * 5000):
         client._receive(payload)
+    hear_the_log(caplog)
     with caplog.at_level(logging.INFO, logger="inversion_table"):
         while not client._commands.empty():
             client._obey(*client._commands.get_nowait())
@@ -100,6 +103,7 @@ def test_a_bad_command_is_one_line_and_an_answer_never_motion(client, caplog):
 
 def test_nothing_a_message_carries_ends_pahos_thread(client, caplog):
     broken = SimpleNamespace(topic=client.topics.command, payload=12345, retain=False)  # not bytes at all
+    hear_the_log(caplog)
     with caplog.at_level(logging.ERROR, logger="inversion_table"):
         client._on_message(None, None, broken)
         client._on_message(None, None, broken)
@@ -128,6 +132,7 @@ def test_the_version_in_the_device_block_is_the_package_s():
 def test_a_retained_command_is_never_obeyed(client, caplog):
     """A command the broker kept from before would press the button at every start-up (no surprise
     motion: nothing moves until a person asks); only a command as it is sent counts."""
+    hear_the_log(caplog)
     with caplog.at_level(logging.WARNING, logger="inversion_table"):
         client._on_message(None, None, SimpleNamespace(topic=client.topics.command, payload=b'{"button": "start"}',
                                                        retain=True))
