@@ -319,3 +319,24 @@ def test_tls_checks_the_broker_against_its_ca_file_and_refuses_an_unknown_one(tm
     finally:
         s.close()
         broker.close()
+
+
+@pytest.mark.realtime
+def test_closing_with_a_broker_that_reads_nothing_takes_seconds_not_its_keepalive(tmp_path):
+    from controller.shell.mqtt_client import CLOSE_WAIT, STOP_WAIT
+
+    broker = Broker(tmp_path).start()
+    s = _table()
+    conn = MqttConnection(host="127.0.0.1", port=broker.port, name=NAME, discovery_prefix="homeassistant",
+                          allow_motion=False)
+    try:
+        client = MqttClient(s.table, conn, start_warning=3.0, hold_lapse=0.5)
+        client.start()
+        wait_for(lambda: client.connected, 10.0, "the client to connect")
+        broker.pause(True)  # its "offline" will never be acknowledged
+        began = time.monotonic()
+        client.close()
+        assert time.monotonic() - began < CLOSE_WAIT + STOP_WAIT + 1.0
+    finally:
+        s.close()
+        broker.close()

@@ -49,6 +49,7 @@ MAX_UNSENT = 50  # messages handed to paho and not yet written to the socket
 COMMANDS_KEPT = 20  # commands waiting for the mqtt thread; more are refused, logged
 ANSWER_WITHIN = 3.0  # s: a command the table has not taken by then is answered "not taken"
 CLOSE_WAIT = 1.0  # s to see "offline" out before disconnecting
+STOP_WAIT = 2.0  # s for paho's thread to end once disconnected
 
 
 def _version() -> str:
@@ -162,7 +163,14 @@ class MqttClient:
             except (RuntimeError, ValueError):  # the connection went meanwhile: the will says it
                 pass
         self._client.disconnect()
-        self._client.loop_stop()
+        # paho's loop_stop() joins its thread without a deadline, and that thread stays while a
+        # broker that reads nothing holds unsent bytes (until the keepalive gives up): bounded here.
+        stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-close", daemon=True)
+        stopper.start()
+        stopper.join(STOP_WAIT)
+        if stopper.is_alive():
+            log.warning("mqtt: the broker at %s did not let go within %g s; its connection ends with the process",
+                        self.connection.address, STOP_WAIT)
 
     def __enter__(self) -> MqttClient:
         return self

@@ -346,10 +346,10 @@ def run(
                     service.session_log.interrupt()
                 return finished(service)
             finally:
-                if service.mqtt is not None:  # "offline" first, while the table is still up
-                    service.mqtt.close()
                 if service.remote is not None:
                     service.remote.close()
     finally:
+        if service.mqtt is not None:  # after the table halted: a broker that reads nothing cannot delay that
+            service.mqtt.close()
         if writer is not None:
             writer.close()
