@@ -152,7 +152,9 @@ def live(status: Mapping) -> bool:
             or status.get("start_in") is not None or (angle is not None and angle > HEAD_DOWN_ABOVE))
 
 
-def _discrete(status: Mapping) -> dict:
+def discrete(status: Mapping) -> dict:
+    """What of a status is a change of state when it changes: all but the continuous values, and
+    whether a countdown or a start's warning runs."""
     return {k: v for k, v in status.items() if k not in CONTINUOUS} | {
         "counting_down": status.get("auto_return_in") is not None, "warning": status.get("start_in") is not None}
 
@@ -161,7 +163,7 @@ def state_due(last: Mapping | None, last_at: float | None, status: Mapping, now:
     """Whether to publish ``status`` at ``now``, given the ``last`` one published at ``last_at``:
     the first, every change of state (of anything but the continuous values) at once, and the
     continuous values every LIVE_EVERY while live, or after a move of ANGLE_STEP otherwise."""
-    if last is None or last_at is None or _discrete(last) != _discrete(status):
+    if last is None or last_at is None or discrete(last) != discrete(status):
         return True
     if live(status) or live(last):
         return now - last_at >= LIVE_EVERY
