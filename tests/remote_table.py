@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from tests.waiting import wait_for
+from tests.waiting import end, wait_for
 
 PROG = [sys.executable, "-m", "controller"]
 STATUS_POLL = 0.02  # s
@@ -113,12 +113,7 @@ def remote_table(tmp_path, remote: str = "", *, rate: int = 20, args=()):
     finally:
         if table is not None:
             table.http.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        end(proc)
         reader.join(10)
     assert not any("Traceback" in line for line in lines), "\n".join(lines)
 

@@ -7,6 +7,7 @@ A loaded machine makes them slower, not flaky.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from typing import Callable
 
@@ -40,3 +41,14 @@ def periods_pass(controller, count: int, period: float, timeout: float = 10.0) -
     """
     until = controller.clock.now() + count * period
     wait_for(lambda: controller.heartbeat >= until, timeout, f"{count} control periods")
+
+
+def end(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM a service (it halts and exits 0), and SIGKILL it if it has not gone within ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(10)

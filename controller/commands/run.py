@@ -104,6 +104,9 @@ def main(args) -> int:
 
     remote = listen_option(args.remote) if args.remote is not None else (
         parse_listen(config.remote.listen) if config.remote.listen is not None else None)
+    from controller.setup.config_mqtt import connection as mqtt_connection
+
+    mqtt = mqtt_connection(config, source)  # its password and CA files read now: a mistake is exit 2
     started_at = [0.0]  # the clock at start-up: presses, faults and --until count from it
     if args.calibration is not None and not os.path.exists(args.calibration):
         from controller.errors import CalibrationError
@@ -180,7 +183,8 @@ def main(args) -> int:
         # limits are the controller's, and switch with them.
         code = service.run(config, build=build, calibration=calibration, users=users, stop=stop,
                            started=started, finished=finished, history=history, config_source=source,
-                           remote=remote, history_file=(args.history or config.history.file) if history else None,
+                           remote=remote, mqtt=mqtt,
+                           history_file=(args.history or config.history.file) if history else None,
                            boot_faults=[f.kind for f in faults if f.t <= 0 and f.kind not in sim.hardware.LOOP_FAULTS])
         return sim.EXIT_CLOSED_PIPE if handler.pipe_closed and args.sim else code
     finally:

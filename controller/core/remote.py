@@ -9,7 +9,7 @@ every press means. Nothing here can move the table: it only says which events to
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from controller.core import period, state
 from controller.core.reasons import REASONS, Trip
@@ -33,7 +33,19 @@ class Verdict:
     reason: str
 
 
-def press_verdict(button: str, *, allow_motion: bool, table, t: float) -> Verdict | None:
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a press comes from, for the words of a refusal: the phone remote, or MQTT."""
+
+    label: str  # "the remote"
+    section: str  # the config section whose allow_motion unlocks start
+    hold_return: str  # what to do instead of a return press while a trip is latched
+
+
+REMOTE = Origin("the remote", "remote", "hold the page's return button")
+
+
+def press_verdict(button: str, *, allow_motion: bool, table, t: float, origin: Origin = REMOTE) -> Verdict | None:
     """Whether a remote may press ``button`` now (None: post it, and the table decides).
 
     Refused here only what the remote's own rules forbid, and a start the table would refuse
@@ -42,7 +54,7 @@ def press_verdict(button: str, *, allow_motion: bool, table, t: float) -> Verdic
     if button not in PRESSABLE:
         return Verdict(400, f"unknown button {button!r}: one of {', '.join(PRESSABLE)} (stop: POST /api/stop)")
     if button in NEEDS_ALLOW_MOTION and not allow_motion:
-        return Verdict(403, f"{button} from the remote needs [remote] allow_motion = true; "
+        return Verdict(403, f"{button} from {origin.label} needs [{origin.section}] allow_motion = true; "
                             "return, reset, select and stop always work")
     m = table.machine
     if button == "start":
@@ -50,8 +62,15 @@ def press_verdict(button: str, *, allow_motion: bool, table, t: float) -> Verdic
         if not would.session_started:
             return Verdict(409, would.notices[0] if would.notices else "start refused")
     if button == "return" and m.trip is not None and not m.stop_latched:
-        return Verdict(409, f"tripped ({m.trip}): return is hold-to-run now: hold the page's return button")
+        return Verdict(409, f"tripped ({m.trip}): return is hold-to-run now: {origin.hold_return}")
     return None
+
+
+def preset_steps(names: Sequence[str], selected: int, name: str) -> int | Verdict:
+    """How many presses of select bring preset ``name`` up (0: it is selected), or a 404 refusal."""
+    if name not in names:
+        return Verdict(404, f"no preset {name!r} on the table (presets: {', '.join(names) or 'none'})")
+    return (list(names).index(name) - selected) % len(names)
 
 
 def outcome(records: list[dict]) -> tuple[bool, str | None]:

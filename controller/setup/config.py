@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from controller.setup.config_hardware import GpioConfig, ImuConfig, MotorConfig, PinsConfig
 from controller.setup.config_alerts import AlertsConfig
+from controller.setup.config_mqtt import MqttConfig
 from controller.setup.config_remote import RemoteConfig
 from controller.errors import ConfigError
 from controller.setup.validation import (
@@ -140,7 +141,17 @@ hold_lapse = "0.5s"       # a remote hold ends this long after its last renewal;
 urls = []                 # Apprise URLs, e.g. ["ntfy://my-topic", "mailto://user:pass@example.com"];
                           # empty: no alerts. Try them with `inversion-table alerts test`
 stuck_after = "1m"        # a stop or trip held head-down this long alerts; 10s <= x <= 10m
-# name = "table-1"        # what alerts call this table (default: the host name)
+# name = "table-1"        # what alerts call this table (default: [mqtt] name, else the host name)
+
+# [mqtt]                  # Home Assistant and fleets (README, "Home Assistant and fleets"); absent: no MQTT
+# host = "localhost"      # the broker
+# port = 1883
+# name = "table-1"        # this table's node id, unique on the broker: letters, digits, - and _
+# discovery_prefix = "homeassistant"
+# allow_motion = false    # start over MQTT (stop, reset, return and a preset: always)
+# username = "table-1"    # optional, and with it password_file: the password alone on its first
+# password_file = "mqtt-password"  # line (relative: next to this file); readable by the service alone
+# tls = false             # true: TLS, checked against the system's CAs; or a CA certificate (PEM) file
 
 # [[users]]               # people with their own limits, each only lower than the config's;
 # name = "ana"            # letters, digits, - and _; chosen with --user or on the table
@@ -252,6 +263,7 @@ class Config(StrictModel):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    mqtt: MqttConfig | None = None  # absent: no MQTT
     users: list[UserConfig] = []
 
     @property

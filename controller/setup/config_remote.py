@@ -21,6 +21,16 @@ MIN_HOLD_LAPSE, MAX_HOLD_LAPSE = 0.3, 1.0  # s
 MIN_START_WARNING, MAX_START_WARNING = 1.0, 30.0  # s
 
 
+def is_host(host: str) -> bool:
+    """An IP address, or a host name of dot-separated labels (letters, digits, inner hyphens)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*",
+                            host) is not None
+    return True
+
+
 def parse_listen(text: str, *, what: str = "listen", any_port: bool = False) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8270`` for IPv6) as (host, port); ValueError naming ``what``.
     ``any_port``: port 0 is allowed (a free one, which the log names: for tests)."""
@@ -31,11 +41,8 @@ def parse_listen(text: str, *, what: str = "listen", any_port: bool = False) -> 
         host = host[1:-1]
     if not host:
         raise ValueError(f"{what} {text!r}: the host is missing (HOST:PORT, such as 0.0.0.0:{DEFAULT_PORT})")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", host):
-            raise ValueError(f"{what} {text!r}: {host!r} is not an address or a host name") from None
+    if not is_host(host):
+        raise ValueError(f"{what} {text!r}: {host!r} is not an address or a host name")
     if not port_text.isdigit() or not (0 if any_port else 1) <= int(port_text) <= 65535:
         raise ValueError(f"{what} {text!r}: the port must be a number from 1 to 65535")
     return host, int(port_text)

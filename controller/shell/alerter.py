@@ -33,8 +33,8 @@ log = logging.getLogger("inversion_table")
 
 
 def table_name(config) -> str:
-    """What alerts call the table: [alerts] name, else this machine's host name."""
-    return config.alerts.name or socket.gethostname()
+    """What alerts call the table: [alerts] name, else [mqtt] name (the dashboard's), else the host name."""
+    return config.alerts.name or (config.mqtt.name if config.mqtt is not None else None) or socket.gethostname()
 
 
 class _ApprisesLastWords(logging.Handler):

@@ -146,11 +146,9 @@ def build_app(server: RemoteServer):
         authorize(request)
         name = await json_of(request, "name")
         s = link.table.state
-        names = [p.name for p in s.presets]
-        if name not in names:
-            raise Problem(404, f"no preset {name!r} on the table (presets: {', '.join(names) or 'none'})",
-                          accepted=False)
-        steps = (names.index(name) - s.selected) % len(names)
+        steps = rules.preset_steps([p.name for p in s.presets], s.selected, name)
+        if isinstance(steps, rules.Verdict):
+            raise Problem(steps.status, steps.reason, accepted=False)
         if steps == 0:
             return reply({"accepted": True, "preset": name})
         ticket = link.select(steps)

@@ -15,6 +15,7 @@ from controller.setup import calibration as cal
 from controller.shell import restart
 from drivers.clock import MonotonicClock
 from controller.setup.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
+from controller.setup.config_mqtt import MqttConnection
 from controller.errors import ConfigError, HardwareError, InputError
 from controller.shell.loop import UserChoice
 from controller.shell.notify import Notifier
@@ -171,6 +172,7 @@ class Service:
     # -- the loop's thread ---------------------------------------------------------------------
     session_log = None  # a controller.sessionlog.SessionLog, when sessions are recorded
     remote = None  # a controller.shell.remote_server.RemoteServer, when the remote is on
+    mqtt = None  # a controller.shell.mqtt_client.MqttClient, when [mqtt] is on
 
     def _event(self, record: dict) -> None:
         if self.session_log is not None:
@@ -291,12 +293,15 @@ def run(
     boot_faults: Sequence[str] = (),
     remote: tuple[str, int] | None = None,
     history_file: str | None = None,
+    mqtt: MqttConnection | None = None,
 ) -> int:
     """Build the hardware, serve until ``stop`` is set (SIGTERM), and shut down with the motor halted.
     ``users`` are the people the table can be switched between; the first is the table's to start.
     ``finished`` gives the exit code once stopped (0: a service stopped by a signal). Simulated
     hardware can be given ``boot_faults`` present before start-up (a stop stuck at boot, say).
-    ``remote`` (host, port) serves the phone remote beside the loop (controller/shell/remote_server.py)."""
+    ``remote`` (host, port) serves the phone remote beside the loop (controller/shell/remote_server.py).
+    ``mqtt`` ([mqtt], its files read) publishes the table to a broker beside
+    the loop (controller/shell/mqtt_client.py); start-up never waits for the broker."""
     hardware = build(config, clock=MonotonicClock(), calibration=calibration, imu_required=False)
     for kind in boot_faults:
         hardware.set_fault(kind, True)
@@ -341,6 +346,12 @@ def run(
 
                     service.remote = serve(service, listen=remote, config=config, config_source=config_source,
                                            history_file=history_file)
+                if mqtt is not None:  # before the loop runs too; its first connection is on its own thread
+                    from controller.shell.mqtt_client import MqttClient
+
+                    service.mqtt = MqttClient(service.table, mqtt, start_warning=config.remote.start_warning,
+                                              hold_lapse=config.remote.hold_lapse)
+                    service.mqtt.start()
                 service.start()
                 started(service)
                 stop.wait()
@@ -352,5 +363,7 @@ def run(
                 if service.remote is not None:
                     service.remote.close()
     finally:
+        if service.mqtt is not None:  # after the table halted: a broker that reads nothing cannot delay that
+            service.mqtt.close()
         if writer is not None:
             writer.close()
