@@ -8,6 +8,7 @@ time, so these wait for what was received with deadlines (tests/waiting.py), nev
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from controller.setup.config import Config
 from controller.setup.preflight import prepare_profile
 from controller.core.session import Preset
 from controller.shell import simulate as sim
-from controller.shell.alerter import Alerter, AlertWatch
+from controller.shell.alerter import Alerter, AlertWatch, table_name
 from tests.alert_receiver import Receiver, refused_url
 from tests.waiting import wait_for
 
@@ -155,3 +156,10 @@ def test_a_failed_send_is_retried_after_the_back_off(caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("alert ")]
     assert lines[0].startswith(f"alert trip to {rx.url} failed (try 1)") and lines[0].endswith("; next try in 2 s")
     assert lines[1] == f"alert trip sent to {rx.url}"
+
+
+def test_alerts_name_the_table_as_the_config_says_else_as_the_dashboard_does_else_by_host():
+    mqtt = {"host": "localhost", "name": "table-2"}
+    assert table_name(Config.model_validate({"alerts": {"name": "ward-3"}, "mqtt": mqtt})) == "ward-3"
+    assert table_name(Config.model_validate({"mqtt": mqtt})) == "table-2"
+    assert table_name(Config()) == socket.gethostname()
