@@ -341,9 +341,9 @@ def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
 
 @pytest.mark.realtime
 def test_the_way_home_is_never_locked_a_tripped_table_comes_home_while_return_is_held(tmp_path):
-    """Jogged head-down on the table's own button, then a frozen sensor trips: a remote without
+    """Jogged toward head-down on the table's own button, then a frozen sensor trips: a remote without
     allow_motion holds return, and the table moves toward home only while it is held."""
-    with remote_table(tmp_path, args=("--press", "down@1:5", "--fault", "imu-freeze@7")) as table:
+    with remote_table(tmp_path, args=("--press", "down@0.5:2.5", "--fault", "imu-freeze@3.5")) as table:
         tripped = table.wait_state("tripped", 30)
         assert tripped["trip"] == "imu-frozen" and tripped["trip_message"]
         r = table.press("return")
