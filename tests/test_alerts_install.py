@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.test_systemd import ANALYZE, ROOT, UNIT, _analyze_version, _commands, _dry_run, needs_analyze
+from tests.test_systemd import ANALYZE, ROOT, UNIT, _analyze_version, _commands, _dry_run, _dry_run_with, needs_analyze
 from tests.test_systemd import paths  # noqa: F401 - a fixture
 
 ALERTS = ROOT / "systemd" / "alerts.conf"
@@ -20,13 +20,8 @@ ALERTS = ROOT / "systemd" / "alerts.conf"
     ('[alerts]\nurls = []\nstuck_after = "2m"\n', False),
 ])
 def test_the_installer_lets_the_service_connect_out_only_to_send_alerts(paths, config, alerting):  # noqa: F811
-    p, env = paths
-    if config is not None:
-        p["ETC_DIR"].mkdir()
-        (p["ETC_DIR"] / "config.toml").write_text(config)
-    result = _dry_run(env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    drop_in = p["UNIT_DIR"] / "inversion-table.service.d" / "alerts.conf"
+    result = _dry_run_with(paths, config)
+    drop_in = paths[0]["UNIT_DIR"] / "inversion-table.service.d" / "alerts.conf"
     assert (f"install -m 0644 {ALERTS} {drop_in}" in _commands(result.stdout)) is alerting, result.stdout
 
 

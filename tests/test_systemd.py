@@ -259,6 +259,17 @@ def _dry_run(env, *args) -> subprocess.CompletedProcess:
     )
 
 
+def _dry_run_with(paths, config: str | None) -> subprocess.CompletedProcess:
+    """The installer's dry run over an existing config (None: a new install, the example config)."""
+    p, env = paths
+    if config is not None:
+        p["ETC_DIR"].mkdir()
+        (p["ETC_DIR"] / "config.toml").write_text(config)
+    result = _dry_run(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def _commands(out: str) -> list[str]:
     return [line[2:] for line in out.splitlines() if line.startswith("+ ")]
 
@@ -410,13 +421,8 @@ def test_the_unit_alone_has_no_network(unit):
     ('[mqtt]\nhost = "localhost"\n', True),
 ])
 def test_the_installer_allows_the_network_only_for_the_remote_or_mqtt(paths, config, networked):
-    p, env = paths
-    if config is not None:
-        p["ETC_DIR"].mkdir()
-        (p["ETC_DIR"] / "config.toml").write_text(config)
-    result = _dry_run(env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    drop_in = p["UNIT_DIR"] / "inversion-table.service.d" / "network.conf"
+    result = _dry_run_with(paths, config)
+    drop_in = paths[0]["UNIT_DIR"] / "inversion-table.service.d" / "network.conf"
     cmds = _commands(result.stdout)
     assert (f"install -m 0644 {NETWORK} {drop_in}" in cmds) is networked, result.stdout
     assert ("the service may use the local network" in result.stdout) is networked
