@@ -12,17 +12,15 @@ import jinja2
 import pytest
 
 from controller.core import mqtt as rules
-from controller.core import period, remote
-from controller.core.session import Preset
+from controller.core import remote
 from controller.core.state import Activity, Machine
-from controller.setup.calibration import mount_for
-from controller.shell.table import settings_from
 from controller.core.command import HEAD_DOWN_ABOVE
 from controller.errors import ConfigError
 from controller.setup.config import Config, load_config
 from controller.setup.config_mqtt import connection
 from controller.shell import simulate as sim
 from controller.shell.service import load_presets
+from tests.test_remote_rules import table as snapshot  # the remote's snapshot of a table in a given state
 
 TOPICS = rules.Topics("table-1", "homeassistant")
 PRESETS = ["gentle", "hold-40", "oscillate"]
@@ -245,13 +243,10 @@ def test_anything_else_is_not_a_command(data, says):
 def _verdict(command, *, allow_motion=False, stop_latched=False, trip=None, activity="idle", presets=PRESETS,
              selected=0):
     """The verdict on a snapshot of the table in that state, as the client asks it."""
-    settings = settings_from(Config())
-    s, _ = period.initial(settings, mount=mount_for(Config(), None), position=-60.0, now=0.0,
-                          presets=[Preset(name, None) for name in presets])
     machine = Machine(stop_latched=stop_latched, trip=trip, activity=Activity(activity),
                       motion_requested=activity != "idle")
     return rules.command_verdict(command, allow_motion=allow_motion, t=1.0,
-                                 table=replace(s, machine=machine, selected=selected))
+                                 table=replace(snapshot(machine, presets=presets), selected=selected))
 
 
 def test_stop_is_never_refused():
@@ -281,10 +276,9 @@ def test_a_preset_is_so_many_presses_of_select_or_refused_by_name():
 
 
 def test_the_remotes_own_refusals_read_as_before():
-    s, _ = period.initial(settings_from(Config()), mount=mount_for(Config(), None), position=-60.0, now=0.0)
-    v = remote.press_verdict("start", allow_motion=False, table=s, t=1.0)
+    v = remote.press_verdict("start", allow_motion=False, table=snapshot(), t=1.0)
     assert v.reason.startswith("start from the remote needs [remote] allow_motion = true")
-    v = remote.press_verdict("return", allow_motion=True, table=replace(s, machine=Machine(trip="stall")), t=1.0)
+    v = remote.press_verdict("return", allow_motion=True, table=snapshot(Machine(trip="stall")), t=1.0)
     assert v.reason.endswith("hold the page's return button")
 
 
