@@ -62,3 +62,17 @@ def test_return_pressed_before_the_angle_is_known_stays_home():
     run = simulate(config=config, presses=["return@0:20"])
     assert max(s["true_angle"] for s in run.samples) <= config.table.home_angle + 1.0
     assert run.result.exit_code == 0
+
+
+def test_a_trip_posted_before_the_period_is_the_reason_given_not_one_its_reading_would_give():
+    """The dead-man halted the motor and posted loop-stall while the loop was stalled; the first
+    period after it also reads no sample for long enough to trip imu-lost. The posted trip came
+    first, and its halt explains what the period sees: loop-stall is the reason latched (seen
+    under load: a run --sim latched stall instead, and the fault-parity test failed)."""
+    state, _ = _start()
+    lost = SETTINGS.period * 10  # past the 60 ms of imu-lost
+    state, actions = period.step(state, Inputs(t=lost, sample=None, attempts=3, failures=3, position=-60.0,
+                                               halted=True, halt_token=1, events=(Trip.LOOP_STALL,)))
+    assert state.machine.trip == Trip.LOOP_STALL
+    assert [a.record["reason"] for a in actions if type(a) is Report and a.record.get("event") == "trip"] == [
+        Trip.LOOP_STALL]

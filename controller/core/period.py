@@ -154,6 +154,12 @@ class _Period(Derived):
     def run(self) -> None:
         dt = self.settings.period
         sensing.sense(self)
+        # A trip another thread posted (the dead-man's loop-stall, after it halted the motor) came
+        # before this period's reading, and may explain it (a halted motor does not follow its last
+        # command): it latches first, so the first cause is the reason given.
+        for ev in self.inputs.events:
+            if isinstance(ev, Trip):
+                self.trip(ev)
         self.watch, reason = supervisor.supervise(self.watch, self.reading, self.limits, self.settings.tracking)
         if reason is not None:
             self.trip(reason)
@@ -215,8 +221,8 @@ class _Period(Derived):
         was_tripped, was_recovering = self.machine.trip, self.machine.recovering
         for ev in self.inputs.events:
             if isinstance(ev, Trip):
-                self.trip(ev)
-            elif isinstance(ev, PresetsChanged):
+                continue  # latched before the reading was judged (run)
+            if isinstance(ev, PresetsChanged):
                 self._presets_changed(ev)
             else:
                 self._button(ev)
