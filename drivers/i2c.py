@@ -73,7 +73,7 @@ class BusioI2C:
         view = memoryview(buffer)[start:end]
         msg = i2c_msg.read(address, len(view))
         self._transfer(msg)
-        view[:] = bytes(msg)
+        view[:] = msg.buf[:msg.len]
 
     def writeto_then_readfrom(
         self,
@@ -95,11 +95,16 @@ class BusioI2C:
             data = buffer_out  # all of an immutable buffer: no copy needed (the IMU's register reads)
         else:
             data = bytes(memoryview(buffer_out)[out_start:out_end])
-        out = self._write_message(address, data)
         view = memoryview(buffer_in)[in_start:in_end]
-        msg_in = self._read_message(address, len(view))
-        self._transfer(out, msg_in)
-        view[:] = bytes(msg_in)
+        view[:] = self.write_then_read(address, data, len(view))
+
+    def write_then_read(self, address: int, data: bytes, length: int) -> bytes:
+        """``writeto_then_readfrom`` for a register read: write ``data`` (the register's address),
+        repeated start, read ``length`` bytes, in ONE i2c_rdwr, and return them. The caller holds
+        the lock, as for every busio transfer; no buffer of the caller's is filled and copied."""
+        msg_in = self._read_message(address, length)
+        self._transfer(self._write_message(address, data), msg_in)
+        return msg_in.buf[:length]  # the bytes read (as bytes(msg_in), without ctypes.string_at's call)
 
     def _write_message(self, address: int, data: bytes) -> i2c_msg:
         """The write half of a register read: the same one or two bytes (a register's address)

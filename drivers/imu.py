@@ -220,13 +220,12 @@ class Mpu6050Imu:
             raise ImuError(errno.EBUSY, "I2C bus stayed locked by another user")
 
     def _read_registers(self, register: int, count: int) -> bytes:
-        buf = bytearray(count)  # fresh per call, so two threads reading never share a buffer
+        bus = self._i2c
         self._lock_bus()
         try:
-            self._i2c.writeto_then_readfrom(self.address, _REGISTER_BYTES[register], buf)
+            return bus.write_then_read(self.address, _REGISTER_BYTES[register], count)  # fresh bytes every call
         finally:
-            self._i2c.unlock()
-        return bytes(buf)
+            bus.unlock()
 
     def _write_register(self, register: int, value: int) -> None:
         self._lock_bus()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import ast
 import inspect
 import math
+import random
 from dataclasses import fields
 
 from hypothesis import given, strategies as st
 
 from controller.core import command, supervisor
 from controller.records import trace
+from drivers.clock import VirtualClock
+from drivers.sim import mpu6050
+from drivers.sim.table import SimTable
 
 _VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -73,3 +77,32 @@ def test_the_look_ahead_of_the_timeout_is_the_plain_walk(timeout, before, max_an
     kw = dict(angle=angle, velocity=velocity, limits=limits, return_speed=return_speed, period=period, horizon=horizon)
     head_down = max(0.0, timeout - before)
     assert command.seconds_until_due(head_down, **kw) == _walk_until_due(head_down, **kw)
+
+
+@given(seed=st.integers(0, 2**32), samples=st.integers(1, 5))
+def test_the_emulators_noise_is_six_calls_of_random_gauss(seed, samples):
+    """The emulator draws its six normal numbers a sample as three pairs written out: the same
+    numbers, in the same order, as six calls of random.gauss on the same stream."""
+    written_out, library = random.Random(seed), random.Random(seed)
+    for _ in range(samples):
+        assert mpu6050._normal_pairs(written_out.random) == tuple(library.gauss(0.0, 1.0) for _ in range(6))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["pulses", "cancel", "stall", "slip", "disable", "wait"]),
+                          st.integers(-400, 400), st.floats(0.001, 0.5)), max_size=12))
+def test_the_simulated_tables_motion_is_its_angle_rate_and_stepping(script):
+    """SimTable.motion works the three out at once; they are what angle(), rate() and stepping() say."""
+    clock, enabled = VirtualClock(), [True]
+    table = SimTable(clock=clock, steps_per_degree=40.0, angle=-60.0, enabled=lambda: enabled[0])
+    for what, steps, seconds in script:
+        if what == "pulses":
+            table.pulses(steps, seconds)
+        elif what == "cancel":
+            table.cancel()
+        elif what in ("stall", "slip"):
+            table.set_fault(what, steps > 0)
+        elif what == "disable":
+            enabled[0] = steps > 0
+        clock.advance(seconds)
+        t = clock.now()
+        assert table.motion() == (table.angle(t), table.rate(t), table.stepping(t))

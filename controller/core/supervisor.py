@@ -172,33 +172,33 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         # names the fault better); the share of failed transfers trips on the next good sample.
         return w, None
     same = r.raw is not None and r.raw == w.last_raw
-    w = Watch(
-        last_good=r.t,
-        failed=failed,
-        transfers=transfers,
-        last_raw=r.raw,
-        frozen_since=_since(w.frozen_since, same, r.t),
-        implausible_since=_since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t),
-        disagree_since=_since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t),
-        rate_mismatch_since=w.rate_mismatch_since,
-        reversed_since=w.reversed_since,
-        position_error_since=w.position_error_since,
-        last_t=r.t,
-    )
-    if w.error_share >= I2C_ERROR_SHARE:
-        return w, Trip.I2C_ERRORS
-    if same and _lasted(w.frozen_since, r.t, FROZEN_AFTER):
-        return w, Trip.IMU_FROZEN
-    if _lasted(w.implausible_since, r.t, IMPLAUSIBLE_AFTER):
-        return w, Trip.IMU_IMPLAUSIBLE
-    if w.implausible_since is not None or w.frozen_since is not None:
-        return w, None  # a doubtful sample: judge nothing else on it
-    if _lasted(w.disagree_since, r.t, DISAGREE_AFTER):
-        return w, Trip.IMU_DISAGREE
-    limit = check_angle(r.angle + limit_lead(r, limits, dt), limits)
-    if limit is not None:
-        return w, limit
-    return _track(w, r, tracking)
+    frozen_since = _since(w.frozen_since, same, r.t)
+    implausible_since = _since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t)
+    disagree_since = _since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t)
+    reason = None
+    if (failed / transfers if transfers > 0 else 0.0) >= I2C_ERROR_SHARE:  # Watch.error_share, of the new watch
+        reason = Trip.I2C_ERRORS
+    elif same and _lasted(frozen_since, r.t, FROZEN_AFTER):
+        reason = Trip.IMU_FROZEN
+    elif _lasted(implausible_since, r.t, IMPLAUSIBLE_AFTER):
+        reason = Trip.IMU_IMPLAUSIBLE
+    elif implausible_since is not None or frozen_since is not None:
+        pass  # a doubtful sample: judge nothing else on it
+    elif _lasted(disagree_since, r.t, DISAGREE_AFTER):
+        reason = Trip.IMU_DISAGREE
+    else:
+        reason = check_angle(r.angle + limit_lead(r, limits, dt), limits)
+        if reason is None:
+            mismatch_since, reversed_since, position_error_since, reason = _track(w, r, tracking)
+            return Watch(last_good=r.t, failed=failed, transfers=transfers, last_raw=r.raw, frozen_since=frozen_since,
+                         implausible_since=implausible_since, disagree_since=disagree_since,
+                         rate_mismatch_since=mismatch_since, reversed_since=reversed_since,
+                         position_error_since=position_error_since, last_t=r.t), reason
+    # Judged before the tracking checks: those keep what they knew.
+    return Watch(last_good=r.t, failed=failed, transfers=transfers, last_raw=r.raw, frozen_since=frozen_since,
+                 implausible_since=implausible_since, disagree_since=disagree_since,
+                 rate_mismatch_since=w.rate_mismatch_since, reversed_since=w.reversed_since,
+                 position_error_since=w.position_error_since, last_t=r.t), reason
 
 
 def limit_lead(r: Reading, limits: Limits, dt: float) -> float:
@@ -221,8 +221,9 @@ def limit_lead(r: Reading, limits: Limits, dt: float) -> float:
     return commanded + (rate - r.commanded_rate) * lead
 
 
-def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None]:
-    """Does the table follow the motor? In the spirit of Klipper's verify_heater.
+def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[float | None, float | None, float | None, Trip | None]:
+    """Does the table follow the motor? In the spirit of Klipper's verify_heater. Returns the new
+    (rate_mismatch_since, reversed_since, position_error_since) of the watch, and the trip.
 
     A coarse drive at a high loop rate sends no step in some periods of a slow move: such a
     period says nothing about the drive (only the gyro's noise would speak), so it neither starts
@@ -234,29 +235,21 @@ def _track(w: Watch, r: Reading, tracking: Tracking) -> tuple[Watch, Trip | None
     between_steps = r.commanded_rate == 0.0 and r.planned_rate != 0.0
     reversed_ = mismatch and not between_steps and r.rate * r.commanded_rate < 0 and min(abs(r.rate), abs(r.commanded_rate)) > allowed
     off = abs(r.angle - r.position) > tracking.position_tolerance
-    w = Watch(
-        last_good=w.last_good,
-        failed=w.failed,
-        transfers=w.transfers,
-        last_raw=w.last_raw,
-        frozen_since=w.frozen_since,
-        implausible_since=w.implausible_since,
-        disagree_since=w.disagree_since,
-        rate_mismatch_since=w.rate_mismatch_since if between_steps else _since(w.rate_mismatch_since, mismatch, r.t),
-        reversed_since=_since(w.reversed_since, reversed_, r.t),
-        position_error_since=_since(w.position_error_since, off, r.t),
-        last_t=w.last_t,
-    )
-    if reversed_ and _lasted(w.reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
-        return w, Trip.REVERSED  # the table turns against the motor
-    if mismatch and not between_steps and _lasted(w.rate_mismatch_since, r.t, tracking.time):
+    mismatch_since = w.rate_mismatch_since if between_steps else _since(w.rate_mismatch_since, mismatch, r.t)
+    reversed_since = _since(w.reversed_since, reversed_, r.t)
+    position_error_since = _since(w.position_error_since, off, r.t)
+    reason = None
+    if reversed_ and _lasted(reversed_since, r.t, min(REVERSED_AFTER, tracking.time)):
+        reason = Trip.REVERSED  # the table turns against the motor
+    elif mismatch and not between_steps and _lasted(mismatch_since, r.t, tracking.time):
         direction = 1.0 if r.commanded_rate > 0 else -1.0
         if abs(r.commanded_rate) > tracking.rate_tolerance and r.rate * direction < abs(r.commanded_rate):
-            return w, Trip.STALL  # slower than commanded: stalled, obstructed, lost steps
-        return w, Trip.UNEXPECTED_MOTION  # moving with none commanded, or faster: slip, back-driving
-    if _lasted(w.position_error_since, r.t, tracking.time):
-        return w, Trip.TRACKING
-    return w, None
+            reason = Trip.STALL  # slower than commanded: stalled, obstructed, lost steps
+        else:
+            reason = Trip.UNEXPECTED_MOTION  # moving with none commanded, or faster: slip, back-driving
+    elif _lasted(position_error_since, r.t, tracking.time):
+        reason = Trip.TRACKING
+    return mismatch_since, reversed_since, position_error_since, reason
 
 
 def cause_active(reason: Trip, w: Watch, r: Reading, limits: Limits) -> bool:

@@ -34,6 +34,7 @@ ERROR_STORM_PROBABILITY = 0.5
 FAULT_KINDS = ("disconnect", "error", "freeze", "spike", "disagree")
 
 _DATA = struct.Struct(">7h")
+_TWO_PI, _sqrt, _log, _cos, _sin = math.tau, math.sqrt, math.log, math.cos, math.sin
 
 
 class Motion(NamedTuple):
@@ -42,6 +43,16 @@ class Motion(NamedTuple):
     angle_deg: float  # head-down positive
     rate_dps: float  # d(angle)/dt
     stepping: bool  # the motor is stepping now: adds vibration to the accelerometer
+
+
+def _normal_pairs(random: Callable[[], float]) -> tuple[float, float, float, float, float, float]:
+    """Six standard normal numbers from ``random`` (a Random's ``random``): three Box-Muller pairs,
+    each the two values ``random.gauss`` gives on two calls (cos first, then sin), written out
+    here because the emulator draws six every sample."""
+    x, g = random() * _TWO_PI, _sqrt(-2.0 * _log(1.0 - random()))
+    y, h = random() * _TWO_PI, _sqrt(-2.0 * _log(1.0 - random()))
+    z, k = random() * _TWO_PI, _sqrt(-2.0 * _log(1.0 - random()))
+    return _cos(x) * g, _sin(x) * g, _cos(y) * h, _sin(y) * h, _cos(z) * k, _sin(z) * k
 
 
 def _int16(x: float) -> int:
@@ -117,7 +128,7 @@ class Mpu6050Emulator:
                 out = self._read(n)
                 ctypes.memmove(msg.buf, out, n)
             elif n:
-                data = ctypes.string_at(msg.buf, n)
+                data = msg.buf[:n]  # the bytes written (ctypes.string_at, without its call)
                 self._pointer = data[0] & 0x7F
                 for value in data[1:]:
                     self._write(self._pointer, value)
@@ -199,20 +210,21 @@ class Mpu6050Emulator:
         mount = self.mount
         (f0, f1, f2), (n0, n1, n2), (p0, p1, p2) = mount.forward_vec, mount.normal_vec, mount.pivot_vec
         (b0, b1, b2), (c0, c1, c2) = self._accel_bias, self._gyro_bias
-        gauss = self._rng.gauss
-        # Axis by axis, written out (this runs every control period): the same sums in the same
-        # order, and the same draws from the noise stream, accelerometer x, y, z then gyro x, y, z.
+        # The six normal draws, accelerometer x, y, z then gyro x, y, z: three of random.gauss's
+        # pairs, as six calls of it would give them (the stream holds no half pair between samples).
+        n_ax, n_ay, n_az, n_gx, n_gy, n_gz = _normal_pairs(self._rng.random)
+        # Axis by axis, written out (this runs every control period): the same sums in the same order.
         accel = (
-            a_forward * f0 + a_normal * n0 + b0 + gauss(0.0, accel_sigma),
-            a_forward * f1 + a_normal * n1 + b1 + gauss(0.0, accel_sigma),
-            a_forward * f2 + a_normal * n2 + b2 + gauss(0.0, accel_sigma),
+            a_forward * f0 + a_normal * n0 + b0 + n_ax * accel_sigma,
+            a_forward * f1 + a_normal * n1 + b1 + n_ay * accel_sigma,
+            a_forward * f2 + a_normal * n2 + b2 + n_az * accel_sigma,
         )
         if "spike" in self._faults:
             accel = [a + self._fault_rng.choice((-SPIKE_G, SPIKE_G)) for a in accel]
         rate = state.rate_dps + (DISAGREE_DPS if "disagree" in self._faults else 0.0)
-        gx = rate * p0 + c0 + gauss(0.0, gyro_sigma)
-        gy = rate * p1 + c1 + gauss(0.0, gyro_sigma)
-        gz = rate * p2 + c2 + gauss(0.0, gyro_sigma)
+        gx = rate * p0 + c0 + n_gx * gyro_sigma
+        gy = rate * p1 + c1 + n_gy * gyro_sigma
+        gz = rate * p2 + c2 + n_gz * gyro_sigma
 
         a_lsb = ACCEL_LSB_PER_G[(self._regs[REG_ACCEL_CONFIG] >> 3) & 0b11]
         g_lsb = GYRO_LSB_PER_DPS[(self._regs[REG_GYRO_CONFIG] >> 3) & 0b11]

@@ -66,9 +66,22 @@ class SimTable:
         return tr is not None and tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN
 
     def motion(self) -> Motion:
-        """What the IMU emulator feels right now."""
+        """What the IMU emulator feels right now: ``angle``, ``rate`` and ``stepping`` at one instant,
+        worked out together (the emulator asks every control period, and ENABLE is read once)."""
         t = self._clock.now()
-        return Motion(self.angle(t), self.rate(t), self.stepping(t))
+        tr = self._train
+        angle, rate, stepping = self._base, 0.0, False
+        if tr is not None:
+            stepping = tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN
+            if not self.stalled and self._enabled():
+                if t > tr.start:
+                    angle += tr.steps * min(1.0, (t - tr.start) / tr.duration) / self.steps_per_degree
+                if stepping:
+                    rate = tr.steps / tr.duration / self.steps_per_degree
+        if self.slipping:
+            angle += SLIP_RATE * (t - self._base_t)
+            rate = SLIP_RATE + rate
+        return Motion(min(FRAME_MAX, max(FRAME_MIN, angle)), rate, stepping)
 
     # -- the driver's side ---------------------------------------------------------------------
     def pulses(self, steps: int, duration: float) -> None:
