@@ -147,7 +147,7 @@ class Inputs:
     period failed), the queued events in order, the buttons' levels, and the motor's counters."""
 
     t: float
-    sample: Any = None  # an ImuSample: t, accel (m/s²), gyro (rad/s), raw bytes
+    sample: Any = None  # an ImuSample: t, accel (m/s²), gyro (deg/s), raw bytes
     attempts: int = 1
     failures: int = 0
     events: tuple = ()  # ButtonEvent, Trip or PresetsChanged, as posted

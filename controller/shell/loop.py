@@ -92,19 +92,22 @@ class Controller:
         motor = self.motor
         token = motor.halt_count  # read before the events, see Stepper.clear_halt
         sample, attempts, failures = self._read()
-        events = []
+        events = ()
         queued = self._events
-        while not queued.empty():  # most periods have none: no exception raised to find that out
-            try:
-                events.append(queued.get_nowait())
-            except queue.Empty:  # only the loop takes from the queue, but be sure
-                break
+        if not queued.empty():  # most periods have none: no exception raised to find that out
+            taken = []
+            while not queued.empty():
+                try:
+                    taken.append(queued.get_nowait())
+                except queue.Empty:  # only the loop takes from the queue, but be sure
+                    break
+            events = tuple(taken)
         # The levels guard a hold-to-run against a lost release edge: read the pins only when one
         # is held, or pressed in this period (the step looks at no other level).
-        watching = self.state.machine.held & HOLD_TO_RUN or any(
-            type(e) is ButtonEvent and e.pressed and e.name in HOLD_TO_RUN for e in events)
+        watching = self.state.machine.held & HOLD_TO_RUN or (events and any(
+            type(e) is ButtonEvent and e.pressed and e.name in HOLD_TO_RUN for e in events))
         levels = self._buttons_pressed() if self._buttons_pressed is not None and watching else None
-        inputs = Inputs(t=now, sample=sample, attempts=attempts, failures=failures, events=tuple(events),
+        inputs = Inputs(t=now, sample=sample, attempts=attempts, failures=failures, events=events,
                         levels=levels, position=motor.position, halted=motor.halted, halt_token=token,
                         stepped_rate=self._stepped_rate)
         self._stepped_rate = 0.0  # until this period moves the motor
