@@ -7,7 +7,7 @@ import math
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import adafruit_mpu6050
 
@@ -80,8 +80,7 @@ class Mount:
         return (gyro[0] - b[0]) * p[0] + (gyro[1] - b[1]) * p[1] + (gyro[2] - b[2]) * p[2]  # _dot, written out
 
 
-@dataclass(frozen=True, slots=True)
-class ImuSample:
+class ImuSample(NamedTuple):
     """One coherent IMU reading: all six axes from the same sampling instant."""
 
     t: float

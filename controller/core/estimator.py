@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # The accelerometer is trusted over this time scale, the gyro below it. One second averages away
 # the step vibration (about 1 deg of tilt noise per sample) while a 0.3 deg/s gyro bias, once
@@ -24,8 +24,7 @@ RESIDUAL_TIME_CONSTANT = 0.5  # s
 MAX_GAP = 0.5  # s
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     angle: float  # deg, head-down positive
     rate: float  # deg/s, bias-corrected gyro
     gyro_bias: float  # deg/s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from controller.core.reasons import Trip
 
@@ -95,9 +96,9 @@ def slip_allowance(tracking: Tracking, max_speed: float) -> float:
     return STALL_VISIBLE_FACTOR * (tracking.rate_tolerance + tracking.rate_share * max_speed)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One period's facts, as plain values."""
+class Reading(NamedTuple):
+    """One period's facts, as plain values. (A named tuple, like Watch: one of each is built
+    every control period, and a frozen dataclass costs several times as much to build.)"""
 
     t: float
     sample_ok: bool  # a good sample arrived this period
@@ -113,8 +114,7 @@ class Reading:
     planned_rate: float = 0.0  # the planner's speed over the last period (a slow move may send no step)
 
 
-@dataclass(frozen=True, slots=True)
-class Watch:
+class Watch(NamedTuple):
     """What the supervisor remembers between periods: when each condition began."""
 
     last_good: float = 0.0
