@@ -104,7 +104,7 @@ from controller.setup.config import (
     HARD_MAX_ACCEL, HARD_MAX_ANGLE, HARD_MAX_SPEED, MAX_SESSION_TIMEOUT, MAX_STEP_RATE, MAX_STEPS_PER_DEGREE,
     MIN_SESSION_TIMEOUT, MIN_STEPS_PER_DEGREE, Config,
 )
-from controller.core import period
+from controller.core import period, supervisor
 from controller.shell.deadman import heartbeat_stale
 from controller.core.table_state import ClearHalt, Halt, Inputs, Move, PresetsChanged, Report, SetPosition, UserChoice
 from controller.errors import ProfileError
@@ -164,10 +164,14 @@ IMU_LOST_DEADLINE = 0.1  # s (I8)
 #   reading the uncalibrated estimate (~0.25 deg low), counts less of it: the timeout return comes late,
 #   and for as long as the table is held there (the clock may never count). Any I5 excess in an
 #   excursion never more than K7_NEAR above the threshold is reported as K7.
-# K5 (fixed; no trip without a fault, test_a_healthy_table_arriving_home_does_not_trip): on a coarse
-#   loop (20-25 Hz) the estimate's noise with step vibration reached the 0.5 deg limit margin now and
-#   then as a brisk return arrived home. The estimator now averages the accelerometer over as many
-#   samples at any rate (estimator.MIN_SAMPLES_AVERAGED); any trip with nothing injected fails.
+# K5 (no trip without a fault, test_a_return_home_after_a_profile_on_a_coarse_loop_does_not_trip): on
+#   a coarse loop (20-25 Hz) the estimate's noise with step vibration reached the 0.5 deg limit margin
+#   now and then as a brisk return arrived home. The estimator averages the accelerometer over as many
+#   samples at any rate (estimator.MIN_SAMPLES_AVERAGED), which fixed the case first found
+#   (test_a_healthy_table_arriving_home_does_not_trip), but not all: a 20 Hz return at 2 deg/s after a
+#   profile still arrives with the estimate 0.55 deg below the truth (found 2026-12-02 by hypothesis
+#   6.170's draws). An under-angle trip with nothing injected, the table itself not past home by the
+#   margin, is reported as K5; any other trip with nothing injected fails.
 STRICT_KNOWN = os.environ.get("INVERSION_TABLE_PERIOD_KNOWN", "") == "fail"
 ANCHORED_BY = 0.5  # s: the power-on anchor is done by then at any loop rate drawn here
 POWER_ON_SLIP_FROM = 0.0 if STRICT_KNOWN else ANCHORED_BY  # s (K1)
@@ -510,6 +514,7 @@ def run_scenario(sc: Scenario) -> Outcome:
     heartbeat = 0.0  # the time of the last full period (controller/shell/loop.py)
     deadman_fired = False
     trips: list[str] = []  # the reasons reported, in order
+    trip_truths: list[float] = []  # the true angle as each was reported (K5)
 
     state, actions = period.initial(base, mount=mount, position=plant.position, now=0.0, presets=presets,
                                     users=users, restored=sc.restored)
@@ -558,6 +563,7 @@ def run_scenario(sc: Scenario) -> Outcome:
                 if ev == "trip":
                     reported.append(rec["reason"])
                     trips.append(str(rec["reason"]))
+                    trip_truths.append(plant.angle)
                     if not halted_before:
                         add("R1 halt first", t, f"trip {rec['reason']} reported before any Halt")
                     if current is not None:
@@ -905,7 +911,12 @@ def run_scenario(sc: Scenario) -> Outcome:
             break
 
     if not any_fault and trips:
-        add("no trip without a fault", 0.0, f"tripped {trips} with nothing injected")
+        detail = f"tripped {trips} with nothing injected (true angle {', '.join(f'{a:.2f}' for a in trip_truths)})"
+        if (not STRICT_KNOWN and set(trips) == {"under-angle"}
+                and all(a >= home0 - supervisor.ANGLE_LIMIT_MARGIN for a in trip_truths)):
+            known.add("K5 under-angle on arrival home, the estimate's error alone", 0.0, detail)
+        else:
+            add("no trip without a fault", 0.0, detail)
     return Outcome(list(found.by_check.values()), t, state.machine.state, plant.angle, trips, k, state,
                    list(known.by_check.values()))
 
@@ -1267,6 +1278,36 @@ def test_a_healthy_table_arriving_home_does_not_trip_on_the_simulated_table():
         run = simulate(config=config, presses=[sim.Press(2.0, "down", 2.0), sim.Press(5.1, "return", 2.0)],
                        until=12.0, seed=seed)
         assert not [e for e in run.events if e["event"] == "trip"], f"seed {seed}: {run.result}"
+
+
+# K5, found again: a 20 Hz loop, home at -15 deg, a profile to 0 deg and back (2 cycles), then home at
+# 2 deg/s. Arriving, the estimate reads 0.55 deg below the truth (-15.50 with the table at -14.95): the
+# one-period look-ahead puts it past the 0.5 deg margin, and a healthy table trips under-angle, at home.
+COARSE_RETURN_AFTER_A_PROFILE = Scenario(
+    config_doc={"table": {"home_angle": -15.0, "steps_per_degree": 20.09},
+                "limits": {"max_angle": 1.0, "max_speed": 4.0, "max_accel": 8.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 2.0, "jog_speed": 1.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"}},
+    program=Program((Block((Leg(0.0, 3.0), Leg(-3.0, 0.0)), cycles=2), Block((Leg(0.0, 3.0),))), speed=4.0, accel=8.0),
+    presses=(Press(0.0, "start"),), seed=275, horizon=40.0)
+K5_REASON = ("no trip without a fault: a 20 Hz return at 2 deg/s arrives home with the uncalibrated estimate 0.55 deg "
+             "below the truth (step vibration noise averaged over 50 samples, and the accelerometer's bias), past the "
+             "0.5 deg limit margin: a healthy table trips under-angle at home")
+
+
+@pytest.mark.xfail(strict=True, reason=K5_REASON)
+def test_a_return_home_after_a_profile_on_a_coarse_loop_does_not_trip():
+    out = run_scenario(COARSE_RETURN_AFTER_A_PROFILE)
+    assert not out.trips and not out.violations + out.known, f"trips {out.trips}; " + "\n".join(
+        map(str, out.violations + out.known))
+
+
+def test_the_coarse_return_is_the_known_violation():
+    """K5 is told apart narrowly: under-angle only, nothing injected, the table itself not past home."""
+    out = run_scenario(COARSE_RETURN_AFTER_A_PROFILE)
+    assert out.trips == ["under-angle"] and not out.violations
+    assert [v.check for v in out.known] == ["K5 under-angle on arrival home, the estimate's error alone"]
 
 
 def test_the_known_violations_are_classified_as_known():
