@@ -134,7 +134,8 @@ def _wrong_chip(chip_id: int, where: str) -> ImuError:
 
 
 class Mpu6050Imu:
-    """An MPU-6050 on a busio-style I2C bus. The caller owns the bus; close() does not close it."""
+    """An MPU-6050 on a ``drivers.i2c.BusioI2C`` bus: set up by adafruit's driver through the busio
+    methods, then read by ``write_then_read`` bursts. The caller owns the bus; close() does not close it."""
 
     def __init__(
         self,
