@@ -46,34 +46,23 @@ class SimTable:
 
     # -- ground truth --------------------------------------------------------------------------
     def angle(self, t: float | None = None) -> float:
-        t = self._clock.now() if t is None else t
-        angle = self._base + self._train_progress(t) / self.steps_per_degree
-        if self.slipping:
-            angle += SLIP_RATE * (t - self._base_t)
-        return min(FRAME_MAX, max(FRAME_MIN, angle))
+        return self.motion(t).angle_deg
 
     def rate(self, t: float | None = None) -> float:
-        t = self._clock.now() if t is None else t
-        rate = SLIP_RATE if self.slipping else 0.0
-        tr = self._train
-        if tr is not None and tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN and self._moves():
-            rate += tr.steps / tr.duration / self.steps_per_degree
-        return rate
+        return self.motion(t).rate_dps
 
     def stepping(self, t: float | None = None) -> bool:
-        t = self._clock.now() if t is None else t
-        tr = self._train
-        return tr is not None and tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN
+        return self.motion(t).stepping
 
-    def motion(self) -> Motion:
-        """What the IMU emulator feels right now: ``angle``, ``rate`` and ``stepping`` at one instant,
-        worked out together (the emulator asks every control period, and ENABLE is read once)."""
-        t = self._clock.now()
+    def motion(self, t: float | None = None) -> Motion:
+        """The truth at ``t`` (default: now), as the IMU emulator feels it: the angle, the rate and
+        whether pulses are arriving, worked out together (ENABLE is read once)."""
+        t = self._clock.now() if t is None else t
         tr = self._train
         angle, rate, stepping = self._base, 0.0, False
         if tr is not None:
             stepping = tr.start <= t <= tr.start + tr.duration + TRAIN_JOIN
-            if not self.stalled and self._enabled():
+            if not self.stalled and self._enabled():  # a stalled or disabled drive turns nothing
                 if t > tr.start:
                     angle += tr.steps * min(1.0, (t - tr.start) / tr.duration) / self.steps_per_degree
                 if stepping:
@@ -113,15 +102,6 @@ class SimTable:
             self.slipping = active
         else:
             raise ValueError(f"unknown table fault {kind!r}")
-
-    def _moves(self) -> bool:
-        return not self.stalled and self._enabled()
-
-    def _train_progress(self, t: float) -> float:
-        tr = self._train
-        if tr is None or not self._moves() or t <= tr.start:
-            return 0.0
-        return tr.steps * min(1.0, (t - tr.start) / tr.duration)
 
     def _commit(self, t: float) -> None:
         """Fold the elapsed part of the current train (and any slip) into the base angle."""
