@@ -175,6 +175,9 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
     frozen_since = _since(w.frozen_since, same, r.t)
     implausible_since = _since(w.implausible_since, not GRAVITY_MIN <= r.gravity <= GRAVITY_MAX, r.t)
     disagree_since = _since(w.disagree_since, abs(r.residual) > DISAGREE_LIMIT, r.t)
+    # The tracking checks keep what they knew unless they are reached (a doubtful or tripping
+    # sample is judged before them).
+    mismatch_since, reversed_since, position_error_since = w.rate_mismatch_since, w.reversed_since, w.position_error_since
     reason = None
     if (failed / transfers if transfers > 0 else 0.0) >= I2C_ERROR_SHARE:  # Watch.error_share, of the new watch
         reason = Trip.I2C_ERRORS
@@ -190,15 +193,10 @@ def supervise(w: Watch, r: Reading, limits: Limits, tracking: Tracking) -> tuple
         reason = check_angle(r.angle + limit_lead(r, limits, dt), limits)
         if reason is None:
             mismatch_since, reversed_since, position_error_since, reason = _track(w, r, tracking)
-            return Watch(last_good=r.t, failed=failed, transfers=transfers, last_raw=r.raw, frozen_since=frozen_since,
-                         implausible_since=implausible_since, disagree_since=disagree_since,
-                         rate_mismatch_since=mismatch_since, reversed_since=reversed_since,
-                         position_error_since=position_error_since, last_t=r.t), reason
-    # Judged before the tracking checks: those keep what they knew.
     return Watch(last_good=r.t, failed=failed, transfers=transfers, last_raw=r.raw, frozen_since=frozen_since,
                  implausible_since=implausible_since, disagree_since=disagree_since,
-                 rate_mismatch_since=w.rate_mismatch_since, reversed_since=w.reversed_since,
-                 position_error_since=w.position_error_since, last_t=r.t), reason
+                 rate_mismatch_since=mismatch_since, reversed_since=reversed_since,
+                 position_error_since=position_error_since, last_t=r.t), reason
 
 
 def limit_lead(r: Reading, limits: Limits, dt: float) -> float:
