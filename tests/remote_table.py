@@ -110,11 +110,16 @@ def remote_table(tmp_path, remote: str = "", *, rate: int = 20, args=()):
         table = RemoteTable(proc, lines, match.group(1), token, 1.0 / rate)
         table.wait_state("idle")
         yield table
+    except BaseException:
+        print("the service's last lines:", *lines[-40:], sep="\n")  # pytest shows them with the failure
+        raise
     finally:
         if table is not None:
             table.http.close()
         end(proc)
         reader.join(10)
+        # Kept for a post-mortem: pytest keeps the last runs' tmp_path (the trip's cause is in here).
+        (tmp_path / "service.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert not any("Traceback" in line for line in lines), "\n".join(lines)
 
 

@@ -279,3 +279,45 @@ def test_a_token_made_as_root_belongs_to_the_state_folders_owner(tmp_path):
     os.chown(tmp_path, 4321, 4321)  # the service user, as install.sh makes the state folder
     TokenStore(tmp_path / "remote-tokens.json").create("phone")
     assert os.stat(tmp_path / "remote-tokens.json").st_uid == 4321
+
+
+def test_a_release_on_its_way_to_the_loop_is_not_a_button_held_on_the_table():
+    assert rules.releases_in_flight({"down": 7}, 7) == {"down"}  # posted during period 8
+    assert rules.releases_in_flight({"down": 7}, 8) == {"down"}  # ... or taken by period 9
+    assert rules.releases_in_flight({"down": 7}, 9) == frozenset()
+
+
+def test_a_finger_lifted_and_put_back_within_a_period_presses_again():
+    """Found under load: a hold released (or lapsed) and pressed again before the loop had taken
+    the release was refused as "already held on the table" (the table still held the remote's own)."""
+    from controller.shell.remote_link import RemoteLink
+    from controller.shell.table import Table
+    from drivers.clock import VirtualClock
+    from drivers.sim import hardware
+
+    config = Config.model_validate({"remote": {"allow_motion": True}})
+    clock = VirtualClock()
+    hw = hardware.build(config, clock=clock)
+    with Table(config, hw) as table:
+        link = RemoteLink(table, allow_motion=True, start_warning=1.0, hold_lapse=LAPSE)
+
+        def periods(n: int) -> None:
+            for _ in range(n):
+                clock.advance_to(clock.now() + table.settings.period)
+                table.period()
+                link.pump()
+
+        periods(5)
+        assert link.hold("phone", "down") is None
+        periods(2)
+        assert table.state.machine.held == {"down"}
+        assert link.hold("phone", None) is None
+        assert link.hold("phone", "down") is None  # the release is not taken yet: still a new press
+        periods(2)
+        assert table.state.machine.held == {"down"} and link.hold_of("phone") == ("down", None)
+        while link.hold_of("phone")[1] is None:  # no renewal: it lapses, and the pump posts the release
+            periods(1)
+        assert link.hold("phone", None) is None  # at once, before the loop has taken that release
+        assert link.hold("phone", "down") is None
+        periods(2)
+        assert table.state.machine.held == {"down"}

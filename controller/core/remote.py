@@ -143,6 +143,16 @@ def request_hold(holds: Holds, client: str, button: str | None, *, now: float, a
     return HoldResult(holds, tuple(posts))
 
 
+def releases_in_flight(posted: Mapping[str, int], periods: int) -> frozenset[str]:
+    """The buttons whose release the remote posted and the loop may not have taken yet.
+
+    ``posted`` maps a button to the periods run when its release was posted: the period then under
+    way or the next one takes it, so until two more have run the table may still say it is held.
+    That is the remote's own hold on its way out, not the table's: a finger lifted and put back
+    within a period is a new press, not a button "already held on the table"."""
+    return frozenset(b for b, at in posted.items() if periods < at + 2)
+
+
 def levels(holds: Holds, *, now: float, lapse: float) -> frozenset[str]:
     """The buttons the remote holds now: what the control loop reads beside the pins' levels. A
     hold past ``lapse`` since its last renewal is not held, whether or not anyone noticed yet."""

@@ -45,6 +45,7 @@ class RemoteLink:
         self.table = table
         self.allow_motion, self.start_warning, self.hold_lapse = allow_motion, start_warning, hold_lapse
         self._holds: dict = {}  # replaced whole, never changed in place (the loop reads it)
+        self._released: dict[str, int] = {}  # button -> periods run when its release was posted
         self._warning: rules.StartWarning | None = None  # likewise
         self._warning_ticket: Ticket | None = None
         self._tickets: list[Ticket] = []
@@ -134,16 +135,22 @@ class RemoteLink:
     def hold(self, client: str, button: str | None) -> str | None:
         """A client's hold (or its renewal, or None: release); a refusal's reason, or None."""
         now = self.now()
+        on_its_way_out = rules.releases_in_flight(self._released, self.periods)
         result = rules.request_hold(self._holds, client, button, now=now, allow_motion=self.allow_motion,
-                                    table_held=self.table.state.machine.held - self._mine())
+                                    table_held=self.table.state.machine.held - self._mine() - on_its_way_out)
         releases = [(n, p) for n, p in result.posts if not p]
         for name, _ in releases:  # a release first: never two holds at once, not even for a period
-            self.controller.post(ButtonEvent(name, False, now))
+            self._post_release(name, now)
         self._holds = result.holds
         for name, pressed in result.posts:
             if pressed:
                 self.controller.post(ButtonEvent(name, True, result.holds[client].pressed_at))
         return result.refused
+
+    def _post_release(self, button: str, t: float) -> None:
+        self.controller.post(ButtonEvent(button, False, t))
+        in_flight = rules.releases_in_flight(self._released, self.periods)
+        self._released = {**{b: n for b, n in self._released.items() if b in in_flight}, button: self.periods}
 
     def release_client(self, client: str) -> None:
         """A socket closed: its hold ends at once."""
@@ -197,7 +204,10 @@ class RemoteLink:
         result = rules.expire(self._holds, now=now, lapse=self.hold_lapse, table_held=self.table.state.machine.held)
         self._holds = result.holds
         for name, pressed in result.posts:
-            self.controller.post(ButtonEvent(name, pressed, now))
+            if pressed:
+                self.controller.post(ButtonEvent(name, True, now))
+            else:
+                self._post_release(name, now)
         if rules.warning_due(self._warning, now) and self._warning_ticket is not None:
             ticket, self._warning, self._warning_ticket = self._warning_ticket, None, None
             ticket.t = self.now()
