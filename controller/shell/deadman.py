@@ -48,14 +48,17 @@ class DeadMan:
 
     def check(self) -> bool:
         """One look at the heartbeat; returns True if it fired now."""
-        if heartbeat_stale(self._heartbeat(), self._now(), self.period):
+        beat, now = self._heartbeat(), self._now()
+        if heartbeat_stale(beat, now, self.period):
             if not self.fired:
                 self.fired = True
                 # Post before halting, like the stop button: the loop then cannot clear this
                 # halt without having seen its cause (see Stepper.clear_halt).
                 self._post_trip(Trip.LOOP_STALL)
                 self._halt()
-                log.error("dead-man: the control loop missed its heartbeat; motor halted")
+                log.error("dead-man: the control loop missed its heartbeat (none for %.0f ms, limit %.0f ms: "
+                          "%d periods); motor halted", 1000 * (now - beat), 1000 * DEADMAN_PERIODS * self.period,
+                          DEADMAN_PERIODS)
                 return True
         else:
             self.fired = False  # the loop runs again; a later stall must fire again
