@@ -2,8 +2,8 @@
 
 Real threads and the real clock, at the default config's rates: the stepper's pulse thread toggles a
 mock STEP pin at 800 steps/s (4 deg/s at 200 steps/deg) while a loop thread commands a move every
-control period (20 ms), and the stop button (a gpiozero ``Button``, through ``ButtonPanel``, as on the
-table) halts the motor directly. The stop edge is delivered as lgpio delivers it, from a callback
+control period (20 ms), and the stop button (a gpiozero ``DigitalInputDevice``, through
+``ButtonPanel``, as on the table) halts the motor directly. The stop edge is delivered as lgpio delivers it, from a callback
 thread of its own (bench/pins.py), so a pulse can go out between the edge and the halt. Three spans
 from the edge (the time the pin changed): to the callback thread taking it up (the scheduler's
 share), to the halt done (``motor.halt()`` returned), and to the last step pulse (0 when none

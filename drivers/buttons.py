@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Callable, Collection, Mapping
 
-from gpiozero import Button
+from gpiozero import DigitalInputDevice
 
 from drivers.errors import StartupRefused
 
 STOP = "stop"  # the one button that also halts the motor itself, and must read released at start-up
 
 
+def button_input(pin: int | str, *, pin_factory=None) -> DigitalInputDevice:
+    """One button, wired to ground with the Pi's pull-up (active low): gpiozero's ``Button``
+    without its hold thread. We use no ``when_held``, and that thread wakes every 0.1 s, on every
+    button, for as long as the service runs: seven threads at normal priority taking the GIL,
+    which the control loop then waits for whenever the kernel takes one off the CPU mid-way (the
+    dead-man fired so in the tests on a loaded machine). bounce_time is left to our own code:
+    MockPin ignores it, and a latching stop must act on the first edge anyway."""
+    return DigitalInputDevice(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
+
+
 class ButtonPanel:
-    """gpiozero ``Button``s for the table's buttons, by name.
+    """The table's buttons by name, each a ``button_input``.
 
     Callbacks run on gpiozero's threads, so they never decide anything: they post each edge as
     ``post(name, pressed, t)`` to the control loop. The one exception is stop, which also calls
@@ -37,21 +47,17 @@ class ButtonPanel:
         if STOP not in pins:
             raise ValueError("the stop button is required")
         self._post, self._on_stop, self._now = post, on_stop, now
-        self._buttons: dict[str, Button] = {}
+        self._buttons: dict[str, DigitalInputDevice] = {}
         try:
             for name, pin in pins.items():
-                # bounce_time is left to our own code: MockPin ignores it, and a latching stop
-                # must act on the first edge anyway.
-                # hold_time=0: we use no when_held, and the hold thread then never sits in its
-                # 1 s wait for a release, so close() need not wait for a held button either.
-                button = Button(pin, pull_up=True, bounce_time=None, hold_time=0, pin_factory=pin_factory)
-                button.when_pressed = lambda _=None, n=name: self._edge(n, True)
-                button.when_released = lambda _=None, n=name: self._edge(n, False)
+                button = button_input(pin, pin_factory=pin_factory)
+                button.when_activated = lambda _=None, n=name: self._edge(n, True)
+                button.when_deactivated = lambda _=None, n=name: self._edge(n, False)
                 self._buttons[name] = button
         except Exception:
             self.close()
             raise
-        if self._buttons[STOP].is_pressed:
+        if self._buttons[STOP].is_active:
             # A stop held or stuck at boot: refuse, rather than run with the one button that
             # must always work already pressed (safety rule 6, docs/SAFETY.md).
             self.close()
@@ -67,17 +73,12 @@ class ButtonPanel:
 
     def pressed(self) -> frozenset[str]:
         """The buttons held right now, read from the pins (levels, not edges)."""
-        return frozenset(name for name, b in self._buttons.items() if b.is_pressed)
+        return frozenset(name for name, b in self._buttons.items() if b.is_active)
 
     def close(self) -> None:
-        """Release the pins. Safe to call twice.
-
-        Each gpiozero ``Button`` has a hold thread that polls for a press every 0.1 s, and
-        ``Button.close()`` joins it: closing six buttons one after another waited 0.1-0.4 s.
-        So all of them are told to stop and woken first (``stopping``, then ``holding``, which
-        the poll waits on), and only then closed: each join finds its thread already gone.
-        """
-        close_promptly(*self._buttons.values())
+        """Release the pins. Safe to call twice."""
+        for button in self._buttons.values():
+            button.close()
         self._buttons.clear()
 
     def __enter__(self) -> ButtonPanel:
@@ -86,20 +87,3 @@ class ButtonPanel:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def close_promptly(*buttons: Button) -> None:
-    """Close gpiozero ``Button``s without waiting for their hold threads' 0.1 s poll.
-
-    Every hold thread is asked to end and woken first, then each button is closed (which joins
-    its thread, by then ending). This uses gpiozero's private ``HoldMixin._hold_thread`` and its
-    ``stopping`` and ``holding`` events (gpiozero 2.0); if they are ever missing, ``close()``
-    still stops the threads, only more slowly.
-    """
-    for button in buttons:
-        thread = getattr(button, "_hold_thread", None)
-        for name in ("stopping", "holding"):  # stopping first: the woken thread must see it
-            flag = getattr(thread, name, None)
-            if flag is not None:
-                flag.set()
-    for button in buttons:
-        button.close()

@@ -108,6 +108,10 @@ def remote_table(tmp_path, remote: str = "", *, rate: int = 20, args=()):
         match = next((SERVING.search(line) for line in lines if SERVING.search(line)), None)
         assert match, "\n".join(lines)
         table = RemoteTable(proc, lines, match.group(1), token, 1.0 / rate)
+        # Ready as systemd hears it: the sensor's first angle is in. Before that the table is idle
+        # but knows nothing (a return pressed then returns until it does; a busy machine made
+        # that long enough to refuse the next press).
+        wait_for(lambda: table.log_has("ready: ") or proc.poll() is not None, 60, "the service to be ready")
         table.wait_state("idle")
         yield table
     except BaseException:

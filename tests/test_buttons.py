@@ -37,22 +37,23 @@ def test_unknown_or_missing_buttons_are_refused():
     factory.close()
 
 
-@pytest.mark.realtime
-def test_close_wakes_the_hold_threads_instead_of_waiting_for_them():
-    """gpiozero's hold thread polls every 0.1 s, and after a press waits up to ``hold_time`` for the
-    release; ``Button.close()`` joins it. Six buttons, one just pressed and held: closing them used
-    to take 0.1-1.4 s (Simulation.close() paid it in every test). Woken, their threads end at once."""
-    import time
+def test_the_panel_runs_no_thread_of_its_own():
+    """gpiozero's ``Button`` keeps a hold thread per button that wakes every 0.1 s to take the GIL,
+    at normal priority, for as long as the service runs (and ``close()`` waited for each one's poll).
+    The panel's inputs have none: presses still arrive, and stop still halts."""
+    import threading
 
     factory = MockFactory()
-    panel = ButtonPanel(PINS, names=BUTTONS, post=lambda name, pressed, t: None, on_stop=lambda: None, now=lambda: 0.0,
-                        pin_factory=factory)
-    threads = [b._hold_thread for b in panel._buttons.values()]
-    assert len(threads) == 6 and all(t.is_alive() for t in threads)
-    factory.pin(23).drive_low()  # return, held
-    started = time.monotonic()
+    before = threading.active_count()
+    posted, halts = [], []
+    panel = ButtonPanel(PINS, names=BUTTONS, post=lambda name, pressed, t: posted.append((name, pressed)),
+                        on_stop=lambda: halts.append(1), now=lambda: 0.0, pin_factory=factory)
+    assert threading.active_count() == before
+    factory.pin(PINS["return"]).drive_low()
+    assert panel.pressed() == {"return"}
+    factory.pin(PINS["stop"]).drive_low()
+    assert posted == [("return", True), ("stop", True)] and halts == [1]
     panel.close()
-    took = time.monotonic() - started
-    assert not any(t.is_alive() for t in threads)
-    assert took < 0.5, took  # the old wait for a held button alone was hold_time, 1 s
+    panel.close()
+    assert threading.active_count() == before
     factory.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.waiting import wait_for
 
 STATUS_KEYS = {"t", "state", "angle", "target", "goal", "head_down", "session_timeout", "auto_return_in", "trip",
                "preset", "presets", "user", "held", "allow_motion"}
+RENEW_EVERY = 0.1  # s: how often a held button is renewed (the page renews as often)
 MOTION = 'allow_motion = true\nstart_warning = "1s"\nhold_lapse = "0.5s"'
 
 
@@ -227,7 +229,7 @@ def test_fuzzed_malformed_requests_never_get_a_500_never_move_and_leave_no_trace
     from hypothesis import HealthCheck, given, settings, strategies as st
 
     _settle(table)
-    before = table.status()
+    before, lines_before = table.status(), len(table.lines)
     paths = st.sampled_from(["/api/press", "/api/preset", "/api/profiles/check", "/api/status", "/api/history",
                              "/api/profiles", "/api/stopp", "/api/press/", "/api", "/api/ws"])
     json_bodies = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
@@ -254,7 +256,10 @@ def test_fuzzed_malformed_requests_never_get_a_500_never_move_and_leave_no_trace
     one()
     assert seen.count(500) == 0 and any(400 <= code < 500 for code in seen)
     after = table.status()
-    assert after["state"] in ("idle", "stopped") and abs(after["angle"] - before["angle"]) < 0.2
+    # Never moved: nothing was commanded (the target is where it was) and no button was pressed.
+    # Not the estimate: idle after a return it settles a few tenths of a degree (K5, docs/SAFETY.md).
+    assert after["state"] in ("idle", "stopped") and after["target"] == before["target"], (before, after)
+    assert not [line for line in table.lines[lines_before:] if line.startswith("button ")]
     assert not table.log_has("Traceback") and not table.log_has("internal error")
     _settle(table)
 
@@ -316,9 +321,19 @@ def test_holds_lapse_within_hold_lapse_plus_two_periods_every_time(table):
                 table.wait_state("idle", 120)
             ws.send({"hold": None})  # a fresh press each time
             before = len(ws.events(event="button", name="down", action="release"))
-            sent = ws.send({"hold": "down"})
+            sent = last = ws.send({"hold": "down"})
+
+            def pressed() -> bool:
+                # Renewed meanwhile, as the page does while a finger is down: on a busy machine
+                # the press can take longer than hold_lapse to be reported.
+                nonlocal last
+                if len(ws.events(event="button", name="down", action="press")) > i:
+                    return True
+                if time.monotonic() - last >= RENEW_EVERY:
+                    last = ws.send({"hold": "down"})
+                return False
             try:
-                wait_for(lambda: len(ws.events(event="button", name="down", action="press")) > i, 10, "the press")
+                wait_for(pressed, 10, "the press")
             except AssertionError as e:
                 raise AssertionError(f"{e} (lapse {i}): {ws.of('hold')[-5:]} {table.status()}") from None
             last = ws.send({"hold": "down"})

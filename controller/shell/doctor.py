@@ -156,22 +156,20 @@ def _gpio_checks(config: Config, system: System) -> Iterator[Check]:
 
 
 def _stop_released(config: Config, factory) -> Check:
-    from gpiozero import Button
-
-    from drivers.buttons import close_promptly
+    from drivers.buttons import button_input
 
     pressed = []
     for button, pin in config.pins.buttons().items():
         try:
-            b = Button(pin, pull_up=True, pin_factory=factory)
+            b = button_input(pin, pin_factory=factory)
         except Exception as e:  # gpiozero's GPIOPinInUse, lgpio's "GPIO busy", ...
             return Check("buttons", None, f"cannot read GPIO{pin} ({button}): {e}",
                          "if the service is running, stop it to check the buttons")
         try:
-            if b.is_pressed:
+            if b.is_active:
                 pressed.append(f"{button} (GPIO{pin})")
         finally:
-            close_promptly(b)
+            b.close()
     if pressed:
         return Check("buttons", False, f"reads pressed: {', '.join(pressed)}",
                      "release them, or look for a short to GND; the service refuses to start with stop pressed")
