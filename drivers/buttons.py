@@ -86,4 +86,3 @@ class ButtonPanel:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
