@@ -165,7 +165,9 @@ def violations(run, config, presses, faults, started_by_profile, *, head_down_ab
     waiting = []  # (from, to): after such a reset, before the next press of a motion button
     for p in presses:
         if p.name == "reset":
-            before = [s for s in samples if s["t"] <= p.t]
+            # Strictly before: a press at a tick's own time is taken in that tick, so its sample
+            # already shows the reset done (idle), and the reset would look like one of nothing.
+            before = [s for s in samples if s["t"] < p.t]
             if not before or before[-1]["state"] not in ("stopped", "tripped"):
                 continue  # a reset with nothing latched changes nothing
             asked = min((q.t for q in presses if q.name in MOTION_BUTTONS and q.t >= p.t), default=far)
