@@ -1,8 +1,8 @@
 """The phone remote's decisions, as pure functions: what a remote may press and hold, when a hold
 lapses, when a remote start's warning is over, what a press's outcome was, and the status object.
 
-The shell (controller/shell/remote_link.py) keeps these values behind a lock and posts the
-button events they ask for; the table's own state machine (core/state.py) still decides what
+The shell (controller/shell/remote_link.py) keeps these values, replaced whole on the server's
+thread (no lock: the loop only reads them), and posts the button events they ask for; the table's own state machine (core/state.py) still decides what
 every press means. Nothing here can move the table: it only says which events to post.
 """
 

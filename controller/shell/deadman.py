@@ -56,8 +56,8 @@ class DeadMan:
                 # halt without having seen its cause (see Stepper.clear_halt).
                 self._post_trip(Trip.LOOP_STALL)
                 self._halt()
-                log.error("dead-man: the control loop missed its heartbeat (none for %.0f ms, limit %.0f ms: "
-                          "%d periods); motor halted", 1000 * (now - beat), 1000 * DEADMAN_PERIODS * self.period,
+                log.error("dead-man: the control loop missed its heartbeat (its last period began %.0f ms "
+                          "ago, limit %.0f ms: %d periods); motor halted", 1000 * (now - beat), 1000 * DEADMAN_PERIODS * self.period,
                           DEADMAN_PERIODS)
                 return True
         else:

@@ -135,6 +135,9 @@ class RemoteLink:
     def hold(self, client: str, button: str | None) -> str | None:
         """A client's hold (or its renewal, or None: release); a refusal's reason, or None."""
         now = self.now()
+        # By button, not by holder: a press of the same button on the table itself within those
+        # two periods is not seen as held either, so both may hold it a moment; the same motion,
+        # and a release from either side ends it (the safe way round).
         on_its_way_out = rules.releases_in_flight(self._released, self.periods)
         result = rules.request_hold(self._holds, client, button, now=now, allow_motion=self.allow_motion,
                                     table_held=self.table.state.machine.held - self._mine() - on_its_way_out)
