@@ -45,3 +45,28 @@ def test_a_thread_dying_of_an_exception_halts_and_trips():
         uninstall()
     assert calls == [Trip.THREAD_CRASH, "halt"]
     assert threading.excepthook is not None
+
+
+def test_a_period_that_raised_is_run_for_the_dead_man_and_failed_for_the_watchdog():
+    """The trip path has halted the motor: the loop is running, not stalled. Counted as a stall, it
+    left the dead-man exactly at its two periods until the next period completed, and a next period
+    a moment late fired it beside internal-error (seen in the fault-parity test's `crash`)."""
+    from controller.setup.config import Config
+    from controller.shell.table import Table
+    from drivers.clock import VirtualClock
+    from drivers.sim import hardware
+
+    config = Config.model_validate({"control": {"rate": 20}})
+    clock = VirtualClock()
+    with Table(config, hardware.build(config, clock=clock)) as table:
+        period = table.settings.period
+        for _ in range(10):
+            clock.advance_to(clock.now() + period)
+            table.period()
+        table.inject("crash", True)
+        clock.advance_to(clock.now() + period)
+        table.period()
+        assert table.state.machine.trip == Trip.INTERNAL_ERROR
+        clock.advance_to(clock.now() + period)  # the next period is due, and has not run yet
+        assert not table.deadman.check()
+        assert heartbeat_stale(table.controller.heartbeat, clock.now(), period)  # the watchdog is not fed

@@ -53,7 +53,12 @@ class Controller:
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._stepped_rate = 0.0  # deg/s the motor stepped at over the last period (the tracking checks)
         now = clock.now()
-        self.heartbeat = now  # the dead-man reads this: the time of the last full period
+        self.heartbeat = now  # the start of the last period that completed (systemd's watchdog)
+        # The start of the last period that ran and acted, completed or ended in the trip path
+        # (which halted the motor itself): the dead-man reads this. A period that raised is not a
+        # stalled loop, and counting it as one fired the dead-man when the next period was a
+        # moment late (it left the dead-man exactly at its two periods).
+        self.alive = now
         self.state = None
         self._carry_out(*period.initial(settings, mount=mount, position=motor.position, now=now,
                                         presets=presets, users=users, restored=restored))
@@ -86,6 +91,7 @@ class Controller:
             self.trip(Trip.INTERNAL_ERROR)
         else:
             self.heartbeat = now
+        self.alive = now  # reached once the period completed or the trip path has halted the motor
         return period.sample_record(self.state, now)
 
     def _tick(self, now: float) -> None:

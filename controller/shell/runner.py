@@ -36,7 +36,7 @@ class RealTimeLoop:
         self.overruns = 0
 
     def start(self) -> None:
-        self.controller.heartbeat = self.clock.now()
+        self.controller.heartbeat = self.controller.alive = self.clock.now()
         self.deadman.start()
         self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)
         self._thread.start()

@@ -88,7 +88,7 @@ class Table:
         self.panel = ButtonPanel(hardware.button_pins, names=BUTTONS,
                                  post=lambda name, pressed, t: self.controller.post(ButtonEvent(name, pressed, t)),
                                  on_stop=hardware.motor.halt, now=hardware.clock.now, pin_factory=hardware.pin_factory)
-        self.deadman = DeadMan(heartbeat=lambda: self.controller.heartbeat, halt=hardware.motor.halt,
+        self.deadman = DeadMan(heartbeat=lambda: self.controller.alive, halt=hardware.motor.halt,
                                post_trip=self._deadman_trip, now=hardware.clock.now, period=self.settings.period)
         self._uninstall_hook = install_crash_hook(halt=hardware.motor.halt, post_trip=self.controller.post_trip)
         self._shown: tuple[str, str] | None = None
