@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import pytest
-
 from controller.shell import simulate as sim
 from controller.setup.config import Config
 from controller.setup.preflight import prepare_profile
@@ -17,35 +15,6 @@ def pytest_xdist_auto_num_workers(config) -> int:
     real-time tests waiting on the real clock (the services, the remote, the restart), and the
     extra worker keeps the CPUs busy meanwhile: 150 s wall became 120 s here (2 cores)."""
     return (os.cpu_count() or 1) + 1
-
-
-# SCHED_FIFO for a realtime test's own thread: below every thread of the service (the alerts' 30,
-# the remote's 40, the loop's 50; controller/shell/realtime.py).
-TEST_THREAD_PRIORITY = 10
-
-
-@pytest.fixture(autouse=True)
-def _real_time_test_thread(request):
-    """A ``realtime`` test's own thread runs real-time too, as every thread of the service does
-    under systemd. The test thread shares the GIL with a loop it runs in this process: taken off
-    the CPU by a busy neighbour while holding it, it kept the loop waiting as long: with three runs
-    of the real-time tests and two hogs on two cores, the dead-man fired (the loop overran by
-    80-150 ms at 20 Hz). Children it starts (a `run --sim`, a browser) and its own helper threads
-    begin at normal priority (SCHED_RESET_ON_FORK)."""
-    if request.node.get_closest_marker("realtime") is None or not hasattr(os, "sched_setscheduler"):
-        yield
-        return
-    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0),
-                              os.sched_param(TEST_THREAD_PRIORITY))
-    except OSError:  # not permitted here: the test runs as it is
-        yield
-        return
-    try:
-        yield
-    finally:
-        os.sched_setscheduler(0, policy, param)
 
 
 @dataclass
