@@ -2,8 +2,9 @@
 lapses, when a remote start's warning is over, what a press's outcome was, and the status object.
 
 The shell (controller/shell/remote_link.py) keeps these values, replaced whole on the server's
-thread (no lock: the loop only reads them), and posts the button events they ask for; the table's own state machine (core/state.py) still decides what
-every press means. Nothing here can move the table: it only says which events to post.
+thread (no lock: the loop only reads them), and posts the button events they ask for; the
+table's own state machine (core/state.py) still decides what every press means. Nothing here
+can move the table: it only says which events to post.
 """
 
 from __future__ import annotations

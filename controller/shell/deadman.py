@@ -57,8 +57,8 @@ class DeadMan:
                 self._post_trip(Trip.LOOP_STALL)
                 self._halt()
                 log.error("dead-man: the control loop missed its heartbeat (its last period began %.0f ms "
-                          "ago, limit %.0f ms: %d periods); motor halted", 1000 * (now - beat), 1000 * DEADMAN_PERIODS * self.period,
-                          DEADMAN_PERIODS)
+                          "ago, limit %.0f ms: %d periods); motor halted",
+                          1000 * (now - beat), 1000 * DEADMAN_PERIODS * self.period, DEADMAN_PERIODS)
                 return True
         else:
             self.fired = False  # the loop runs again; a later stall must fire again
