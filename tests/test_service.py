@@ -370,7 +370,7 @@ def test_run_sim_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
 
 
 def test_settling_the_heap_keeps_what_exists_out_of_later_collections():
-    """service.run settles the heap just before the loop starts: a full collection later looks only
+    """The loop settles the heap just before it starts: a full collection later looks only
     at what was made since, not at the imports' tens of thousands of objects (it held the GIL 28 ms)."""
     import gc
 

@@ -36,6 +36,10 @@ class RealTimeLoop:
         self.overruns = 0
 
     def start(self) -> None:
+        # Settled here, not by each caller: any process that runs a loop (the service, a test's
+        # worker with a heap of 200,000 objects and full collections of 200-650 ms) would
+        # otherwise hold the GIL that long in a collection, on whichever thread allocates.
+        realtime.settle_heap()
         self.controller.heartbeat = self.controller.alive = self.clock.now()
         self.deadman.start()
         self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from gpiozero.exc import GPIOZeroError
 
 from controller.setup import calibration as cal
-from controller.shell import realtime, restart
+from controller.shell import restart
 from drivers.clock import MonotonicClock
 from controller.setup.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.setup.config_mqtt import MqttConnection
@@ -352,7 +352,6 @@ def run(
                     service.mqtt = MqttClient(service.table, mqtt, start_warning=config.remote.start_warning,
                                               hold_lapse=config.remote.hold_lapse)
                     service.mqtt.start()
-                realtime.settle_heap()  # what start-up built stays out of the collections the loop would wait for
                 service.start()
                 started(service)
                 stop.wait()
