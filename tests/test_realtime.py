@@ -1,10 +1,13 @@
-"""Real-time scheduling of the control loop and the dead-man: asked for, and said when refused."""
+"""Real-time scheduling of the service's threads: asked for, lowered below the loop, and said when refused."""
 
 from __future__ import annotations
 
 import os
 
 from controller.shell import realtime
+from controller.shell.alerter import ALERTS_PRIORITY
+from controller.shell.mqtt_client import MQTT_PRIORITY
+from controller.shell.remote_server import REMOTE_PRIORITY
 
 
 def _said(mock) -> str:
@@ -31,6 +34,25 @@ def test_the_units_priority_is_kept_when_a_higher_one_is_refused(mocker):
     assert _said(info) == "dead-man: real-time scheduling (SCHED_FIFO priority 50; 51 refused)"
 
 
+def test_under_the_unit_a_thread_below_the_loop_lowers_itself(mocker):
+    """The unit starts every thread at SCHED_FIFO 50, and its RestrictRealtime= refuses any
+    sched_setscheduler to a real-time policy: the remote's thread lowers itself to 40 all the same,
+    with sched_setparam, so a flood of requests does not run at the loop's own priority."""
+    calls = []
+    mocker.patch.object(os, "sched_getscheduler", return_value=os.SCHED_FIFO)
+    mocker.patch.object(os, "sched_getparam", return_value=os.sched_param(realtime.LOOP_PRIORITY))
+    mocker.patch.object(os, "sched_setscheduler", side_effect=PermissionError(1, "Operation not permitted"))
+    mocker.patch.object(os, "sched_setparam", side_effect=lambda pid, param: calls.append((pid, param.sched_priority)))
+    info = mocker.patch.object(realtime.log, "info")
+    assert realtime.request(REMOTE_PRIORITY, "remote") is True
+    assert calls == [(0, REMOTE_PRIORITY)]
+    assert _said(info) == "remote: real-time scheduling (SCHED_FIFO priority 40)"
+
+
+def test_every_other_thread_runs_below_the_loop():
+    assert max(REMOTE_PRIORITY, MQTT_PRIORITY, ALERTS_PRIORITY) < realtime.LOOP_PRIORITY < realtime.DEADMAN_PRIORITY
+
+
 def test_granted_it_is_fifo_at_the_priority_asked(mocker):
     calls = []
     mocker.patch.object(os, "sched_getscheduler", return_value=os.SCHED_OTHER)
@@ -55,3 +77,24 @@ def test_the_calling_thread_really_gets_it_when_permitted():
     permitted = os.geteuid() == 0
     assert got == [(True, os.SCHED_FIFO)] if permitted else got[0][0] is False
     assert os.sched_getscheduler(0) != os.SCHED_FIFO
+
+
+def test_a_thread_started_at_the_loops_priority_really_drops_below_it():
+    """For real (no mock), as root (CI): a thread at SCHED_FIFO 50, as the unit starts every thread,
+    asks for the remote's 40 and gets it."""
+    import threading
+
+    if os.geteuid() != 0:  # only root can start a thread at 50 here; CI runs as root
+        assert realtime.request(REMOTE_PRIORITY, "test") is False
+        return
+    got = []
+
+    def run() -> None:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(realtime.LOOP_PRIORITY))
+        got.append((realtime.request(REMOTE_PRIORITY, "test"), os.sched_getscheduler(0),
+                    os.sched_getparam(0).sched_priority))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert got == [(True, os.SCHED_FIFO, REMOTE_PRIORITY)]

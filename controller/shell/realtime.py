@@ -1,4 +1,4 @@
-"""Real-time scheduling for the threads that keep the table safe: the control loop and the dead-man."""
+"""Real-time scheduling: each service thread at its own SCHED_FIFO priority, the loop's and the dead-man's on top."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import os
 
 # SCHED_FIFO priorities. The dead-man sits above the loop, so a loop that spins cannot starve the
 # thread that must halt it. The systemd unit starts the whole service at LOOP_PRIORITY
-# (CPUSchedulingPolicy=fifo); the kernel keeps 5% of each second for everything else
-# (/proc/sys/kernel/sched_rt_runtime_us), so a runaway cannot lock up the Pi.
+# (CPUSchedulingPolicy=fifo), so every thread starts there; the remote's, MQTT's and the alerts'
+# threads then lower themselves, so a flood of requests cannot take the loop's CPU. The kernel
+# keeps 5% of each second for everything else (/proc/sys/kernel/sched_rt_runtime_us), so a
+# runaway cannot lock up the Pi.
 LOOP_PRIORITY = 50
 DEADMAN_PRIORITY = 51
 
@@ -18,8 +20,9 @@ _REAL_TIME_POLICIES = tuple(getattr(os, name) for name in ("SCHED_FIFO", "SCHED_
 
 
 def request(priority: int, thread: str) -> bool:
-    """Ask for SCHED_FIFO at ``priority`` for the calling thread; say what was granted, once per
-    thread. Refused (no CAP_SYS_NICE or RLIMIT_RTPRIO, a sandbox, not Linux), it runs on as it is."""
+    """Put the calling thread at SCHED_FIFO ``priority``, above or below where it starts; say what
+    was granted, once per thread. Refused (no CAP_SYS_NICE or RLIMIT_RTPRIO, a sandbox, not Linux),
+    it runs on as it is."""
     if not hasattr(os, "sched_setscheduler"):
         log.warning("%s: no real-time scheduling on this system; a busy machine can delay it", thread)
         return False
@@ -27,10 +30,13 @@ def request(priority: int, thread: str) -> bool:
     try:
         policy = os.sched_getscheduler(0)
         current = os.sched_getparam(0).sched_priority
-        if policy in _REAL_TIME_POLICIES and current >= priority:
-            log.info("%s: real-time scheduling (SCHED_FIFO priority %d)", thread, current)
-            return True
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        if policy in _REAL_TIME_POLICIES:
+            if current != priority:
+                # Only the priority changes, so sched_setparam: the unit's RestrictRealtime= refuses
+                # sched_setscheduler to a real-time policy, even one the thread already has.
+                os.sched_setparam(0, os.sched_param(priority))
+        else:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except OSError as exc:
         if policy in _REAL_TIME_POLICIES:  # the unit's priority stands
             log.info("%s: real-time scheduling (SCHED_FIFO priority %d; %d refused)", thread, current, priority)

@@ -329,7 +329,7 @@ class RemoteServer:
         # Real-time too, below the loop and the dead-man: the GIL is the loop's to wait for, and a
         # server thread that the kernel takes off the CPU (for any other process) while it holds
         # the GIL would keep the loop waiting as long; the API tests tripped the dead-man so on a
-        # busy machine. (Under systemd every thread starts at the loop's priority and keeps it.)
+        # busy machine. (Under systemd every thread starts at the loop's priority: this lowers it.)
         realtime.request(REMOTE_PRIORITY, "remote")
         async def pump() -> None:
             while True:
