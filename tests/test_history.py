@@ -126,11 +126,11 @@ def test_writes_from_the_service_run_on_their_own_thread():
     import threading
 
     seen = []
-    writer = BackgroundWriter()
-    writer(lambda: seen.append(threading.current_thread().name))
+    writer = BackgroundWriter(on_start=lambda: seen.append(("start", threading.current_thread().name)))
+    writer(lambda: seen.append(("write", threading.current_thread().name)))
     writer.close()
     writer.close()
-    assert seen == ["history-writer"]
+    assert seen == [("start", "history-writer"), ("write", "history-writer")]  # its scheduling set first
 
 
 def _trace_time(path: str) -> float | None:

@@ -8,6 +8,7 @@ from controller.shell import realtime
 from controller.shell.alerter import ALERTS_PRIORITY
 from controller.shell.mqtt_client import MQTT_PRIORITY
 from controller.shell.remote_server import REMOTE_PRIORITY
+from controller.shell.service import HISTORY_PRIORITY
 
 
 def _said(mock) -> str:
@@ -50,7 +51,7 @@ def test_under_the_unit_a_thread_below_the_loop_lowers_itself(mocker):
 
 
 def test_every_other_thread_runs_below_the_loop():
-    assert max(REMOTE_PRIORITY, MQTT_PRIORITY, ALERTS_PRIORITY) < realtime.LOOP_PRIORITY < realtime.DEADMAN_PRIORITY
+    assert HISTORY_PRIORITY < ALERTS_PRIORITY < MQTT_PRIORITY < REMOTE_PRIORITY < realtime.LOOP_PRIORITY < realtime.DEADMAN_PRIORITY
 
 
 def test_granted_it_is_fifo_at_the_priority_asked(mocker):

@@ -16,10 +16,14 @@ log = logging.getLogger("inversion_table")
 
 class BackgroundWriter:
     """Runs history writes on a thread of their own: a write synced to an SD card can take longer
-    than a control period, and the control loop must never wait for one."""
+    than a control period, and the control loop must never wait for one.
 
-    def __init__(self) -> None:
+    ``on_start`` runs first on the writer's thread (the service sets its scheduling there).
+    """
+
+    def __init__(self, *, on_start: Callable[[], object] = lambda: None) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._on_start = on_start
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
 
@@ -27,6 +31,7 @@ class BackgroundWriter:
         self._jobs.put(job)
 
     def _run(self) -> None:
+        self._on_start()
         while (job := self._jobs.get()) is not None:
             try:
                 job()

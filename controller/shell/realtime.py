@@ -8,10 +8,10 @@ import os
 
 # SCHED_FIFO priorities. The dead-man sits above the loop, so a loop that spins cannot starve the
 # thread that must halt it. The systemd unit starts the whole service at LOOP_PRIORITY
-# (CPUSchedulingPolicy=fifo), so every thread starts there; the remote's, MQTT's and the alerts'
-# threads then lower themselves, so a flood of requests cannot take the loop's CPU. The kernel
-# keeps 5% of each second for everything else (/proc/sys/kernel/sched_rt_runtime_us), so a
-# runaway cannot lock up the Pi.
+# (CPUSchedulingPolicy=fifo), so every thread starts there; the remote's, MQTT's, the alerts' and
+# the history writer's threads then lower themselves, so a flood of requests cannot take the
+# loop's CPU. The kernel keeps 5% of each second for everything else
+# (/proc/sys/kernel/sched_rt_runtime_us), so a runaway cannot lock up the Pi.
 LOOP_PRIORITY = 50
 DEADMAN_PRIORITY = 51
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from gpiozero.exc import GPIOZeroError
 
 from controller.setup import calibration as cal
-from controller.shell import restart
+from controller.shell import realtime, restart
 from drivers.clock import MonotonicClock
 from controller.setup.config import DEFAULT_CONFIG_PATH, CalibrationConfig, Config, load_config
 from controller.setup.config_mqtt import MqttConnection
@@ -30,6 +30,10 @@ from drivers.pi import pins_busy
 SIM_CALIBRATION = "sim-calibration.json"
 # READY=1 waits for the power-on anchor (0.5 s of good samples) or a latched trip, at most this long.
 READY_TIMEOUT = 5.0  # s
+# SCHED_FIFO of the history writer, the lowest of the service's threads (realtime.py): under the
+# unit it would otherwise keep the loop's 50, and still above a busy machine's other work, since a
+# thread descheduled while it holds the GIL keeps the loop waiting.
+HISTORY_PRIORITY = 20
 # Events the journal gets a line for here. Trips, notices, selections and timeouts are logged by
 # the control loop itself; the LED and buzzer follow the state and are left out.
 LOGGED_EVENTS = ("button", "return", "session", "home", "deadman")
@@ -315,7 +319,7 @@ def run(
     if history is not None:
         from controller.records.sessionlog import BackgroundWriter, SessionLog
 
-        writer = BackgroundWriter()
+        writer = BackgroundWriter(on_start=lambda: realtime.request(HISTORY_PRIORITY, "history"))
 
         def progressive(choice: UserChoice) -> dict[str, Preset]:
             return {p.name: p for p in choice.presets if p.final_level is not None}
