@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -208,10 +209,30 @@ def test_profiles_takes_config_before_or_after_the_action(argv, low_config, caps
 
 @pytest.mark.parametrize("argv", [["profiles", "--config", "{c}"], ["profiles", "list", "--config", "{c}"],
                                   ["profiles", "--config", "{c}", "list"]])
-def test_profiles_list_takes_config_and_says_what_the_table_offers(argv, low_config, capsys):
-    assert main([a.format(c=low_config) for a in argv]) == 0
+def test_profiles_list_takes_config_and_says_what_the_table_offers(argv, tmp_path, capsys):
+    config = tmp_path / "offers.toml"
+    config.write_text('[presets]\navailable = ["gentle", "slow-entry"]\n[[users]]\nname = "bo"\nmax_angle = 25\n',
+                      encoding="utf-8")
+    assert main([a.format(c=config) for a in argv]) == 0
     out = capsys.readouterr().out
-    assert f"on the table ({low_config}, [presets] available): gentle, hold-40, oscillate" in out
+    assert f"on the table ({config}, [presets] available): gentle, slow-entry" in out
+    assert "offered to user 'bo': gentle\n" in out  # slow-entry's 30 deg is above her 25
+    assert "not offered to user 'bo': preset 'slow-entry'" in out
+
+
+@pytest.mark.parametrize("available, problem", [
+    (None, "[presets] available: preset 'hold-40': steps #1 (hold) angle = 40 is above [limits] max_angle = 30"),
+    ('["gentle", "hold40"]', "[presets] available: no preset or profile file named 'hold40' (did you mean 'hold-40'?"),
+])
+def test_profiles_list_refuses_what_run_would_refuse(available, problem, low_config, capsys):
+    """A preset the table offers that is no preset, or does not fit the config, is refused by
+    `profiles` as `run` refuses it, not listed as if the table could run it."""
+    if available is not None:
+        Path(low_config).write_text(f"[presets]\navailable = {available}\n", encoding="utf-8")
+    assert main(["profiles", "--config", low_config]) == 2
+    assert f"error: {low_config}: {problem}" in capsys.readouterr().err
+    assert main(["run", "--sim", "--config", low_config, "--until", "0"]) == 2
+    assert problem in capsys.readouterr().err
 
 
 def test_users_takes_config_before_the_action(tmp_path, capsys, monkeypatch):

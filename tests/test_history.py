@@ -72,7 +72,8 @@ def test_a_users_limits_refuse_a_preset_that_asks_for_more(files, capsys):
 def test_a_users_speed_cap_slows_a_faster_preset_with_a_note(files, capsys):
     _, config, history = files
     assert simulate("gentle", config, history, "--log", history + ".jsonl", user="bo") == 0
-    assert "note: preset 'gentle'" not in capsys.readouterr().err  # gentle asks for no speed
+    # gentle asks for no speed of its own, so the config's 4 deg/s would be its speed: it is slowed, and says so
+    assert "note: preset 'gentle': slowed to 2 deg/s, user 'bo' max_speed ([limits] max_speed = 4)" in capsys.readouterr().err
     import json
 
     rows = [json.loads(line) for line in open(history + ".jsonl", encoding="utf-8")]
@@ -317,7 +318,8 @@ def test_a_progression_beyond_her_time_limit_stops_at_the_last_level_that_fits()
         (step,) = prepared.profile.steps
         assert (step.angle, step.duration) == (32, 240)  # 20° + 6 x 2°, 1 minute + 6 x 30 s: 31 s + 4 m
         assert prepared.head_down <= 300
-        (note,) = prepared.notes  # the next level: 33 s + 4m30s = 5m3s
+        slowed, note = prepared.notes  # the next level: 33 s + 4m30s = 5m3s
+        assert slowed == "preset 'build-up': slowed to 1 deg/s, user 'ana' max_speed ([limits] max_speed = 4)"
         assert note == ("preset 'build-up': for user 'ana' the progression stops at level 7 (32° for 4m): level 8 "
                         "(34° for 4m30s) would exceed user 'ana' max_head_down = 5m (head-down for up to 5m3s)"), note
     first = prepare_profile("build-up", config, user="ana", level=0)

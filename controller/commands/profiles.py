@@ -6,7 +6,6 @@ from controller.commands.options import Parser, config_from, options_anywhere
 from controller.setup.preflight import check_summary, prepare_profile
 
 
-
 def add_parser(sub) -> None:
     pr = sub.add_parser("profiles", help="list the presets, or check a profile file", description=(
         "List the shipped presets and those the config's table offers, or check a profile (a .toml file or a "
@@ -34,5 +33,15 @@ def main(args) -> int:
     for name in names:
         profile, _ = resolve_profile(name)
         print(f"{name:{width}} {profile.description}")
-    print(f"\non the table ({config_source}, [presets] available): {', '.join(config.presets.available)}")
+    # The table's presets as `run` prepares them, so a name that is no preset, or one over the
+    # config's limits, is refused here too (exit 2), not only when the service starts.
+    from controller.shell.service import user_choices
+
+    notes: list[str] = []
+    table, *users = user_choices(config, config_source, first=None, history=None, say=notes.append)
+    print(f"\non the table ({config_source}, [presets] available): {', '.join(p.name for p in table.presets)}")
+    for user in users:
+        print(f"offered to user '{user.name}': {', '.join(p.name for p in user.presets) or 'none'}")
+    for note in dict.fromkeys(notes):  # each once, though every user's presets are prepared
+        print(f"  {note}")
     return 0

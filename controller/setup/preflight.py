@@ -59,12 +59,16 @@ def prepare_profile(name_or_path: str, config, *, config_source: str = "the conf
             names["max_angle"] = f"user '{user}' max_angle"
         if person.max_head_down is not None and person.max_head_down < config.limits.session_timeout:
             names["session_timeout"] = f"user '{user}' max_head_down"
+        table_speed = config.limits.max_speed
         config = config.for_user(user)
         config_source = f"user '{user}' in {config_source}"
         cap = config.limits.max_speed
         if profile.max_speed is None or profile.max_speed > cap:
             if profile.max_speed is not None:
                 notes.append(f"{source}: max_speed = {profile.max_speed:g} capped at {cap:g} deg/s for user '{user}'")
+            elif cap < table_speed:  # slower than the profile would run for anyone else: say so
+                notes.append(f"{source}: slowed to {cap:g} deg/s, user '{user}' max_speed "
+                             f"([limits] max_speed = {table_speed:g})")
             profile = profile.model_copy(update={"max_speed": cap})
         if final is not None:
             final = _last_level_that_fits(profile, final, config, source, config_source, names, user, notes)
