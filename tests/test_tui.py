@@ -173,11 +173,27 @@ def test_a_profile_given_starts_at_t_0_and_quitting_says_where_the_table_was_lef
         app.simulation.close()
 
     monkeypatch.setattr(SimulatorApp, "run", run_for_five_seconds)
+    monkeypatch.setattr("controller.commands.simulate._has_terminal", lambda: True)
     assert main(["simulate", "hold-40", "--interactive"]) == 0
     (run,) = seen
     assert run.controller.state.machine.state == "running" and run.hw.table.angle() > -55  # started at t = 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert out.startswith("left the simulated table at t=5.0") and "state running, angle " in out, out
+
+
+def test_without_a_terminal_it_is_refused_in_one_line(tmp_path):
+    """Input from /dev/null and output to a pipe: a clear refusal, exit 2, not an app that waits
+    for keys nobody can press (a real subprocess, so neither end is a terminal)."""
+    import subprocess
+    import sys
+
+    with open("/dev/null") as nothing:
+        done = subprocess.run([sys.executable, "-m", "controller", "simulate", "gentle", "--interactive"],
+                              stdin=nothing, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == ("inversion-table: error: --interactive needs a terminal: its keys are the buttons "
+                                   "(to script them, use --press NAME@T, with --fast for no waiting)"), done.stderr
+    assert done.stdout == ""
 
 
 def test_q_quits_the_app():

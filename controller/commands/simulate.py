@@ -181,6 +181,9 @@ def _interactive(args, config, config_source: str, level: int = 0) -> int:
                          "are the buttons")
     if not 0.1 <= args.speed <= 100:
         raise InputError(f"--speed {args.speed:g}: must be between 0.1 and 100")
+    if not _has_terminal():  # without one the app would pour escape codes into a pipe and wait for keys forever
+        raise InputError("--interactive needs a terminal: its keys are the buttons (to script them, use "
+                         "--press NAME@T, with --fast for no waiting)")
     users, notes = (), []
     if args.profile:
         prepared = prepare_profile(args.profile, config, config_source=config_source, user=args.user, level=level)
@@ -209,6 +212,10 @@ def _interactive(args, config, config_source: str, level: int = 0) -> int:
     result = run.stopped("quit")
     print(f"left the simulated table at t={result.t:.2f} s: {where_left(result)}")
     return 0
+
+
+def _has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _level(history, user: str | None, name: str) -> int:
