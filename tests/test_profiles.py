@@ -511,3 +511,19 @@ def test_a_long_preset_name_is_cut_short_in_the_message():
     with pytest.raises(ProfileError) as info:
         resolve_profile("a" * 5000)
     assert str(info.value).startswith("no preset or profile file named 'aaaaaaaaaa") and len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("tracking, speed, advice", [
+    ({}, 0.1, "raise the speed to at least 0.211 deg/s"),  # rate_tolerance at its floor: lowering the share cannot do it
+    ({"rate_tolerance": 0.2}, 0.3, "raise the speed, or lower [tracking] rate_tolerance or rate_share"),
+    ({"rate_tolerance": 0.2, "rate_share": 0.0}, 0.3, "raise the speed, or lower [tracking] rate_tolerance"),
+    ({"rate_tolerance": 0.2}, 0.1, "raise the speed to at least 0.421 deg/s"),  # below 0.2, the slowest any config watches
+])
+def test_a_ramp_too_slow_to_watch_gets_only_advice_that_can_work(tracking, speed, advice, tmp_path):
+    from controller.setup.preflight import prepare_profile
+
+    path = tmp_path / "slow.toml"
+    path.write_text(f'name = "slow"\n[[steps]]\nkind = "ramp"\nangle = 20\nspeed = {speed}\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        prepare_profile(str(path), Config.model_validate({"tracking": tracking}))
+    assert str(info.value).endswith(f"can see within 1 s (the config): {advice}"), str(info.value)

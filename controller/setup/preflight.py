@@ -171,14 +171,14 @@ def _check_speeds_watched(program: session.Program, config, source: str, config_
     if program.speed < slowest - 1e-9:
         lines.append(f"{source}: max_speed = {program.speed:g} is below {slowest:.3g} deg/s, the slowest speed whose "
                      f"stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see within 1 s "
-                     f"({config_source}): raise the speed or lower rate_tolerance")
+                     f"({config_source}): {config.tracking.too_slow_advice(program.speed)}")
     for block in program.blocks:
         for leg in block.legs:
             speed = session.leg_speed(program, leg)
             if leg.speed is not None and speed < slowest - 1e-9:
                 lines.append(f"{source}: {block.label} speed = {leg.speed:g} is below {slowest:.3g} deg/s, the slowest "
                              f"speed whose stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see "
-                             f"within 1 s ({config_source}): raise the speed or lower rate_tolerance")
+                             f"within 1 s ({config_source}): {config.tracking.too_slow_advice(leg.speed)}")
     if lines:
         from controller.setup.validation import join_problems
 
