@@ -379,3 +379,19 @@ def test_the_way_home_is_never_locked_a_tripped_table_comes_home_while_return_is
         wait_for(lambda: table.status()["t"] > t, 10, "a second of the table's time")
         assert abs(table.status()["target"] - held_at) < 0.2 and table.status()["state"] == "tripped"
         ws.close()
+
+
+def test_with_no_token_yet_the_service_says_the_command_to_make_one_with_its_config(tmp_path):
+    """The hint names this table's config: `remote token` without it would put the token next to
+    another history file, where this table never looks."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "my table.toml"
+    config.write_text(f'[history]\nfile = "{tmp_path / "history.sqlite"}"\n[control]\nrate = 20\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "controller", "run", "--sim", "--config", str(config), "--remote",
+                           "127.0.0.1:0", "--until", "0.5"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done
+    quoted = f"'{config}'"  # a path with a space, quoted as a shell needs it
+    assert (f"make one with `inversion-table remote token --config {quoted}` (or `remote pair --config {quoted}`)"
+            in done.stdout + done.stderr), done.stdout + done.stderr

@@ -204,7 +204,9 @@ def test_run_sim_as_a_user_offers_the_presets_that_fit_her_and_says_which_not(tm
 @pytest.mark.parametrize(
     "args, config_text, code, message",
     [
-        (["--press", "start@1"], "", 2, "--press needs --sim"),
+        (["--press", "start@1"], "", 2, "--press needs --sim: on the real table, press its buttons"),
+        (["--until", "5"], "", 2, "--until needs --sim: on the real table, stop the service with SIGTERM or Ctrl-C"),
+        (["--fault", "stall@1"], "", 2, "--fault needs --sim: on the real table, faults are not injected"),
         (["--sim"], "[limits]\nmax_angel = 3\n", 2, "[limits]: unknown key 'max_angel' (did you mean 'max_angle'?)"),
         ([], "", 2, "no calibration yet: run `inversion-table calibrate`"),
         (["--sim"], '[presets]\navailable = ["nope"]\n', 2, "[presets] available:"),

@@ -93,9 +93,11 @@ def main(args) -> int:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for option, given in (("--press", args.press), ("--fault", args.fault), ("--until", args.until)):
+    for option, given, why in (("--press", args.press, "press its buttons"),
+                               ("--fault", args.fault, "faults are not injected into real hardware"),
+                               ("--until", args.until, "stop the service with SIGTERM or Ctrl-C")):
         if given and not args.sim:
-            raise InputError(f"{option} needs --sim: on the real table, press its buttons")
+            raise InputError(f"{option} needs --sim: on the real table, {why}")
     config, source = service.config_for_run(args.config, simulated=args.sim, calibration=args.calibration)
     presses = [sim.parse_press(p, config.pins.buttons()) for p in args.press]
     faults = [sim.parse_fault(f) for f in args.fault]

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import logging
+import shlex
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from controller.core import remote as rules
 from controller.errors import HardwareError, InputError, ProfileError
+from controller.setup.config import DEFAULT_CONFIG_PATH
 from controller.setup.preflight import check_summary, prepare_profile
 from controller.setup.validation import validate_toml_text
 from profiles import Profile, preset_names, resolve_profile
@@ -360,6 +362,10 @@ def serve(service, *, listen: tuple[str, int], config, config_source: str, histo
                           history_file=history_file)
     server.start()
     if not tokens.entries():
+        # The command to type, with this config when it is not the one `remote` reads by default:
+        # a token made elsewhere lands next to another history file, and this table never sees it.
+        given = Path(config_source).is_file() and Path(config_source).resolve() != Path(DEFAULT_CONFIG_PATH).resolve()
+        option = f" --config {shlex.quote(config_source)}" if given else ""
         log.warning("remote: no tokens in %s yet: only the page's STOP works; make one with "
-                    "`inversion-table remote token` (or `remote pair`)", tokens.path)
+                    "`inversion-table remote token%s` (or `remote pair%s`)", tokens.path, option, option)
     return server
