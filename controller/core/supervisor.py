@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from controller.core.reasons import Trip
@@ -88,6 +88,15 @@ SLIP_VISIBLE_RATE = 1.5  # deg/s
 def slowest_watched_speed(tracking: Tracking) -> float:
     """The slowest commanded speed at which a stall still trips within ``tracking.time`` (deg/s)."""
     return STALL_VISIBLE_FACTOR * tracking.rate_tolerance / max(1e-9, 1.0 - tracking.rate_share)
+
+
+def too_slow_advice(tracking: Tracking, speed: float, *, floors: dict[str, float]) -> str:
+    """How to make ``speed`` watchable for a stall, for a message: only advice that can work. The
+    [tracking] options are lowered only down to ``floors`` (the config's minimum of each)."""
+    lower = [name for name, floor in floors.items() if getattr(tracking, name) > floor]
+    if not lower or speed < slowest_watched_speed(replace(tracking, **floors)) - 1e-9:
+        return f"raise the speed to at least {slowest_watched_speed(tracking):.3g} deg/s"
+    return "raise the speed, or lower [tracking] " + " or ".join(lower)
 
 
 def slip_allowance(tracking: Tracking, max_speed: float) -> float:

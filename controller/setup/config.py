@@ -40,6 +40,7 @@ MIN_RATE = 20                  # Hz
 MAX_RATE = 200                 # Hz
 MIN_TRACKING_PERIODS = 6       # a mismatch must last this many periods: noise does not, that long
 MIN_RATE_TOLERANCE = 0.1       # deg/s: twice the gyro's noise
+TRACKING_FLOORS = {"rate_tolerance": MIN_RATE_TOLERANCE, "rate_share": 0.0}  # the lowest each may be set
 STALL_TRIP_WITHIN = 1.0        # s: a stall or slip trips within this (invariant I8)
 MAX_PRESETS = 9                # the buzzer counts the selected preset out in beeps
 DEFAULT_CONFIG_PATH = "/etc/inversion-table/config.toml"
@@ -212,17 +213,6 @@ class TrackingConfig(StrictModel):
     rate_tolerance: Annotated[float, Field(ge=MIN_RATE_TOLERANCE, le=2.0), LimitNote(ge="twice the gyro's noise")] = 0.1
     rate_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
 
-    def too_slow_advice(self, speed: float) -> str:
-        """What makes ``speed``, too slow to watch for a stall, watchable: raising it, or lowering
-        the [tracking] options that can still go low enough (advice that cannot work is left out)."""
-        from controller.core.supervisor import Tracking, slowest_watched_speed
-
-        floors = {"rate_tolerance": MIN_RATE_TOLERANCE, "rate_share": 0.0}
-        at_floors = slowest_watched_speed(Tracking(**{**self.model_dump(), **floors}))
-        lower = [name for name, floor in floors.items() if getattr(self, name) > floor]
-        if speed < at_floors - 1e-9 or not lower:
-            return f"raise the speed to at least {slowest_watched_speed(Tracking(**self.model_dump())):.3g} deg/s"
-        return "raise the speed, or lower [tracking] " + " or ".join(lower)
     time: Annotated[Duration, Field(ge=0.05, le=0.7), LimitNote(le="so a stall trips within 1 s, counting the power-on anchor")] = 0.3
 
 
@@ -336,7 +326,7 @@ class Config(StrictModel):
     def _tracking_problems(self) -> list[str]:
         """What makes the stall and slip checks blind within 1 s (I8), one line each."""
         from controller.core.supervisor import (
-            ANCHOR_TIME, SLIP_VISIBLE_RATE, Tracking, slip_allowance, slowest_watched_speed,
+            ANCHOR_TIME, SLIP_VISIBLE_RATE, Tracking, slip_allowance, slowest_watched_speed, too_slow_advice,
         )
 
         n, lim, mot, trk = fmt_number, self.limits, self.motion, self.tracking
@@ -352,7 +342,7 @@ class Config(StrictModel):
                    if u.max_speed is not None]
         for name, speed in speeds:
             if speed < slowest - 1e-9:
-                lines.append(f"{name} = {n(speed)} is below {why}: {trk.too_slow_advice(speed)}")
+                lines.append(f"{name} = {n(speed)} is below {why}: {too_slow_advice(tracking, speed, floors=TRACKING_FLOORS)}")
         # A stall that starts with a move is seen once the move is fast enough to watch: the time to
         # accelerate to that speed, the mismatch's `time` and two periods of latency fit in 1 s (I8).
         latency = max(slowest / lim.max_accel, ANCHOR_TIME) + trk.time + 2 * self.period

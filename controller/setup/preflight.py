@@ -164,21 +164,23 @@ def _head_down(program: session.Program, config) -> tuple[float, float, float]:
 
 def _check_speeds_watched(program: session.Program, config, source: str, config_source: str) -> None:
     """Every move must be fast enough for a stall to trip within 1 s (I8): refused at load if not."""
-    from controller.core.supervisor import Tracking, slowest_watched_speed
+    from controller.core.supervisor import Tracking, slowest_watched_speed, too_slow_advice
+    from controller.setup.config import TRACKING_FLOORS
 
-    slowest = slowest_watched_speed(Tracking(**config.tracking.model_dump()))
+    tracking = Tracking(**config.tracking.model_dump())
+    slowest = slowest_watched_speed(tracking)
     lines = []
     if program.speed < slowest - 1e-9:
         lines.append(f"{source}: max_speed = {program.speed:g} is below {slowest:.3g} deg/s, the slowest speed whose "
                      f"stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see within 1 s "
-                     f"({config_source}): {config.tracking.too_slow_advice(program.speed)}")
+                     f"({config_source}): {too_slow_advice(tracking, program.speed, floors=TRACKING_FLOORS)}")
     for block in program.blocks:
         for leg in block.legs:
             speed = session.leg_speed(program, leg)
             if leg.speed is not None and speed < slowest - 1e-9:
                 lines.append(f"{source}: {block.label} speed = {leg.speed:g} is below {slowest:.3g} deg/s, the slowest "
                              f"speed whose stall [tracking] rate_tolerance = {config.tracking.rate_tolerance:g} can see "
-                             f"within 1 s ({config_source}): {config.tracking.too_slow_advice(leg.speed)}")
+                             f"within 1 s ({config_source}): {too_slow_advice(tracking, leg.speed, floors=TRACKING_FLOORS)}")
     if lines:
         from controller.setup.validation import join_problems
 
