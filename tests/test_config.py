@@ -152,6 +152,16 @@ def test_unknown_key_suggests_the_right_one(tmp_path):
     assert error_of(path) == f"{path}: [limits]: unknown key 'max_angel' (did you mean 'max_angle'?)"
 
 
+@pytest.mark.parametrize("text, hint", [
+    ("rate = 50\n", "unknown key 'rate' (it goes in [control])"),  # a section's option written at the top
+    ("max_angle = 50\n", "unknown key 'max_angle' (it goes in [limits])"),
+    ("remot = 1\n", "unknown key 'remot' (did you mean 'remote'?)"),  # no section has it: the closest name
+])
+def test_an_option_written_outside_its_table_is_pointed_to_it(tmp_path, text, hint):
+    path = write(tmp_path, text)
+    assert error_of(path) == f"{path}: {hint}"
+
+
 def test_unknown_key_without_a_close_match(tmp_path):
     path = write(tmp_path, "[limits]\ncolour = 'red'\n")
     assert error_of(path) == f"{path}: [limits]: unknown key 'colour'"

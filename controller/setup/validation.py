@@ -283,6 +283,13 @@ def _suggest(word: str, choices: list[str], quote: str = "'") -> str:
     return f" (did you mean {quote}{close}{quote}?)" if close else ""
 
 
+def _sections_with(key: str, models: list) -> list[str]:
+    """The tables of ``models`` that have an option ``key``: where a key written at the top belongs."""
+    return [f"[{name}]" for model in models for name, field in model.model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+            and key in field.annotation.model_fields]
+
+
 _OPS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
         "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}
 
@@ -358,7 +365,9 @@ def _problem_lines(err: dict, data: Any, model_cls: type[BaseModel], source: str
             tables = [f"[{k}]" for k in known]
             msgs = [f"unknown table [{key}]" + _suggest(f"[{key}]", tables, quote="")]
         else:
-            msgs = [f"unknown key '{key}'" + _suggest(key, known)]
+            homes = _sections_with(str(loc[-1]), models) if not label else []
+            hint = f" (it goes in {' or '.join(homes)})" if homes else _suggest(key, known)
+            msgs = [f"unknown key '{key}'" + hint]
         show_got = False
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         label, value, models, _ = _walk(loc, data, model_cls)
