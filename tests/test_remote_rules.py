@@ -269,9 +269,14 @@ def test_remote_token_prints_the_token_last_and_list_never_shows_it(tmp_path):
                             capture_output=True, text=True)
     assert paired.returncode == 0 and "http://192.168.1.20:8270/#token=" in paired.stdout
     assert "█" in paired.stdout or "▀" in paired.stdout  # the QR code
+    assert "replaced" not in paired.stderr  # 'phone' is new
+    again = subprocess.run(prog + ["token", "--config", str(config), "--name", "ana"], capture_output=True, text=True)
+    assert again.returncode == 0  # the same name again: said, since the earlier token stops working
+    assert "note: the earlier token 'ana' is replaced: it stops working at its next request" in again.stderr
+    assert TokenStore(tmp_path / "remote-tokens.json").check(token) is None
     gone = subprocess.run(prog + ["revoke", "nobody", "--config", str(config)], capture_output=True, text=True)
     assert gone.returncode == 2 and "no remote token named 'nobody'" in gone.stderr and "Traceback" not in gone.stderr
-    assert json.loads((tmp_path / "remote-tokens.json").read_text())["tokens"][0]["name"] == "ana"
+    assert sorted(t["name"] for t in json.loads((tmp_path / "remote-tokens.json").read_text())["tokens"]) == ["ana", "phone"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the file over")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
 import sys
 
@@ -39,6 +40,10 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     config, _ = people_config(getattr(args, "config", None))
     store = TokenStore(tokens_path(config.history.file))
+    given = getattr(args, "config", None)
+    if args.action in ("token", "pair") and any(e.name == args.name for e in store.entries()):
+        print(f"note: the earlier token '{args.name}' is replaced: it stops working at its next request",
+              file=sys.stderr)
     if args.action == "token":
         token = store.create(args.name)
         print(f"token '{args.name}' made; kept as a hash in {store.path}; it is shown only now:", file=sys.stderr)
@@ -46,7 +51,8 @@ def main(args) -> int:
     elif args.action == "list":
         entries = store.entries()
         if not entries:
-            print(f"no remote tokens in {store.path} (make one with `inversion-table remote token`)")
+            option = f" --config {shlex.quote(given)}" if given else ""
+            print(f"no remote tokens in {store.path} (make one with `inversion-table remote token{option}`)")
         for e in entries:
             print(f"{e.name}\tmade {e.created}")
     elif args.action == "revoke":
