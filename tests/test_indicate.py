@@ -122,12 +122,16 @@ def test_the_buzzer_warns_before_a_session_timeout_return():
     assert any(e["event"] == "notice" and "(session timeout)" in e["message"] for e in events)
 
 
-def test_after_a_reset_with_the_time_up_only_the_ways_home_are_offered():
+def test_after_a_reset_with_the_time_up_a_motion_button_brings_the_table_home():
+    """Rule 6 holds the table after the reset until a person asks; when one does, with the session
+    time up, the one motion the session timeout allows is the way home, so start (or down) begins
+    it, and says so. Refusing it left the table head-down for good (an adversarial-test find)."""
     config = Config.model_validate({"limits": {"session_timeout": "30s", "idle_timeout": "30m"}})
-    # jog head-down, stop before the timeout, wait past it, reset, then try start and down
-    result, levels, events = _run(config, ["down@1:45", "stop@46", "reset@90", "start@92", "down@94:2"],
-                                  until=100)
+    # jog head-down, stop before the timeout, wait past it, reset, then press start, then down
+    result, levels, events = _run(config, ["down@1:45", "stop@46", "reset@90", "start@92", "down@94:2"])
     notices = [e["message"] for e in events if e["event"] == "notice"]
-    assert "start ignored: the session time is up; press return (or hold up) to come home" in notices
-    assert "down ignored: the session time is up; press return (or hold up) to come home" in notices
-    assert not any(e["event"] == "return" for e in events)  # and nothing started by itself
+    assert "start: the session time is up; the table returns home instead (stop halts it)" in notices
+    assert "down ignored while returning: the session time is up" in notices  # the return is not begun again
+    (returned,) = [e for e in events if e["event"] == "return"]
+    assert (returned["t"], returned["reason"]) == (92.0, "session-timeout")  # at the press, not before it
+    assert result.exit_code == sim.EXIT_HOME

@@ -122,3 +122,19 @@ def test_a_reset_at_a_ticks_own_time_after_a_trip_head_down_is_a_reset_of_the_tr
     assert reset["t"] == 91.04 and run.at(91.04)["state"] == "idle"  # taken in the tick at its own time
     assert run.at(91.02)["state"] == "tripped" and run.result.true_angle > 40  # and nothing moved after it
     check_invariants(run, config, presses, faults, True, head_down_above=BRIEF_HEAD_DOWN_ABOVE)
+
+
+# Found by an adversarial tester driving the CLI (issue 12's session): a session timeout return
+# interrupted by a stop, the stop reset, then `down` (or `start`) pressed with the session time up.
+# `down` was refused ("press return (or hold up)"), and since a person had pressed a motion button
+# the reset's wait was over, yet no timeout would ever come again: the table stayed at 35.9 deg,
+# head-down for 1695 s against a 60 s timeout (I5). Now the press begins the timeout return.
+def test_a_motion_button_pressed_after_a_reset_with_the_time_up_brings_the_table_home():
+    config = Config.model_validate({"limits": {"session_timeout": "1m"}})
+    for motion in ("down@105:1", "start@105"):
+        presses = [sim.parse_press(p) for p in ("down@1:70", "stop@95", "reset@100", motion)]
+        run = simulate(config=config, presses=list(presses), until=600)
+        assert run.result.exit_code == sim.EXIT_HOME, (motion, run.result)
+        assert [(e["t"], e["reason"]) for e in run.events if e["event"] == "return"] == [
+            (86.74, "session-timeout"), (105.0, "session-timeout")], motion
+        check_invariants(run, config, presses, [], False, head_down_above=BRIEF_HEAD_DOWN_ABOVE)

@@ -117,8 +117,15 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
             return Outcome(m, ("return held: moving toward home at reduced speed while held",))
         return Outcome(m, (f"{name} ignored: tripped ({m.trip}); hold return to come home, or reset",))
     if name in ("start", "down") and ctx.session_time_up:
-        # The next motion would be the timeout return at once: only the ways home are offered.
-        return Outcome(m, (f"{name} ignored: the session time is up; press return (or hold up) to come home",))
+        # A person asks for motion (after a reset, say, that left the table head-down and waiting),
+        # and the session time is up: the one motion the session timeout allows is the way home,
+        # so it begins now. Refusing it left the table head-down with nothing that would ever bring
+        # it home (found by an adversarial test: 1695 s head-down against a 60 s timeout).
+        if m.activity is Activity.RETURNING:  # already on the way: a new plan would start its rest again
+            return Outcome(m, (f"{name} ignored while returning: the session time is up",))
+        returning = begin_return(replace(m, motion_requested=True), "session-timeout")
+        notice = f"{name}: the session time is up; the table returns home instead (stop halts it)"
+        return replace(returning, notices=(notice,) + returning.notices)
     if name == "start":
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"start ignored while {m.activity.value}",))
