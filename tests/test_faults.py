@@ -62,6 +62,20 @@ def test_a_stall_while_holding_trips_when_the_table_next_must_move():
     assert trip["reason"] == "stall" and start_return <= trip["t"] <= start_return + 1
 
 
+def test_a_gyro_that_disagrees_from_power_on_is_its_bias_and_harmless():
+    """imu-disagree from t = 0 (an adversarial tester asked why it never trips): on a still table a
+    constant offset is indistinguishable from the gyro's bias, so the anchor takes it as that, and
+    the estimate is then exactly as true as without the fault; from the second period on it trips."""
+    def worst_error(run):
+        return max(abs(s["angle"] - s["true_angle"]) for s in run.samples if s["angle"] is not None)
+
+    healthy, offset = simulate("gentle"), simulate("gentle", faults=["imu-disagree@0"])
+    assert not offset.named("trip") and offset.result.exit_code == sim.EXIT_HOME
+    assert worst_error(offset) == pytest.approx(worst_error(healthy), abs=0.05)
+    later = simulate("gentle", faults=["imu-disagree@0.1"], until=10)
+    assert later.named("trip") and later.named("trip")[0]["t"] <= 1.1
+
+
 def test_a_20ms_i2c_blip_is_ridden_through():
     run = simulate("gentle", faults=["imu-disconnect@30:0.02", "imu-disconnect@60.01:0.02"])
     assert not run.named("trip") and run.result.exit_code == sim.EXIT_HOME
