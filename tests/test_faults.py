@@ -76,6 +76,15 @@ def test_a_gyro_that_disagrees_from_power_on_is_its_bias_and_harmless():
     assert later.named("trip") and later.named("trip")[0]["t"] <= 1.1
 
 
+def test_a_crash_as_the_loop_resumes_after_a_stall_keeps_the_dead_mans_reason():
+    """The dead-man posts loop-stall while the loop is stalled; the period that resumes it crashes
+    (an adversarial tester's overlapping faults). The first cause stays the reason given."""
+    run = simulate("hold-40", faults=["crash@10", "loop-stall@10:1"], until=15)
+    assert [e["reason"] for e in run.events if e["event"] == "deadman"] == ["loop-stall"]
+    assert [e["reason"] for e in run.named("trip")] == ["loop-stall"]
+    assert run.result.state == "tripped"
+
+
 def test_a_20ms_i2c_blip_is_ridden_through():
     run = simulate("gentle", faults=["imu-disconnect@30:0.02", "imu-disconnect@60.01:0.02"])
     assert not run.named("trip") and run.result.exit_code == sim.EXIT_HOME

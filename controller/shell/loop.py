@@ -51,6 +51,7 @@ class Controller:
         self._report = report
         self._buttons_pressed = buttons_pressed
         self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._taken: tuple = ()  # the events this period took from the queue
         self._stepped_rate = 0.0  # deg/s the motor stepped at over the last period (the tracking checks)
         now = clock.now()
         self.heartbeat = now  # the start of the last period that completed (systemd's watchdog)
@@ -84,10 +85,14 @@ class Controller:
     # -- one period ----------------------------------------------------------------------------
     def tick(self) -> dict:
         now = self.clock.now()
+        self._taken = ()
         try:
             self._tick(now)
         except Exception as exc:  # any bug in a period ends in the one trip path
             log.error("internal error in the control loop: %s\n%s", exc, traceback.format_exc())
+            for event in self._taken:  # a trip posted before this period (the dead-man's) came first:
+                if type(event) is Trip:  # it stays the reason given, as the first cause
+                    self.trip(event)
             self.trip(Trip.INTERNAL_ERROR)
         else:
             self.heartbeat = now
@@ -97,7 +102,6 @@ class Controller:
     def _tick(self, now: float) -> None:
         motor = self.motor
         token = motor.halt_count  # read before the events, see Stepper.clear_halt
-        sample, attempts, failures = self._read()
         events = ()
         queued = self._events
         if not queued.empty():  # most periods have none: no exception raised to find that out
@@ -107,7 +111,8 @@ class Controller:
                     taken.append(queued.get_nowait())
                 except queue.Empty:  # only the loop takes from the queue, but be sure
                     break
-            events = tuple(taken)
+            events = self._taken = tuple(taken)  # taken before the read, so a crash in it still sees them
+        sample, attempts, failures = self._read()
         # The levels guard a hold-to-run against a lost release edge: read the pins only when one
         # is held, or pressed in this period (the step looks at no other level).
         watching = self.state.machine.held & HOLD_TO_RUN or (events and any(
