@@ -67,7 +67,7 @@ def test_a_start_that_the_table_would_refuse_sounds_no_warning():
         v = verdict("start", machine, allow=True)
         assert v.status == 409 and reason in v.reason, (machine, v)
     v = verdict("start", allow=True, presets=())
-    assert v.status == 409 and "no preset selected" in v.reason
+    assert v.status == 409 and "there is no preset to start" in v.reason
     v = verdict("start", allow=True, presets=(), users=[_unacknowledged()])
     assert v.status == 409 and "acknowledged" in v.reason
     assert verdict("start", allow=True) is None

@@ -79,7 +79,7 @@ def test_hold_to_run_jog_stops_when_let_go():
             await pilot.press("g")  # no preset: start is refused, with a line in the log
             app.advance(0.2)
             log = "\n".join(str(line) for line in app.query_one("#log").lines)
-            assert "start ignored: no preset selected" in log
+            assert "start ignored: there is no preset to start" in log
 
     asyncio.run(scenario())
 

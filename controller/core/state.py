@@ -130,7 +130,7 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"start ignored while {m.activity.value}",))
         if not ctx.profile_selected:
-            return Outcome(m, ("start ignored: no preset selected",))
+            return Outcome(m, ("start ignored: there is no preset to start",))
         if not ctx.user_acknowledged:
             return Outcome(m, ("start ignored: this user has not acknowledged the contraindications "
                                "(inversion-table users ack NAME)",))
@@ -161,7 +161,7 @@ def _on_release(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
                 return Outcome(m, ("select held: the user can be changed only at home",))
             return Outcome(m, user_next=True)
         if ctx.presets < 2:
-            return Outcome(m, ("select: there is only one preset",))
+            return Outcome(m, ("select: there is only one preset" if ctx.presets else "select: there is no preset",))
         return Outcome(m, select_next=True)
     if name in ("up", "down") and m.activity is Activity.JOGGING:
         other = "down" if name == "up" else "up"
