@@ -143,6 +143,7 @@ def test_interactive_as_a_user_offers_what_fits(tmp_path, monkeypatch, capsys):
         app.simulation.close()
 
     monkeypatch.setattr(SimulatorApp, "run", look)
+    monkeypatch.setattr("controller.commands.simulate._has_terminal", lambda: True)
     assert main(["simulate", "--interactive", "--config", str(config), "--user", "ana",
                  "--history", str(tmp_path / "h.sqlite")]) == 0
     ((user, presets, notices),) = seen
