@@ -135,3 +135,19 @@ def test_after_a_reset_with_the_time_up_a_motion_button_brings_the_table_home():
     (returned,) = [e for e in events if e["event"] == "return"]
     assert (returned["t"], returned["reason"]) == (92.0, "session-timeout")  # at the press, not before it
     assert result.exit_code == sim.EXIT_HOME
+
+
+def test_a_head_up_profile_with_a_short_timeout_gets_no_false_warning():
+    """A profile that only ever goes to -10 deg (head-up) with a 10 s session timeout: the look-ahead
+    along its way up is not a descent, so no "returns home by itself" warning (none follows: the
+    table is never head-down). An adversarial tester's find: it warned at 11.3 s, at -17.6 deg."""
+    from controller.core import session
+    from tests.conftest import simulate
+
+    config = Config.model_validate({"limits": {"session_timeout": "10s"}})
+    program = session.Program((session.Block((session.Leg(-10.0, 1.0),)),), speed=4.0, accel=config.limits.max_accel)
+    run = simulate(config=config, program=program)
+    assert run.result.exit_code == sim.EXIT_HOME
+    assert not [e for e in run.events if e["event"] == "notice" and "by itself" in e["message"]]
+    assert not [e for e in run.events if e["event"] == "indicate" and e["buzzer"] == "warning"]
+    assert [e["reason"] for e in run.events if e["event"] == "return"] == ["profile-done"]

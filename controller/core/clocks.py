@@ -69,6 +69,16 @@ def _hurry_if_late(p) -> None:
         p.progress = session.start(p.now)
 
 
+def _stays_head_up(p) -> bool:
+    """A profile none of whose legs goes above the head-down threshold never takes the table
+    head-down: its way up is no descent to look ahead along (a false "returns home by itself"
+    warning on a head-up profile with a short timeout, an adversarial tester's find)."""
+    if p.machine.activity is not Activity.RUNNING or p.program is None:
+        return False
+    top = session.highest_goal(p.program)
+    return top is None or top <= command.HEAD_DOWN_ABOVE
+
+
 def _count_down(p, left: float) -> None:
     """How long until a timeout return, while head-down or heading there; warn once when near."""
     now = p.now
@@ -81,6 +91,8 @@ def _count_down(p, left: float) -> None:
             p.head_down, angle=max(p.estimate.angle, p.setpoint.position), velocity=p.setpoint.velocity,
             limits=p.limits, return_speed=p.return_speed, period=p.settings.period,
             horizon=command.AUTO_MOVE_WARNING + 2.0) if left <= 100 * command.AUTO_MOVE_WARNING else None
+        if ahead is not None and _stays_head_up(p):  # asked only near the timeout: it walks the program
+            ahead = None
         left = max(left, command.AUTO_MOVE_WARNING + 2.0) if ahead is None else min(left, ahead)
     why = "session timeout"
     if p.machine.activity is Activity.IDLE:

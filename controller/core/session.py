@@ -43,6 +43,11 @@ class Program:
     accel: float  # deg/s²
 
 
+def highest_goal(program: Program) -> float | None:
+    """The highest angle any leg of ``program`` moves to; None if none moves."""
+    return max((leg.goal for block in program.blocks for leg in block.legs if leg.goal is not None), default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class Preset:
     """A named program that `start` can run; `select` steps through them on the table."""
