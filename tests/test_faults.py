@@ -85,6 +85,17 @@ def test_a_crash_as_the_loop_resumes_after_a_stall_keeps_the_dead_mans_reason():
     assert run.result.state == "tripped"
 
 
+def test_a_stop_pressed_in_a_period_that_crashes_still_latches():
+    """The crash comes in the IMU read, before the period takes its events: the stop press queued
+    with it is handled by the next period, so reset is refused while stop is held and nothing
+    restarts (a reviewer's find: the press was dropped, and start ran the profile again)."""
+    run = simulate("hold-40", presses=["stop@10:30", "reset@20", "start@25"], faults=["crash@10"], until=45)
+    notices = [e["message"] for e in run.events if e["event"] == "notice"]
+    assert "reset refused: the stop button is still pressed" in notices
+    assert "start ignored: stop is latched; release stop and press reset first" in notices
+    assert run.result.exit_code == sim.EXIT_LATCHED and run.result.state == "stopped"
+
+
 def test_a_20ms_i2c_blip_is_ridden_through():
     run = simulate("gentle", faults=["imu-disconnect@30:0.02", "imu-disconnect@60.01:0.02"])
     assert not run.named("trip") and run.result.exit_code == sim.EXIT_HOME

@@ -51,7 +51,8 @@ class Controller:
         self._report = report
         self._buttons_pressed = buttons_pressed
         self._events: queue.SimpleQueue = queue.SimpleQueue()
-        self._taken: tuple = ()  # the events this period took from the queue
+        self._taken: tuple | None = ()  # the events this period took from the queue
+        self._carried: list = []  # events a period that crashed before taking them left for the next
         self._stepped_rate = 0.0  # deg/s the motor stepped at over the last period (the tracking checks)
         now = clock.now()
         self.heartbeat = now  # the start of the last period that completed (systemd's watchdog)
@@ -85,12 +86,19 @@ class Controller:
     # -- one period ----------------------------------------------------------------------------
     def tick(self) -> dict:
         now = self.clock.now()
-        self._taken = ()
+        self._taken = None  # None until this period takes its events
         try:
             self._tick(now)
         except Exception as exc:  # any bug in a period ends in the one trip path
             log.error("internal error in the control loop: %s\n%s", exc, traceback.format_exc())
-            for event in self._taken:  # a trip posted before this period (the dead-man's) came first:
+            if self._taken is None:
+                # It crashed before taking its events (in the IMU read): none was seen, so they
+                # are kept, in order, for the next period (a stop press among them still latches).
+                self._carried = self._carried + self._drain()
+                seen = self._carried
+            else:  # they went into the step that crashed; kept, one that crashes it would crash every period
+                seen = self._taken
+            for event in seen:  # a trip posted before this period (the dead-man's) came first:
                 if type(event) is Trip:  # it stays the reason given, as the first cause
                     self.trip(event)
             self.trip(Trip.INTERNAL_ERROR)
@@ -99,20 +107,25 @@ class Controller:
         self.alive = now  # reached once the period completed or the trip path has halted the motor
         return period.sample_record(self.state, now)
 
+    def _drain(self) -> list:
+        """Everything queued for the loop, in order."""
+        taken, queued = [], self._events
+        while not queued.empty():
+            try:
+                taken.append(queued.get_nowait())
+            except queue.Empty:  # only the loop takes from the queue, but be sure
+                break
+        return taken
+
     def _tick(self, now: float) -> None:
         motor = self.motor
         token = motor.halt_count  # read before the events, see Stepper.clear_halt
-        events = ()
-        queued = self._events
-        if not queued.empty():  # most periods have none: no exception raised to find that out
-            taken = []
-            while not queued.empty():
-                try:
-                    taken.append(queued.get_nowait())
-                except queue.Empty:  # only the loop takes from the queue, but be sure
-                    break
-            events = self._taken = tuple(taken)  # taken before the read, so a crash in it still sees them
         sample, attempts, failures = self._read()
+        events = ()
+        if self._carried or not self._events.empty():  # most periods have none: no exception raised to find that out
+            events = tuple(self._carried + self._drain())
+            self._carried = []
+        self._taken = events
         # The levels guard a hold-to-run against a lost release edge: read the pins only when one
         # is held, or pressed in this period (the step looks at no other level).
         watching = self.state.machine.held & HOLD_TO_RUN or (events and any(
