@@ -329,3 +329,26 @@ def test_a_finger_lifted_and_put_back_within_a_period_presses_again():
         assert link.hold("phone", "down") is None
         periods(2)
         assert table.state.machine.held == {"down"}
+
+
+def test_a_remote_start_with_the_session_time_up_is_posted_and_brings_the_table_home():
+    """The table's own start begins the timeout return then (state.py): the remote's start must be
+    posted too, not refused with a notice that says the table returns when nothing would happen (a
+    reviewer's find). Once posted, the table's notice is a taking, not a refusal."""
+    from controller.core.estimator import Estimate
+    from controller.core.planner import Setpoint
+
+    s = replace(table(Machine()), estimate=Estimate(40.0, 0.0, 0.0, 1.0), setpoint=Setpoint(40.0), head_down=5000.0)
+    assert s.button_context().session_time_up
+    assert rules.press_verdict("start", allow_motion=True, table=s, t=1.0) is None  # posted (after its warning)
+    taken = on_button(s.machine, ButtonEvent("start", True, 1.0), s.button_context())
+    assert taken.returning_started and taken.machine.return_reason == "session-timeout"
+    accepted, _ = rules.outcome([{"event": "notice", "message": n} for n in taken.notices])
+    assert accepted
+
+
+def test_a_remote_select_with_no_preset_is_refused():
+    nothing = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=0))
+    released = on_button(nothing.machine, ButtonEvent("select", False, 0.1), Context(presets=0))
+    accepted, reason = rules.outcome([{"event": "notice", "message": n} for n in released.notices])
+    assert not accepted and reason == "select ignored: there is no preset"

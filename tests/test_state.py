@@ -109,7 +109,7 @@ def test_select_steps_presets_on_a_short_press_and_users_on_a_long_one_never_mov
     single = click(Machine(), "select", 0.0, 0.1, presets=1)
     assert not single.select_next and single.notices == ("select: there is only one preset",)
     none = click(Machine(), "select", 0.0, 0.1, presets=0)  # simulate with no PROFILE and no presets
-    assert not none.select_next and none.notices == ("select: there is no preset",)
+    assert not none.select_next and none.notices == ("select ignored: there is no preset",)
     # a stop while select is held: the release chooses nothing
     m = on_button(Machine(), ButtonEvent("select", True, 0.0), Context(presets=3, users=2)).machine
     m = press(m, "stop")

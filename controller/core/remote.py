@@ -60,7 +60,7 @@ def press_verdict(button: str, *, allow_motion: bool, table, t: float, origin: O
     m = table.machine
     if button == "start":
         would = state.on_button(m, ButtonEvent("start", True, t), table.button_context())
-        if not would.session_started:
+        if not (would.session_started or would.returning_started):  # with the session time up: the way home
             return Verdict(409, would.notices[0] if would.notices else "start refused")
     if button == "return" and m.trip is not None and not m.stop_latched:
         return Verdict(409, f"tripped ({m.trip}): return is hold-to-run now: {origin.hold_return}")

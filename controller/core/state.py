@@ -161,7 +161,7 @@ def _on_release(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
                 return Outcome(m, ("select held: the user can be changed only at home",))
             return Outcome(m, user_next=True)
         if ctx.presets < 2:
-            return Outcome(m, ("select: there is only one preset" if ctx.presets else "select: there is no preset",))
+            return Outcome(m, ("select: there is only one preset" if ctx.presets else "select ignored: there is no preset",))
         return Outcome(m, select_next=True)
     if name in ("up", "down") and m.activity is Activity.JOGGING:
         other = "down" if name == "up" else "up"
