@@ -23,6 +23,11 @@ def test_a_refused_request_says_so_and_runs_on(mocker):
     assert realtime.request(realtime.LOOP_PRIORITY, "control loop") is False
     assert "control loop: real-time scheduling refused (Operation not permitted)" in _said(warning)
     assert "CPUSchedulingPolicy=fifo" in _said(warning)  # what to do about it
+    assert "delay a period past the dead-man's two" in _said(warning)
+    assert realtime.request(20, "history") is False  # a thread below the loop: its own risk, not the loop's
+    assert _said(warning) == ("history: real-time scheduling refused (Operation not permitted): it runs at normal "
+                              "priority, and on a busy machine the loop may wait for it while it holds Python's lock "
+                              "(the systemd unit sets CPUSchedulingPolicy=fifo)")
 
 
 def test_the_units_priority_is_kept_when_a_higher_one_is_refused(mocker):

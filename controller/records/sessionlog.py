@@ -31,7 +31,10 @@ class BackgroundWriter:
         self._jobs.put(job)
 
     def _run(self) -> None:
-        self._on_start()
+        try:
+            self._on_start()
+        except Exception:  # its scheduling is a nicety: the writes go on without it
+            log.exception("history: setting up the writer's thread failed")
         while (job := self._jobs.get()) is not None:
             try:
                 job()

@@ -41,9 +41,10 @@ def request(priority: int, thread: str) -> bool:
         if policy in _REAL_TIME_POLICIES:  # the unit's priority stands
             log.info("%s: real-time scheduling (SCHED_FIFO priority %d; %d refused)", thread, current, priority)
             return True
-        log.warning("%s: real-time scheduling refused (%s): it runs at normal priority, and a busy machine can "
-                    "delay a period past the dead-man's two (the systemd unit sets CPUSchedulingPolicy=fifo)",
-                    thread, exc.strerror or exc)
+        risk = ("a busy machine can delay a period past the dead-man's two" if priority >= LOOP_PRIORITY else
+                "on a busy machine the loop may wait for it while it holds Python's lock")
+        log.warning("%s: real-time scheduling refused (%s): it runs at normal priority, and %s (the systemd "
+                    "unit sets CPUSchedulingPolicy=fifo)", thread, exc.strerror or exc, risk)
         return False
     log.info("%s: real-time scheduling (SCHED_FIFO priority %d)", thread, priority)
     return True
