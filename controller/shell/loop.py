@@ -96,7 +96,7 @@ class Controller:
                 # are kept, in order, for the next period (a stop press among them still latches).
                 self._carried = self._carried + self._drain()
                 seen = self._carried
-            else:  # they went into the step that crashed; kept, one that crashes it would crash every period
+            else:  # they went into the step that crashed: not kept, as one that crashes it would crash every period
                 seen = self._taken
             for event in seen:  # a trip posted before this period (the dead-man's) came first:
                 if type(event) is Trip:  # it stays the reason given, as the first cause
