@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
 import socket
 import sys
 
 from controller.commands.options import Parser, options_anywhere, people_config
 from controller.errors import ConfigError
-from controller.records.remote_tokens import TokenStore, tokens_path
+from controller.records.remote_tokens import TokenStore, token_command, tokens_path
 from controller.setup.config_remote import DEFAULT_PORT, parse_listen
 
 DEFAULT_NAME = "phone"
@@ -51,8 +50,7 @@ def main(args) -> int:
     elif args.action == "list":
         entries = store.entries()
         if not entries:
-            option = f" --config {shlex.quote(given)}" if given else ""
-            print(f"no remote tokens in {store.path} (make one with `inversion-table remote token{option}`)")
+            print(f"no remote tokens in {store.path} (make one with `{token_command('token', config=given)}`)")
         for e in entries:
             print(f"{e.name}\tmade {e.created}")
     elif args.action == "revoke":

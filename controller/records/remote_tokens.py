@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class TokenError(InputError):
 def tokens_path(history_file: str) -> Path:
     """Where the tokens live: the state folder, next to the history file."""
     return Path(os.path.abspath(history_file)).parent / TOKENS_FILE
+
+
+def token_command(action: str, *, config: str | None = None) -> str:
+    """The `remote` command to type (``token``, ``pair``), with the --config it needs, as a shell takes it."""
+    return shlex.join(["inversion-table", "remote", action] + (["--config", config] if config is not None else []))
 
 
 def digest(token: str) -> str:

@@ -212,7 +212,6 @@ class TrackingConfig(StrictModel):
     position_tolerance: Annotated[float, Field(ge=2.0, le=5.0), LimitNote(ge="what a healthy, uncalibrated table may differ by")] = 2.0
     rate_tolerance: Annotated[float, Field(ge=MIN_RATE_TOLERANCE, le=2.0), LimitNote(ge="twice the gyro's noise")] = 0.1
     rate_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
-
     time: Annotated[Duration, Field(ge=0.05, le=0.7), LimitNote(le="so a stall trips within 1 s, counting the power-on anchor")] = 0.3
 
 

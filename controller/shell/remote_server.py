@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import json
 import logging
-import shlex
 import socket
 import threading
 import time
@@ -22,7 +21,7 @@ from controller.setup.preflight import check_summary, prepare_profile
 from controller.setup.validation import validate_toml_text
 from profiles import Profile, preset_names, resolve_profile
 from controller.records.history import History
-from controller.records.remote_tokens import TokenError, TokenStore, tokens_path
+from controller.records.remote_tokens import TokenError, TokenStore, token_command, tokens_path
 from controller.shell import realtime
 from controller.shell.remote_link import PUMP_EVERY, RemoteLink
 
@@ -365,7 +364,8 @@ def serve(service, *, listen: tuple[str, int], config, config_source: str, histo
         # The command to type, with this config when it is not the one `remote` reads by default:
         # a token made elsewhere lands next to another history file, and this table never sees it.
         given = Path(config_source).is_file() and Path(config_source).resolve() != Path(DEFAULT_CONFIG_PATH).resolve()
-        option = f" --config {shlex.quote(config_source)}" if given else ""
-        log.warning("remote: no tokens in %s yet: only the page's STOP works; make one with "
-                    "`inversion-table remote token%s` (or `remote pair%s`)", tokens.path, option, option)
+        option = config_source if given else None
+        log.warning("remote: no tokens in %s yet: only the page's STOP works; make one with `%s` (or `%s`)",
+                    tokens.path, token_command("token", config=option),
+                    token_command("pair", config=option).removeprefix("inversion-table "))
     return server
