@@ -24,7 +24,7 @@ def test_a_refused_request_says_so_and_runs_on(mocker):
     assert "control loop: real-time scheduling refused (Operation not permitted)" in _said(warning)
     assert "CPUSchedulingPolicy=fifo" in _said(warning)  # what to do about it
     assert "delay a period past the dead-man's two" in _said(warning)
-    assert realtime.request(20, "history") is False  # a thread below the loop: its own risk, not the loop's
+    assert realtime.request(HISTORY_PRIORITY, "history") is False  # a thread below the loop: its own risk, not the loop's
     assert _said(warning) == ("history: real-time scheduling refused (Operation not permitted): it runs at normal "
                               "priority, and on a busy machine the loop may wait for it while it holds Python's lock "
                               "(the systemd unit sets CPUSchedulingPolicy=fifo)")
