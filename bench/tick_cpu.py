@@ -6,6 +6,8 @@ inside it: that call is the emulated bus transaction, the only part of a tick th
 the Pi (there the kernel's I2C driver and the wire take its place, about 0.39 ms of wall time for a
 14-byte burst at 400 kHz, most of it waiting). So the tick's figure keeps all of the driver's own work
 (the bus lock, the i2c_msg objects, the copies, the decoding) and the emulator's time is its own figure.
+The pure step (``period.step``, the decisions of the period) is timed too, inside the tick: its figure
+is the floor under the tick that no driver, emulator or trace work can lower.
 
 The same run gives the angle estimate's error against the simulator's ground truth.
 """
@@ -16,6 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from controller.core import period
 from controller.setup.config import Config
 from controller.setup.preflight import prepare_profile
 from controller.shell import simulate as sim
@@ -25,6 +28,7 @@ from controller.shell import simulate as sim
 class TickCpu:
     controller: list[float] = field(default_factory=list)  # s of CPU per tick, the emulator's part taken out
     emulator: list[float] = field(default_factory=list)  # s of CPU per tick inside the emulator's i2c_rdwr
+    pure_step: list[float] = field(default_factory=list)  # s of CPU per tick in period.step, the pure decisions
     transactions: int = 0  # emulated bus transactions during the ticks
     clock_read: float = 0.0  # s of CPU one read of the thread's CPU clock costs
     samples: list[dict] = field(default_factory=list)  # the trace's per-period samples
@@ -67,15 +71,21 @@ def measure(*, until: float | None = None, calibrated: bool = False, instrument:
     out = TickCpu()
     run = sim.Simulation(config, program=program, presses=[sim.Press(0.0, "start")], on_tick=out.samples.append,
                          until=until, calibration=level_calibration(config) if calibrated else None)
-    if instrument:
-        _instrument(run, out)
-    result = run.run()
+    if not instrument:
+        result = run.run()
+    else:
+        step = period.step
+        _instrument(run, out, step)
+        try:
+            result = run.run()
+        finally:
+            period.step = step
     out.simulated, out.exit_code = result.t, result.exit_code
     out.clock_read = _clock_read_cost()
     return out
 
 
-def _instrument(run: sim.Simulation, out: TickCpu) -> None:
+def _instrument(run: sim.Simulation, out: TickCpu, step) -> None:
     emulator, controller = run.hw.emulator, run.controller
     # Instance attributes shadow the methods: BusioI2C calls emulator.i2c_rdwr, Table.period
     # calls controller.tick, both looked up on the instance each time.
@@ -90,6 +100,13 @@ def _instrument(run: sim.Simulation, out: TickCpu) -> None:
             in_emulator[0] += time.thread_time_ns() - t0
             out.transactions += 1
 
+    def timed_step(state, inputs):
+        t0 = time.thread_time_ns()
+        try:
+            return step(state, inputs)
+        finally:
+            out.pure_step.append((time.thread_time_ns() - t0) / 1e9)
+
     def timed_tick():
         in_emulator[0] = 0
         t0 = time.thread_time_ns()
@@ -101,6 +118,8 @@ def _instrument(run: sim.Simulation, out: TickCpu) -> None:
 
     emulator.i2c_rdwr = timed_transfer
     controller.tick = timed_tick
+    # The loop calls period.step through the module (controller/shell/loop.py); measure() puts it back.
+    period.step = timed_step
 
 
 def _rms(values: list[float]) -> float | None:
@@ -125,6 +144,9 @@ def report(out, *, quick: bool, progress) -> bool:
     ticks = len(timed.controller)
     out.spread("tick_cpu_without_emulated_i2c", timed.controller, "us", scale=1e6, stats=("p50", "p99"))
     out.spread("emulated_i2c_cpu_per_tick", timed.emulator, "us", scale=1e6, stats=("p50", "p99"))
+    # The pure decisions alone (inside the tick's figure): the part of a tick no driver, emulator or
+    # trace change can make cheaper, the same work on the Pi.
+    out.spread("pure_step_cpu_per_tick", timed.pure_step, "us", scale=1e6, stats=("p50", "p99"))
     out.figure("emulated_i2c_transactions_per_tick", timed.transactions / ticks if ticks else None, "transactions",
                digits=2)
     out.figure("tick_cpu_ticks_timed", ticks, "ticks")

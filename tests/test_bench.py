@@ -53,6 +53,8 @@ REQUIRED = [
     "stop_presses_measured", "stop_presses_measured_hogs", "stop_presses_skipped_motor_not_stepping",
     "step_pulse_rate", "sim_speed_50hz", "sim_speed_100hz", "sim_speed_200hz", "property_scenarios_per_minute",
     "estimate_rms_error_moving", "estimate_rms_error_holding", "bench_wall_time",
+    # and the floor under the tick's figure: the pure decisions of a period alone
+    *(f"pure_step_cpu_per_tick_{s}" for s in ("p50", "p99")),
 ]
 
 
