@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
+
+import pytest
 
 from controller.shell import simulate as sim
 from controller.setup.config import Config
@@ -15,6 +18,21 @@ def pytest_xdist_auto_num_workers(config) -> int:
     real-time tests waiting on the real clock (the services, the remote, the restart), and the
     extra worker keeps the CPUs busy meanwhile: 150 s wall became 120 s here (2 cores)."""
     return (os.cpu_count() or 1) + 1
+
+
+@pytest.fixture(autouse=True)
+def _root_log_as_found():
+    """The root logger as the test found it: `run`, called in-process, makes the log its own (every
+    handler replaced by one on the test's captured stdout, level INFO), as its process should. Left
+    to the next tests, their records went to that closed file ("Logging error ... I/O operation on
+    closed file", from a control loop thread announcing its priority)."""
+    root = logging.getLogger()
+    ours = lambda handler: not type(handler).__module__.startswith("_pytest")  # noqa: E731 - pytest's own come and go per phase
+    before, level = [h for h in root.handlers if ours(h)], root.level
+    yield
+    for handler in [h for h in root.handlers if ours(h) and h not in before]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @dataclass
