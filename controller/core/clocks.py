@@ -48,11 +48,9 @@ def time_left(p) -> float:
 
 
 def head_down_budget(p) -> float:
-    """I5's bound for this session from here: the timeout plus a return at max_speed."""
+    """I5's bound for this session from here: the timeout plus a return at max_speed (command.i5_allowance)."""
     angle = max(p.estimate.angle, p.setpoint.position)
-    lim = p.limits
-    return lim.session_timeout + command.time_to_come_up(angle, p.setpoint.velocity, speed=lim.max_speed,
-                                                         accel=lim.max_accel)
+    return p.limits.session_timeout + command.i5_allowance(angle, p.setpoint.velocity, limits=p.limits)
 
 
 def _hurry_if_late(p) -> None:

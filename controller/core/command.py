@@ -106,12 +106,20 @@ def time_to_come_up(angle: float, velocity: float, *, speed: float, accel: float
     return brake_time + ramp_time + (above - ramp_distance) / speed
 
 
-def return_allowance(angle: float, velocity: float, *, limits: Limits, return_speed: float) -> float:
-    """How much longer than I5's allowance (a return at max_speed from here, braking first if
-    need be) a return at ``return_speed`` takes: the session-timeout return begins this much early."""
-    slow = time_to_come_up(angle, velocity, speed=min(return_speed, limits.max_speed), accel=limits.max_accel)
+def i5_allowance(angle: float, velocity: float, *, limits: Limits) -> float:
+    """I5's allowance past session_timeout from here: a return at max_speed, braking first if need
+    be, but never more than the one from max_angle at rest. A table still heading down fast on a
+    gentle max_accel brakes for longer than that (K3 in docs/SAFETY.md): the user is not to pay for
+    the braking, so the return begins early by it instead."""
     fast = time_to_come_up(angle, velocity, speed=limits.max_speed, accel=limits.max_accel)
-    return max(0.0, slow - fast)
+    return min(fast, time_to_come_up(limits.max_angle, 0.0, speed=limits.max_speed, accel=limits.max_accel))
+
+
+def return_allowance(angle: float, velocity: float, *, limits: Limits, return_speed: float) -> float:
+    """How much longer than I5's allowance (i5_allowance) a return at ``return_speed`` from here
+    takes: the session-timeout return begins this much early."""
+    slow = time_to_come_up(angle, velocity, speed=min(return_speed, limits.max_speed), accel=limits.max_accel)
+    return max(0.0, slow - i5_allowance(angle, velocity, limits=limits))
 
 
 def seconds_to_timeout(head_down: float, *, angle: float, limits: Limits, return_speed: float,
