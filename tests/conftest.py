@@ -27,12 +27,16 @@ def _root_log_as_found():
     to the next tests, their records went to that closed file ("Logging error ... I/O operation on
     closed file", from a control loop thread announcing its priority)."""
     root = logging.getLogger()
-    ours = lambda handler: not type(handler).__module__.startswith("_pytest")  # noqa: E731 - pytest's own come and go per phase
-    before, level = [h for h in root.handlers if ours(h)], root.level
+    before, level = [h for h in root.handlers if _not_pytests(h)], root.level
     yield
-    for handler in [h for h in root.handlers if ours(h) and h not in before]:
+    for handler in [h for h in root.handlers if _not_pytests(h) and h not in before]:
         root.removeHandler(handler)
     root.setLevel(level)
+
+
+def _not_pytests(handler: logging.Handler) -> bool:
+    """pytest's own capture handlers come and go with each phase of a test: they are left to it."""
+    return not type(handler).__module__.startswith("_pytest")
 
 
 @dataclass
