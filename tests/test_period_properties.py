@@ -1377,6 +1377,28 @@ def test_an_error_storm_at_power_on_trips_within_a_second():
     assert out.trips == [Trip.I2C_ERRORS] and not out.violations, "\n".join(map(str, out.violations))
 
 
+# A restart with the table at 7 deg, and `return` pressed at once, before the power-on anchor: the
+# return's I5 bound (core/clocks.py, return_budget) could not be fixed without an angle, and was left
+# unset for good, so the return was never hurried: at its 0.25 deg/s comfort speed the table was
+# head-down 21.15 s against I5's 21.10 s. Found by an 8000-example run of the second half of the
+# property test (INVERSION_TABLE_PERIOD_EXAMPLES=8000, 2026-12-04); the bound is now fixed as soon as
+# the angle is known, and the return goes on at max_speed once it would end past it.
+RETURN_AT_ONCE_AFTER_A_RESTART = Scenario(
+    config_doc={"table": {"home_angle": -5.0, "steps_per_degree": 20.09},
+                "limits": {"max_angle": 10.0, "max_speed": 1.0, "max_accel": 1.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 0.25, "jog_speed": 1.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"}},
+    restored=RestartState(angle=7.0, stop_latched=False, trip=None, head_down=0.0),
+    presses=(Press(0.0, "return"),), horizon=40.0)
+
+
+def test_a_return_pressed_before_the_anchor_after_a_restart_keeps_within_the_session_bound():
+    out = run_scenario(RETURN_AT_ONCE_AFTER_A_RESTART)
+    assert not out.violations + out.known, "\n".join(map(str, out.violations + out.known))
+    assert out.state == "idle" and abs(out.true_angle - (-5.0)) <= 1.0, (out.state, out.true_angle)  # home
+
+
 # `return` held and `reset` pressed in the same instant as a loop stall: the queue holds the return,
 # the reset (nothing to reset) and then the dead-man's loop-stall trip. The held return then moves
 # the table toward home as hold-to-run recovery (I3). The check read it as motion caused by the reset
