@@ -76,3 +76,28 @@ def test_a_trip_posted_before_the_period_is_the_reason_given_not_one_its_reading
     assert state.machine.trip == Trip.LOOP_STALL
     assert [a.record["reason"] for a in actions if type(a) is Report and a.record.get("event") == "trip"] == [
         Trip.LOOP_STALL]
+
+
+def test_time_head_down_before_the_anchor_counts():
+    """The angle is not known until the power-on anchor, but I5 counts from power-on: a restart
+    head-down (the restored angle) counts each period until then; one at home does not."""
+    dt = SETTINGS.period
+    state, _ = _start(restored=RestartState(20.0, head_down=30.0))
+    for k in (1, 2):
+        state, _ = period.step(state, Inputs(t=k * dt, position=20.0, halt_token=0))
+        assert state.estimate is None and abs(state.head_down - (30.0 + k * dt)) < 1e-9
+    home, _ = _start()
+    home, _ = period.step(home, Inputs(t=dt, position=-60.0, halt_token=0))
+    assert home.estimate is None and home.head_down == 0.0
+
+
+def test_a_setpoint_never_goes_further_beyond_a_limit_than_it_is():
+    from controller.core.supervisor import Limits, within_travel
+
+    lim = Limits(home_angle=-77.0, max_angle=10.0, max_speed=2.0, max_accel=8.0, session_timeout=10.0)
+    assert within_travel(-76.9543, -77.0024, lim) == -77.0  # braking away from its goal past home: stops there
+    assert within_travel(9.99, 10.01, lim) == 10.0
+    assert within_travel(-76.0, -76.5, lim) == -76.5 and within_travel(5.0, 6.0, lim) == 6.0  # inside: as planned
+    assert within_travel(12.0, 11.9, lim) == 11.9  # beyond already (a restart above a lowered max_angle): comes back
+    assert within_travel(12.0, 12.1, lim) == 12.0  # and never goes further out
+    assert within_travel(-78.0, -78.1, lim) == -78.0 and within_travel(-78.0, -77.5, lim) == -77.5

@@ -1399,6 +1399,38 @@ def test_a_return_pressed_before_the_anchor_after_a_restart_keeps_within_the_ses
     assert out.state == "idle" and abs(out.true_angle - (-5.0)) <= 1.0, (out.state, out.true_angle)  # home
 
 
+# Found by a 20000-example run of the property test above (INVERSION_TABLE_PERIOD_EXAMPLES=20000,
+# 2026-12-04). A restart with the table at 2 deg (head-down), then `start`, refused (no preset, a user
+# who has not acknowledged): a refused start did not count as a person asking for motion, so no
+# timeout would ever bring the table home (head-down past I5's 13.10 s, for good).
+START_REFUSED_AFTER_A_RESTART = Scenario(
+    config_doc={"table": {"home_angle": -5.0, "steps_per_degree": 20.09},
+                "limits": {"max_angle": 2.0, "max_speed": 1.0, "max_accel": 1.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 1.0, "jog_speed": 1.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"},
+                "users": [{"name": "ana", "max_angle": 1.0, "max_head_down": 10.0, "max_speed": 1.0}]},
+    user={"name": "ana", "max_angle": 1.0, "max_head_down": 10.0, "max_speed": 1.0}, user_acknowledged=False,
+    restored=RestartState(angle=2.0, stop_latched=False, trip=None, head_down=0.0),
+    presses=(Press(0.0, "start", 20.0),), horizon=40.0)
+# And `up` held at home (its release lost), then `down`: the planner, braking at max_accel from its
+# way toward home after its goal moved behind it, commanded -77.0024 deg with home at -77 (I1 at the
+# command). A setpoint now never goes further beyond a limit than it is (supervisor.within_travel).
+JOG_REVERSED_AT_HOME = Scenario(
+    config_doc={"table": {"home_angle": -77.0, "steps_per_degree": 12.18},
+                "limits": {"max_angle": 1.0, "max_speed": 2.0, "max_accel": 8.0, "session_timeout": 10.0,
+                           "idle_timeout": 10.0},
+                "motion": {"return_speed": 1.0, "jog_speed": 2.0, "rest_angle": 0.0, "rest_time": 0.0},
+                "control": {"rate": 20}, "imu": {"forward": "+x", "normal": "+z"}},
+    presses=(Press(0.0, "up", 1.0, lost_release=True), Press(0.562, "down", 0.1, lost_release=True)), horizon=4.0)
+
+
+@pytest.mark.parametrize("scenario", [START_REFUSED_AFTER_A_RESTART, JOG_REVERSED_AT_HOME], ids=["start-refused", "jog-reversed"])
+def test_the_20000_example_finds_keep_the_invariants(scenario):
+    out = run_scenario(scenario)
+    assert not out.violations + out.known, "\n".join(map(str, out.violations + out.known))
+
+
 # `return` held and `reset` pressed in the same instant as a loop stall: the queue holds the return,
 # the reset (nothing to reset) and then the dead-man's loop-stall trip. The held return then moves
 # the table toward home as hold-to-run recovery (I3). The check read it as motion caused by the reset

@@ -96,8 +96,12 @@ def test_the_state_machines_refusals_read_as_refusals_and_its_acceptances_do_not
                 out = on_button(m, ButtonEvent(name, True, 0.0), ctx)
                 out = on_button(out.machine, ButtonEvent(name, False, 0.0), ctx) if not out.notices else out
                 for notice in out.notices:
-                    changed = replace(out.machine, held=frozenset(), select_since=None) != replace(
-                        m, held=frozenset(), select_since=None)
+                    # A refused start still counts as a person asking for motion (motion_requested,
+                    # rule 6), which is no acceptance of the press itself; `return` held while
+                    # tripped asks and is accepted (the recovery).
+                    asked = out.machine.motion_requested != m.motion_requested
+                    changed = replace(out.machine, held=frozenset(), select_since=None, motion_requested=False) != replace(
+                        m, held=frozenset(), select_since=None, motion_requested=False) or (asked and name != "start")
                     acted = changed or out.session_started or out.returning_started or out.select_next or out.user_next
                     (accepted if acted or notice in rules.SATISFIED else refused).append(notice)
     assert refused and accepted

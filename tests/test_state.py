@@ -121,10 +121,15 @@ def test_an_unacknowledged_user_cannot_start():
     out = on_button(Machine(), ButtonEvent("start", True, 0.0), Context(user_acknowledged=False))
     assert out.machine.state == "idle" and not out.session_started
     assert "has not acknowledged the contraindications" in out.notices[0]
+    assert out.machine.motion_requested  # a person asked: the timeouts may bring the table home (rule 6)
 
 
 def test_start_needs_a_selected_profile():
-    assert press(Machine(), "start", profile_selected=False).state == "idle"
+    refused = press(Machine(), "start", profile_selected=False)
+    assert refused.state == "idle"
+    # Refused, start is still a person at the table asking for motion: a table restarted head-down
+    # is no longer left waiting for good, the session timeout brings it home (I5).
+    assert refused.motion_requested
 
 
 def test_automatic_return_is_refused_while_latched():

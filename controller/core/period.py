@@ -165,6 +165,7 @@ class _Period(Derived):
             self.trip(reason)
         self._handle_events()
         if self.estimate is None:  # not anchored yet (power-on, or a sensor dead since)
+            clocks.head_down_before_the_anchor(self, dt)
             if self.blind_anchor and self.machine.recovering:
                 self._blind_recovery(dt)  # the one motion allowed: hold-to-run home, counting steps
             return
@@ -195,8 +196,15 @@ class _Period(Derived):
         if cmd.goal is None:
             self._hold_still()
             return
-        self.goal = supervisor.admit_goal(cmd.goal, self.limits)
-        self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
+        self._pursue(cmd, dt)
+
+    def _pursue(self, cmd: command.Command, dt: float) -> None:
+        """Plan this period's setpoint toward the command's goal, within the travel, and move there."""
+        lim = self.limits
+        self.goal = supervisor.admit_goal(cmd.goal, lim)
+        sp = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=lim.max_accel, dt=dt)
+        position = supervisor.within_travel(self.setpoint.position, sp.position, lim)
+        self.setpoint = sp if position == sp.position else Setpoint(position, 0.0)
         self.move()
 
     def _hold_still(self) -> None:
@@ -212,9 +220,7 @@ class _Period(Derived):
         if self.halted or cmd.goal is None or supervisor.at_home(self.position, self.limits):
             self.setpoint = halted(self.position)
             return
-        self.goal = supervisor.admit_goal(cmd.goal, self.limits)
-        self.setpoint = step_toward(self.setpoint, self.goal, max_speed=cmd.speed, max_accel=self.limits.max_accel, dt=dt)
-        self.move()
+        self._pursue(cmd, dt)
 
     def _handle_events(self) -> None:
         now = self.now

@@ -129,11 +129,15 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
     if name == "start":
         if m.activity is not Activity.IDLE:
             return Outcome(m, (f"start ignored while {m.activity.value}",))
+        # Refused, it is still a person asking for motion (rule 6): from here the timeouts may
+        # bring a head-down table home. Left waiting, a table restarted head-down stayed there for
+        # good after a refused start (I5, found by the pure step's property test).
         if not ctx.profile_selected:
-            return Outcome(m, ("start ignored: there is no preset to start",))
+            return Outcome(replace(m, motion_requested=True), ("start ignored: there is no preset to start",))
         if not ctx.user_acknowledged:
-            return Outcome(m, ("start ignored: this user has not acknowledged the contraindications "
-                               "(inversion-table users ack NAME)",))
+            return Outcome(replace(m, motion_requested=True),
+                           ("start ignored: this user has not acknowledged the contraindications "
+                            "(inversion-table users ack NAME)",))
         return Outcome(replace(m, activity=Activity.RUNNING, motion_requested=True), session_started=True)
     if name == "return":
         if ctx.at_home and m.activity in (Activity.IDLE, Activity.JOGGING):
