@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from controller.core import command, session
@@ -133,12 +135,14 @@ def _compile(profile, config, source: str, config_source: str, names: dict[str, 
                            f"deg/s, longer than the {format_duration(MAX_PROFILE_TIME)} a profile may last")
     timeout = config.limits.session_timeout
     if head_down > timeout:
+        # Rounded to the second unless that would hide the excess ("up to 30s, longer than 30s")
+        shown = round(head_down) if round(head_down) > timeout else math.ceil(head_down * 100) / 100
         early = "" if round(head_down - steps_head_down) < 1 else (
             f" ({format_duration(round(steps_head_down))} in its steps, and the timeout return must begin "
             f"{format_duration(round(head_down - steps_head_down))} early at [motion] return_speed = "
             f"{min(config.motion.return_speed, program.speed):g})")
         raise ProfileError(
-            f"{source}: keeps the user head-down for up to {format_duration(round(head_down))}{early}, longer than "
+            f"{source}: keeps the user head-down for up to {format_duration(shown)}{early}, longer than "
             f"{names.get('session_timeout', '[limits] session_timeout')} = {format_duration(timeout)} ({config_source}); "
             + ("choose a shorter profile" if "session_timeout" in names else "shorten the steps or raise the timeout")
         )
@@ -159,7 +163,8 @@ def _head_down(program: session.Program, config) -> tuple[float, float, float]:
     steps_head_down, total = session.time_above(program, config.table.home_angle, command.HEAD_DOWN_ABOVE)
     # At run time the timeout return begins early by what the comfort return takes beyond one at
     # max_speed (command.seconds_to_timeout): counted here, so a profile that passes is never cut short.
-    return steps_head_down, steps_head_down + _return_allowance(program, config), total
+    allowance = _return_allowance(program, config) if steps_head_down > 0 else 0.0  # head-up: no timeout return
+    return steps_head_down, steps_head_down + allowance, total
 
 
 def _check_speeds_watched(program: session.Program, config, source: str, config_source: str) -> None:
@@ -201,4 +206,7 @@ def _return_allowance(program: session.Program, config) -> float:
                 continue
             speed = session.leg_speed(program, leg)
             worst = max(worst, command.return_allowance(leg.goal, speed, limits=limits, return_speed=return_speed))
-    return worst + 1.0 / config.control.rate if worst > 0 else 0.0  # and the period the clock is read in
+    # And the period the clock is read in, which the run-time clock begins early by even when the
+    # comfort return is as fast as max_speed (command.seconds_to_timeout's lead): left out then, a
+    # profile at its limit was cut short by a period (found by an adversarial tester).
+    return worst + 1.0 / config.control.rate
