@@ -1393,6 +1393,30 @@ def test_steps_lost_unseen_leave_no_head_down_rest_past_the_bound_on_the_simulat
     assert not broken, "\n".join(map(str, broken))
 
 
+K8_REASON = ("I5 after a stall the tracking does not see: a 0.68 s stall (under [tracking] time = 0.7s) during a "
+             "timeout return already at max_speed costs the table those 0.68 s, and nothing can make them up: 35.32 s "
+             "head-down against 35.24 s")
+
+
+@pytest.mark.xfail(strict=True, reason=K8_REASON)
+def test_a_stall_shorter_than_the_tracking_time_costs_no_head_down_time_past_the_bound_on_the_simulated_table():
+    """K8 (a reviewer, 2026-12-04): the case of tests/test_redteam.py's straight-home test with the
+    stall 0.08 s longer."""
+    from controller.shell import simulate as sim
+    from tests.conftest import simulate
+    from tests.invariants import violations
+
+    config = Config.model_validate({
+        "limits": {"max_angle": 20, "max_speed": 4.0, "max_accel": 20.0, "session_timeout": "30s"},
+        "motion": {"return_speed": 4.0, "jog_speed": 4.0, "rest_time": "5m"},
+        "tracking": {"position_tolerance": 5.0, "time": "0.7s"}})
+    presses, faults = [sim.parse_press("down@1:80")], [sim.parse_fault("stall@47:0.68")]
+    run = simulate(config=config, presses=presses, faults=faults, until=120.0)
+    broken = [v for v in violations(run, config, presses, faults, False, head_down_above=BRIEF_HEAD_DOWN_ABOVE,
+                                    table_faults=True, horizon=120.0) if v.check == "I5"]
+    assert not broken, "\n".join(map(str, broken))
+
+
 def test_the_table_at_the_threshold_is_the_known_violation():
     out = run_scenario(AT_THE_THRESHOLD)
     assert not out.violations and [v.check for v in out.known] == ["K7 I5 held at the head-down threshold"]

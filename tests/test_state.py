@@ -130,6 +130,11 @@ def test_start_needs_a_selected_profile():
     # Refused, start is still a person at the table asking for motion: a table restarted head-down
     # is no longer left waiting for good, the session timeout brings it home (I5).
     assert refused.motion_requested
+    away = on_button(Machine(), ButtonEvent("start", True, 0.0), Context(profile_selected=False, at_home=False))
+    assert away.notices == ("start ignored: there is no preset to start; the timeouts may now bring the table "
+                            "home by itself",)
+    home = on_button(Machine(), ButtonEvent("start", True, 0.0), Context(profile_selected=False, at_home=True))
+    assert home.notices == ("start ignored: there is no preset to start",)
 
 
 def test_automatic_return_is_refused_while_latched():

@@ -132,12 +132,14 @@ def on_button(m: Machine, ev: ButtonEvent, ctx: Context) -> Outcome:
         # Refused, it is still a person asking for motion (rule 6): from here the timeouts may
         # bring a head-down table home. Left waiting, a table restarted head-down stayed there for
         # good after a refused start (I5, found by the pure step's property test).
+        # Said, away from home: the table may move by itself later (announced again before it does).
+        armed = "" if ctx.at_home else "; the timeouts may now bring the table home by itself"
         if not ctx.profile_selected:
-            return Outcome(replace(m, motion_requested=True), ("start ignored: there is no preset to start",))
+            return Outcome(replace(m, motion_requested=True), (f"start ignored: there is no preset to start{armed}",))
         if not ctx.user_acknowledged:
             return Outcome(replace(m, motion_requested=True),
                            ("start ignored: this user has not acknowledged the contraindications "
-                            "(inversion-table users ack NAME)",))
+                            f"(inversion-table users ack NAME){armed}",))
         return Outcome(replace(m, activity=Activity.RUNNING, motion_requested=True), session_started=True)
     if name == "return":
         if ctx.at_home and m.activity in (Activity.IDLE, Activity.JOGGING):
